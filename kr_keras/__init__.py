@@ -1,0 +1,3 @@
+"""kr_keras: Knowledge Representing (KR) distillation for Keras 3."""
+
+__version__ = "0.1.0"
