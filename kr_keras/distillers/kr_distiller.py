@@ -1,0 +1,540 @@
+"""`KRDistiller`: Knowledge Representing with two alternating optimizers.
+
+Paper: Liu et al., "Knowledge Representing: Efficient, Sparse Representation
+of Prior Knowledge for Knowledge Distillation" (Sec. 3.1-3.4). The project's
+reading of the lost equations is fixed in DESIGN.md §1-§3 and docs/method.md.
+"""
+
+import keras
+import tensorflow as tf
+
+from kr_keras.layers.knowledge_aggregation import KnowledgeAggregation
+from kr_keras.layers.sparse_recoding import SparseRecoding
+from kr_keras.models.tap import default_tap_names
+from kr_keras.models.tap import tap
+
+
+def replica_scale(value):
+    """Divides a per-replica mean by the replica count (gradient all-reduce
+    sums), as Keras' compiled losses do."""
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    if replicas > 1:
+        value = value * tf.cast(1.0 / replicas, value.dtype)
+    return value
+
+
+def build_optimizer(optimizer, variables, name):
+    """Resolves an optimizer identifier, wraps it for loss scaling under a
+    `mixed_float16` policy, and builds it over `variables` now: Keras 3
+    optimizers that build lazily inside a custom `train_step` fail under
+    `MirroredStrategy` (NOTES.md)."""
+    optimizer = keras.optimizers.get(optimizer)
+    policy = keras.config.dtype_policy()
+    if policy.name == "mixed_float16" and not isinstance(
+        optimizer, keras.optimizers.LossScaleOptimizer
+    ):
+        optimizer = keras.optimizers.LossScaleOptimizer(
+            optimizer, name=f"{name}_loss_scale"
+        )
+    if not optimizer.built:
+        optimizer.build(variables)
+    return optimizer
+
+
+def _check_teacher_student(teacher, student):
+    for role, model in (("teacher", teacher), ("student", student)):
+        if not isinstance(model, keras.Model):
+            raise ValueError(
+                f"The {role} must be a keras.Model. Received: {role}={model!r}"
+            )
+        if not model.built or getattr(model, "inputs", None) is None:
+            raise ValueError(
+                f"The {role} '{model.name}' is not a built functional model. "
+                "Build it with the functional API (keras.Input) or "
+                "keras.Sequential with an input shape, or load it from a "
+                f".keras file. Received: {role}.built={model.built}"
+            )
+    t_in, s_in = tuple(teacher.inputs[0].shape[1:]), tuple(student.inputs[0].shape[1:])
+    if t_in != s_in:
+        raise ValueError(
+            "Teacher and student must take the same input shape. Rebuild the "
+            f"student with input_shape={t_in}. Received: teacher input {t_in}, "
+            f"student input {s_in}"
+        )
+    t_out, s_out = teacher.outputs[0].shape[-1], student.outputs[0].shape[-1]
+    if t_out != s_out:
+        raise ValueError(
+            "Teacher and student must predict the same number of classes. "
+            f"Rebuild the student with num_classes={t_out}. Received: teacher "
+            f"{t_out} classes, student {s_out} classes"
+        )
+
+
+def group_taps(teacher_taps, student_taps, group_size=None):
+    """Splits teacher taps, in order, into one consecutive group per student
+    tap (DESIGN.md §3).
+
+    Args:
+        teacher_taps: List of teacher tap names (or shapes, anything).
+        student_taps: List of student tap names.
+        group_size: Teacher taps per student tap (the paper's aggregation
+            number k: 3 on CIFAR, 4 on ImageNet). `None` infers it.
+
+    Returns:
+        A list of `len(student_taps)` lists of teacher taps.
+
+    Raises:
+        ValueError: naming the counts, when they do not divide.
+    """
+    n_teacher, n_student = len(teacher_taps), len(student_taps)
+    if n_student == 0:
+        raise ValueError("The student has no tapped layers; pass student_layers.")
+    if group_size is None:
+        if n_teacher % n_student:
+            raise ValueError(
+                f"{n_teacher} teacher taps do not divide into {n_student} "
+                "groups (one per student tap). Pass teacher_layers/"
+                "student_layers so that len(teacher_layers) == group_size * "
+                f"len(student_layers). Received: teacher taps {teacher_taps}, "
+                f"student taps {student_taps}"
+            )
+        group_size = n_teacher // n_student
+    if not isinstance(group_size, int) or group_size < 1:
+        raise ValueError(
+            f"`group_size` must be an int >= 1. Received: group_size={group_size}"
+        )
+    if group_size * n_student != n_teacher:
+        raise ValueError(
+            f"group_size={group_size} x {n_student} student taps = "
+            f"{group_size * n_student} teacher taps are needed, but the teacher "
+            f"has {n_teacher}. Use group_size={n_teacher / n_student:g} if that "
+            "is an integer, or pass teacher_layers/student_layers explicitly. "
+            f"Received: teacher taps {teacher_taps}, student taps {student_taps}"
+        )
+    return [
+        list(teacher_taps[j * group_size:(j + 1) * group_size])
+        for j in range(n_student)
+    ]
+
+
+@keras.saving.register_keras_serializable(package="kr_keras")
+class KRDistiller(keras.Model):
+    """Knowledge Representing distiller (paper Sec. 3; DESIGN.md §1).
+
+    Per batch, one frozen teacher forward (`training=False`) and one student
+    forward feed two alternating updates:
+
+    1. **Knowledge step** (paper Eq. 9), knowledge optimizer, aggregators
+       only: `L_K = sum_j (1 + gamma * sigma_j) * mean((K_j - sg(s_j))**2)`
+       with `K_j = A_j(group_j of teacher taps)` and
+       `sigma_j = sg(std(K_j - s_j))`.
+    2. **Student step** (paper Eq. 10), student optimizer, student weights
+       and SRP thresholds only, against the knowledge of the *updated*
+       aggregators: `L_S = w_s * CE(y, S(x)) + sum_i w_i * M_i(T(x), S(x))
+       + mu * sum_j mean((SRP(s_j) - sg(K_j))**2)`, where SRP recodes the
+       gradient by the residual `s_j - K_j` (`kr_keras.layers.SparseRecoding`).
+       With `sparse=False` SRP is the identity ("KR-Dense").
+
+    `call` returns the student's logits; `distiller.student` is the trained
+    student, a plain `keras.Model`. Metrics: `loss` (= L_S), `student_loss`
+    (CE plus the student's regularisers), `knowledge_loss` (L_K),
+    `prior_loss` (the unweighted SRP match), `distillation_loss` (the
+    weighted posterior terms, when any) and the compiled metrics.
+
+    Args:
+        teacher: A trained, built functional `keras.Model` returning logits.
+            Frozen here.
+        student: A built functional `keras.Model` returning logits.
+        teacher_layers: Names of the teacher layers to tap, in order.
+            Defaults to its residual block outputs.
+        student_layers: Names of the student layers to tap. Defaults to its
+            residual block outputs.
+        group_size: Teacher taps per student tap (the paper's k); `None`
+            infers `len(teacher_layers) / len(student_layers)`.
+        mu: Weight of the prior (SRP) term in Eq. 10.
+        gamma: Transport weight of the std re-weighting in Eq. 9.
+        sparse: `False` replaces SRP by the identity (KR-Dense).
+        boost: SRP gradient multiplier for dominant residuals.
+        floor: SRP gradient multiplier for residuals within `tau`.
+        target_inactive: Fraction of residuals SRP keeps inactive.
+        posterior: `None`, a `keras.distillation.DistillationLoss` on the
+            logits (e.g. `kr_keras.losses.KD()`), or a list of them.
+        distillation_loss_weights: Weight(s) of the posterior term(s);
+            defaults to 1.0 each.
+        student_loss_weight: Weight of the cross-entropy term.
+        aggregation_momentum: Batch-norm momentum of the aggregators.
+        name: Model name.
+
+    Example:
+
+    ```python
+    teacher = kr_keras.models.cifar_resnet(20, input_shape=(28, 28, 1))
+    student = kr_keras.models.cifar_resnet(
+        8, width_multiplier=0.75, input_shape=(28, 28, 1))
+    # ... train the teacher with compile/fit ...
+    distiller = kr_keras.KRDistiller(teacher, student, group_size=3)
+    distiller.compile(
+        student_optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
+        knowledge_optimizer=keras.optimizers.SGD(0.1, momentum=0.9),
+        metrics=["accuracy"])
+    distiller.fit(train_ds, validation_data=test_ds, epochs=10)
+    distiller.student.save("student.keras")
+    ```
+    """
+
+    def __init__(
+        self,
+        teacher,
+        student,
+        teacher_layers=None,
+        student_layers=None,
+        group_size=None,
+        mu=1.0,
+        gamma=1.0,
+        sparse=True,
+        boost=2.0,
+        floor=0.0,
+        target_inactive=0.5,
+        posterior=None,
+        distillation_loss_weights=None,
+        student_loss_weight=1.0,
+        aggregation_momentum=0.9,
+        name="kr_distiller",
+        **kwargs,
+    ):
+        _check_teacher_student(teacher, student)
+        if mu < 0 or gamma < 0:
+            raise ValueError(
+                f"`mu` and `gamma` must be >= 0. Received: mu={mu}, gamma={gamma}"
+            )
+        teacher_layers = list(teacher_layers or default_tap_names(teacher))
+        student_layers = list(student_layers or default_tap_names(student))
+        groups = group_taps(teacher_layers, student_layers, group_size)
+        posteriors = _as_list(posterior)
+        for loss in posteriors:
+            if not isinstance(loss, keras.distillation.DistillationLoss):
+                raise ValueError(
+                    "`posterior` must be a keras.distillation.DistillationLoss "
+                    "(e.g. kr_keras.losses.KD()) or a list of them. "
+                    f"Received: posterior={posterior!r}"
+                )
+        if distillation_loss_weights is None:
+            distillation_loss_weights = [1.0] * len(posteriors)
+        distillation_loss_weights = [float(w) for w in _as_list(distillation_loss_weights)]
+        if len(distillation_loss_weights) != len(posteriors):
+            raise ValueError(
+                "`distillation_loss_weights` needs one weight per posterior "
+                f"term. Received: {len(distillation_loss_weights)} weights for "
+                f"{len(posteriors)} terms"
+            )
+        super().__init__(name=name, **kwargs)
+
+        self.teacher = teacher
+        self.student = student
+        self.teacher.trainable = False
+        self.teacher_layers = teacher_layers
+        self.student_layers = student_layers
+        self.group_size = len(groups[0])
+        self.mu = float(mu)
+        self.gamma = float(gamma)
+        self.sparse = bool(sparse)
+        self.boost = float(boost)
+        self.floor = float(floor)
+        self.target_inactive = float(target_inactive)
+        self.posterior = posteriors
+        self.distillation_loss_weights = distillation_loss_weights
+        self.student_loss_weight = float(student_loss_weight)
+        self.aggregation_momentum = float(aggregation_momentum)
+
+        self._teacher_tapped = tap(teacher, teacher_layers)
+        self._student_tapped = tap(student, student_layers)
+        t_shapes = {n: teacher.get_layer(n).output.shape for n in teacher_layers}
+        self.aggregators = []
+        self.recoders = []
+        for j, (s_name, group) in enumerate(zip(student_layers, groups)):
+            s_shape = student.get_layer(s_name).output.shape
+            if len(s_shape) != 4 or any(len(t_shapes[n]) != 4 for n in group):
+                raise ValueError(
+                    "KR taps must be 4D channels-last feature maps. Received: "
+                    f"student {s_name}{tuple(s_shape)}, teacher "
+                    f"{[(n, tuple(t_shapes[n])) for n in group]}"
+                )
+            aggregator = KnowledgeAggregation(
+                filters=s_shape[-1],
+                target_size=s_shape[1:3],
+                momentum=aggregation_momentum,
+                name=f"aggregation_{j}",
+            )
+            aggregator.build([t_shapes[n] for n in group])
+            self.aggregators.append(aggregator)
+            if self.sparse:
+                recoder = SparseRecoding(
+                    boost=boost,
+                    floor=floor,
+                    target_inactive=target_inactive,
+                    name=f"sparse_recoding_{j}",
+                )
+                recoder.build(s_shape, s_shape)
+                self.recoders.append(recoder)
+        self._groups = [[teacher_layers.index(n) for n in g] for g in groups]
+
+        self.knowledge_loss_tracker = keras.metrics.Mean(name="knowledge_loss")
+        self.student_loss_tracker = keras.metrics.Mean(name="student_loss")
+        self.prior_loss_tracker = keras.metrics.Mean(name="prior_loss")
+        self.distillation_loss_tracker = (
+            keras.metrics.Mean(name="distillation_loss") if posteriors else None
+        )
+        self.knowledge_optimizer = None
+
+    # ------------------------------------------------------------------ API
+    @property
+    def knowledge_variables(self):
+        """Trainable variables of the knowledge step (aggregators only)."""
+        return [v for a in self.aggregators for v in a.trainable_variables]
+
+    @property
+    def student_variables(self):
+        """Trainable variables of the student step (student + SRP `tau`s)."""
+        return list(self.student.trainable_variables) + [
+            v for r in self.recoders for v in r.trainable_variables
+        ]
+
+    def compile(
+        self,
+        student_optimizer=None,
+        knowledge_optimizer=None,
+        loss=None,
+        metrics=None,
+        optimizer=None,
+        **kwargs,
+    ):
+        """Configures both optimizers, the student loss and the metrics.
+
+        Args:
+            student_optimizer: Optimizer of Eq. 10 (student + SRP
+                thresholds). Becomes `self.optimizer`, so Keras'
+                learning-rate callbacks act on it. Paper CIFAR default:
+                SGD(0.01, momentum 0.9). `optimizer=` is an alias.
+            knowledge_optimizer: Optimizer of Eq. 9 (aggregators). Paper
+                CIFAR default: SGD(0.1, momentum 0.9). Give it a
+                `LearningRateSchedule` for the paper's step schedule.
+            loss: Student loss on `(y, logits)`; defaults to sparse
+                categorical cross-entropy from logits.
+            metrics: Metrics of the student logits, e.g. `["accuracy"]`.
+            **kwargs: Passed to `keras.Model.compile` (`jit_compile`,
+                `steps_per_execution`, ...).
+        """
+        if optimizer is not None and student_optimizer is not None:
+            raise ValueError(
+                "Pass either `student_optimizer` or its alias `optimizer`, not both."
+            )
+        student_optimizer = student_optimizer or optimizer
+        if student_optimizer is None:
+            student_optimizer = keras.optimizers.SGD(0.01, momentum=0.9)
+        if knowledge_optimizer is None:
+            knowledge_optimizer = keras.optimizers.SGD(0.1, momentum=0.9)
+        if student_optimizer is knowledge_optimizer:
+            raise ValueError(
+                "KR alternates two optimizers (paper Sec. 3.4); pass two "
+                "distinct optimizer instances."
+            )
+        if loss is None:
+            loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        student_optimizer = build_optimizer(
+            student_optimizer, self.student_variables, "student_optimizer"
+        )
+        self.knowledge_optimizer = build_optimizer(
+            knowledge_optimizer, self.knowledge_variables, "knowledge_optimizer"
+        )
+        super().compile(
+            optimizer=student_optimizer, loss=loss, metrics=metrics, **kwargs
+        )
+
+    def call(self, inputs, training=None):
+        return self.student(inputs, training=training)
+
+    # ----------------------------------------------------------- the steps
+    def _knowledge(self, teacher_features, training):
+        return [
+            aggregator([teacher_features[i] for i in group], training=training)
+            for aggregator, group in zip(self.aggregators, self._groups)
+        ]
+
+    def _knowledge_loss(self, knowledge, student_features):
+        """Eq. 9: residual-std re-weighted match of K_j to sg(s_j)."""
+        total = 0.0
+        for k_j, s_j in zip(knowledge, student_features):
+            k_j = tf.cast(k_j, tf.float32)
+            s_j = tf.stop_gradient(tf.cast(s_j, tf.float32))
+            sigma_j = tf.stop_gradient(tf.math.reduce_std(k_j - s_j))
+            total += (1.0 + self.gamma * sigma_j) * tf.reduce_mean(
+                tf.square(k_j - s_j)
+            )
+        return total
+
+    def _prior_loss(self, knowledge, student_features):
+        """Eq. 10's prior term: sum_j mean((SRP(s_j) - sg(K_j))**2)."""
+        total = 0.0
+        for j, (k_j, s_j) in enumerate(zip(knowledge, student_features)):
+            k_j = tf.stop_gradient(tf.cast(k_j, tf.float32))
+            s_j = tf.cast(s_j, tf.float32)
+            if self.sparse:
+                s_j = self.recoders[j](s_j, s_j - k_j)
+            total += tf.reduce_mean(tf.square(s_j - k_j))
+        return total
+
+    def _posterior_loss(self, teacher_logits, student_logits):
+        total = 0.0
+        for weight, loss in zip(self.distillation_loss_weights, self.posterior):
+            total += weight * tf.cast(
+                loss.compute_loss(
+                    tf.cast(teacher_logits, tf.float32),
+                    tf.cast(student_logits, tf.float32),
+                ),
+                tf.float32,
+            )
+        return total
+
+    def _teacher_forward(self, x):
+        teacher_logits, *teacher_features = self._teacher_tapped(x, training=False)
+        return (
+            tf.stop_gradient(teacher_logits),
+            [tf.stop_gradient(f) for f in teacher_features],
+        )
+
+    def train_step(self, data):
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        teacher_logits, teacher_features = self._teacher_forward(x)
+
+        with tf.GradientTape() as student_tape:
+            student_logits, *student_features = self._student_tapped(
+                x, training=True
+            )
+            # Knowledge step (Eq. 9) on the aggregators alone, outside the
+            # student's tape.
+            with student_tape.stop_recording():
+                with tf.GradientTape() as knowledge_tape:
+                    knowledge = self._knowledge(teacher_features, training=True)
+                    knowledge_loss = self._knowledge_loss(
+                        knowledge, student_features
+                    )
+                    scaled = self.knowledge_optimizer.scale_loss(
+                        replica_scale(knowledge_loss)
+                    )
+                knowledge_variables = self.knowledge_variables
+                self.knowledge_optimizer.apply(
+                    knowledge_tape.gradient(scaled, knowledge_variables),
+                    knowledge_variables,
+                )
+                # Student step targets: knowledge of the updated aggregators.
+                knowledge = [
+                    tf.stop_gradient(k)
+                    for k in self._knowledge(teacher_features, training=True)
+                ]
+            # Student step (Eq. 10).
+            student_loss = self._compute_loss(
+                x=x, y=y, y_pred=student_logits, sample_weight=sample_weight,
+                training=True,
+            )
+            prior_loss = self._prior_loss(knowledge, student_features)
+            total = tf.cast(student_loss, tf.float32) * self.student_loss_weight
+            total += replica_scale(self.mu * prior_loss)
+            posterior_loss = None
+            if self.posterior:
+                posterior_loss = self._posterior_loss(teacher_logits, student_logits)
+                total += replica_scale(posterior_loss)
+            scaled = self.optimizer.scale_loss(total)
+        student_variables = self.student_variables
+        self.optimizer.apply(
+            student_tape.gradient(scaled, student_variables), student_variables
+        )
+        return self._update_metrics(
+            x, y, sample_weight, student_logits, total, student_loss,
+            knowledge_loss, prior_loss, posterior_loss,
+        )
+
+    def test_step(self, data):
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        teacher_logits, teacher_features = self._teacher_forward(x)
+        student_logits, *student_features = self._student_tapped(x, training=False)
+        knowledge = self._knowledge(teacher_features, training=False)
+        knowledge_loss = self._knowledge_loss(knowledge, student_features)
+        student_loss = self._compute_loss(
+            x=x, y=y, y_pred=student_logits, sample_weight=sample_weight,
+            training=False,
+        )
+        prior_loss = 0.0
+        for k_j, s_j in zip(knowledge, student_features):
+            prior_loss += tf.reduce_mean(
+                tf.square(tf.cast(s_j, tf.float32) - tf.cast(k_j, tf.float32))
+            )
+        total = tf.cast(student_loss, tf.float32) * self.student_loss_weight
+        total += replica_scale(self.mu * prior_loss)
+        posterior_loss = None
+        if self.posterior:
+            posterior_loss = self._posterior_loss(teacher_logits, student_logits)
+            total += replica_scale(posterior_loss)
+        return self._update_metrics(
+            x, y, sample_weight, student_logits, total, student_loss,
+            knowledge_loss, prior_loss, posterior_loss,
+        )
+
+    def _update_metrics(self, x, y, sample_weight, student_logits, total,
+                        student_loss, knowledge_loss, prior_loss, posterior_loss):
+        batch = tf.shape(x)[0]
+        # `total` and `student_loss` carry the 1/replicas factor of
+        # Keras' compiled losses; report per-example means.
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        self._loss_tracker.update_state(total * replicas, sample_weight=batch)
+        self.student_loss_tracker.update_state(
+            tf.cast(student_loss, tf.float32) * replicas, sample_weight=batch
+        )
+        self.knowledge_loss_tracker.update_state(knowledge_loss, sample_weight=batch)
+        self.prior_loss_tracker.update_state(prior_loss, sample_weight=batch)
+        if posterior_loss is not None:
+            self.distillation_loss_tracker.update_state(
+                posterior_loss, sample_weight=batch
+            )
+        return self.compute_metrics(x, y, student_logits, sample_weight)
+
+    # -------------------------------------------------------- serialisation
+    def get_config(self):
+        config = {
+            "teacher": keras.saving.serialize_keras_object(self.teacher),
+            "student": keras.saving.serialize_keras_object(self.student),
+            "teacher_layers": self.teacher_layers,
+            "student_layers": self.student_layers,
+            "group_size": self.group_size,
+            "mu": self.mu,
+            "gamma": self.gamma,
+            "sparse": self.sparse,
+            "boost": self.boost,
+            "floor": self.floor,
+            "target_inactive": self.target_inactive,
+            "posterior": [
+                keras.saving.serialize_keras_object(p) for p in self.posterior
+            ],
+            "distillation_loss_weights": self.distillation_loss_weights,
+            "student_loss_weight": self.student_loss_weight,
+            "aggregation_momentum": self.aggregation_momentum,
+        }
+        base_config = super().get_config()
+        return {**base_config, **config}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["teacher"] = keras.saving.deserialize_keras_object(config["teacher"])
+        config["student"] = keras.saving.deserialize_keras_object(config["student"])
+        config["posterior"] = [
+            keras.saving.deserialize_keras_object(p) for p in config["posterior"]
+        ]
+        return cls(**config)
+
+
+def _as_list(value):
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    return [value]

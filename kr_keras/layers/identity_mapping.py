@@ -1,0 +1,104 @@
+"""`IdentityMapping` (ID) layer: bring a feature map to a target spatial size."""
+
+import keras
+from keras import ops
+
+_METHODS = ("auto", "pool", "resize")
+
+
+@keras.saving.register_keras_serializable(package="kr_keras")
+class IdentityMapping(keras.layers.Layer):
+    """Parameter-free map of a feature map onto a target spatial size.
+
+    The paper (Sec. 4, Fig. 3) puts an identity-mapping (ID) layer [Yu et al.
+    2018] where the teacher maps of one aggregation group have other spatial
+    scales than the student tap. The project's reading (DESIGN.md §3): the
+    identity when the sizes agree; strided average pooling when the input is
+    an integer multiple of the target; bilinear resizing otherwise.
+    Channels-last.
+
+    Args:
+        target_size: `(height, width)` of the output.
+        method: `"auto"` (identity / pooling / resizing as above), `"pool"`
+            (require an integer down-sampling factor) or `"resize"` (always
+            bilinear resizing).
+        **kwargs: Base layer keyword arguments.
+
+    Call arguments:
+        inputs: A `[batch, height, width, channels]` tensor.
+
+    Returns:
+        A `[batch, target_height, target_width, channels]` tensor.
+
+    Example:
+
+    >>> layer = IdentityMapping(target_size=(8, 8))
+    >>> layer(keras.ops.ones([2, 16, 16, 3])).shape
+    TensorShape([2, 8, 8, 3])
+    """
+
+    def __init__(self, target_size, method="auto", **kwargs):
+        target_size = tuple(int(s) for s in target_size)
+        if len(target_size) != 2 or min(target_size) < 1:
+            raise ValueError(
+                "`target_size` must be a (height, width) pair of positive "
+                f"ints. Received: target_size={target_size}"
+            )
+        if method not in _METHODS:
+            raise ValueError(
+                f"`method` must be one of {_METHODS}. Received: method={method}"
+            )
+        super().__init__(**kwargs)
+        self.target_size = target_size
+        self.method = method
+
+    def build(self, input_shape):
+        if len(input_shape) != 4:
+            raise ValueError(
+                "IdentityMapping expects a 4D channels-last feature map. "
+                f"Received: input_shape={input_shape}"
+            )
+        height, width = input_shape[1], input_shape[2]
+        th, tw = self.target_size
+        self._pool_size = None
+        self._mode = "resize"
+        if height is None or width is None:
+            self._mode = "resize"
+        elif (height, width) == (th, tw) and self.method != "resize":
+            self._mode = "identity"
+        elif (
+            self.method != "resize"
+            and height % th == 0
+            and width % tw == 0
+        ):
+            self._mode = "pool"
+            self._pool_size = (height // th, width // tw)
+        elif self.method == "pool":
+            raise ValueError(
+                "IdentityMapping(method='pool') needs the input size to be an "
+                f"integer multiple of target_size={self.target_size}. "
+                f"Received: input_shape={input_shape}. Use method='auto' or "
+                "'resize'."
+            )
+
+    def call(self, inputs):
+        if self._mode == "identity":
+            return inputs
+        if self._mode == "pool":
+            return ops.average_pool(
+                inputs,
+                pool_size=self._pool_size,
+                strides=self._pool_size,
+                padding="valid",
+            )
+        return ops.image.resize(
+            inputs, self.target_size, interpolation="bilinear"
+        )
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], *self.target_size, input_shape[-1])
+
+    def get_config(self):
+        config = {"target_size": list(self.target_size), "method": self.method}
+        base_config = super().get_config()
+        return {**base_config, **config}

@@ -1,0 +1,114 @@
+"""`KnowledgeAggregation`: merge a group of teacher maps into one map."""
+
+import keras
+from keras import ops
+
+from kr_keras.layers.identity_mapping import IdentityMapping
+
+
+@keras.saving.register_keras_serializable(package="kr_keras")
+class KnowledgeAggregation(keras.layers.Layer):
+    """Deep knowledge aggregation of `k` teacher maps (paper Sec. 3.3, Fig. 3).
+
+    Each teacher map of the group is brought to the student tap's spatial
+    size by an `IdentityMapping` layer, the maps are concatenated on
+    channels, and a 1x1 convolution (no bias) followed by batch
+    normalisation projects them to the student tap's channel count. The
+    result is the abstract knowledge map `K_j` that the student tap `s_j` is
+    matched against (DESIGN.md §3). Channels-last.
+
+    Args:
+        filters: Channel count of the output (the student tap's channels).
+        target_size: `(height, width)` of the output (the student tap's).
+        use_batch_norm: Whether to normalise the projection.
+        momentum: Batch-normalisation momentum. 0.9 (not Keras' 0.99) so the
+            moving statistics are usable after a few hundred steps
+            (NOTES.md).
+        kernel_initializer: Initializer of the 1x1 projection.
+        **kwargs: Base layer keyword arguments.
+
+    Call arguments:
+        inputs: A list of `k` tensors `[batch, h_i, w_i, c_i]`.
+        training: Python bool, batch-norm mode.
+
+    Returns:
+        A `[batch, target_height, target_width, filters]` tensor.
+
+    Example:
+
+    >>> agg = KnowledgeAggregation(filters=12, target_size=(7, 7))
+    >>> maps = [keras.ops.ones([2, 14, 14, 16]), keras.ops.ones([2, 7, 7, 32])]
+    >>> agg(maps).shape
+    TensorShape([2, 7, 7, 12])
+    """
+
+    def __init__(
+        self,
+        filters,
+        target_size,
+        use_batch_norm=True,
+        momentum=0.9,
+        kernel_initializer="he_normal",
+        **kwargs,
+    ):
+        if int(filters) < 1:
+            raise ValueError(f"`filters` must be >= 1. Received: filters={filters}")
+        super().__init__(**kwargs)
+        self.filters = int(filters)
+        self.target_size = tuple(int(s) for s in target_size)
+        self.use_batch_norm = bool(use_batch_norm)
+        self.momentum = float(momentum)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+
+    def build(self, input_shapes):
+        if not isinstance(input_shapes, (list, tuple)) or not input_shapes or (
+            not isinstance(input_shapes[0], (list, tuple))
+        ):
+            raise ValueError(
+                "KnowledgeAggregation expects a non-empty list of 4D feature "
+                f"maps. Received: input_shapes={input_shapes}"
+            )
+        self.id_layers = []
+        for i, shape in enumerate(input_shapes):
+            layer = IdentityMapping(self.target_size, name=f"id_{i}")
+            layer.build(shape)
+            self.id_layers.append(layer)
+        channels = sum(int(shape[-1]) for shape in input_shapes)
+        self.projection = keras.layers.Conv2D(
+            self.filters,
+            1,
+            use_bias=not self.use_batch_norm,
+            kernel_initializer=self.kernel_initializer,
+            name="projection",
+        )
+        self.projection.build((None, *self.target_size, channels))
+        self.batch_norm = None
+        if self.use_batch_norm:
+            self.batch_norm = keras.layers.BatchNormalization(
+                momentum=self.momentum, name="batch_norm"
+            )
+            self.batch_norm.build((None, *self.target_size, self.filters))
+
+    def call(self, inputs, training=None):
+        mapped = [layer(x) for layer, x in zip(self.id_layers, inputs)]
+        merged = mapped[0] if len(mapped) == 1 else ops.concatenate(mapped, -1)
+        outputs = self.projection(merged)
+        if self.batch_norm is not None:
+            outputs = self.batch_norm(outputs, training=training)
+        return outputs
+
+    def compute_output_shape(self, input_shapes):
+        return (input_shapes[0][0], *self.target_size, self.filters)
+
+    def get_config(self):
+        config = {
+            "filters": self.filters,
+            "target_size": list(self.target_size),
+            "use_batch_norm": self.use_batch_norm,
+            "momentum": self.momentum,
+            "kernel_initializer": keras.initializers.serialize(
+                self.kernel_initializer
+            ),
+        }
+        base_config = super().get_config()
+        return {**base_config, **config}

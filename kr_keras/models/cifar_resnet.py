@@ -1,0 +1,106 @@
+"""The 6n+2 CIFAR ResNet (He et al. 2016, Sec. 4.2) with a width multiplier."""
+
+import keras
+from keras import layers
+
+
+def cifar_resnet(
+    depth,
+    width_multiplier=1.0,
+    num_classes=10,
+    input_shape=(32, 32, 3),
+    bn_momentum=0.9,
+    weight_decay=None,
+    name=None,
+):
+    """Builds the CIFAR ResNet-`depth` (ResNet-8/14/20/26/32/...), logits out.
+
+    Three stages of `n = (depth - 2) / 6` basic blocks with 16, 32 and 64
+    filters (times `width_multiplier`), stride 2 at the start of stages 2 and
+    3, a projection (1x1 conv + BN) shortcut where the shape changes, global
+    average pooling and a dense layer that returns logits. This is the
+    architecture of the paper's teachers and students (ResNet-26/32 →
+    ResNet-8/14; "reduce about the number of filters" is `width_multiplier`).
+
+    Every block output is a named ReLU layer `stage{s}_block{b}_out`, so
+    `kr_keras.models.tap(model)` finds them; the stem output is `stem_out`.
+
+    Args:
+        depth: Total depth, `6n + 2` (8, 14, 20, 26, 32, 44, 56, 110, ...).
+        width_multiplier: Scales the filter counts (rounded, at least 1).
+        num_classes: Number of logits.
+        input_shape: Channels-last image shape.
+        bn_momentum: Batch-normalisation momentum; 0.9 (PyTorch's 0.1) so
+            moving statistics settle in short runs (NOTES.md).
+        weight_decay: Optional L2 factor for conv/dense kernels.
+        name: Model name; defaults to `resnet{depth}` (+ width suffix).
+
+    Returns:
+        A functional `keras.Model` mapping images to logits.
+
+    Example:
+
+    >>> student = cifar_resnet(8, width_multiplier=0.75, input_shape=(28, 28, 1))
+    >>> student.output.shape
+    (None, 10)
+    """
+    if not isinstance(depth, int) or depth < 8 or (depth - 2) % 6 != 0:
+        raise ValueError(
+            "`depth` must be 6n+2 with n >= 1 (8, 14, 20, 26, 32, ...). "
+            f"Received: depth={depth}"
+        )
+    if width_multiplier <= 0:
+        raise ValueError(
+            "`width_multiplier` must be > 0. "
+            f"Received: width_multiplier={width_multiplier}"
+        )
+    if num_classes < 1:
+        raise ValueError(f"`num_classes` must be >= 1. Received: {num_classes}")
+    blocks_per_stage = (depth - 2) // 6
+    regularizer = keras.regularizers.L2(weight_decay) if weight_decay else None
+    if name is None:
+        name = f"resnet{depth}"
+        if width_multiplier != 1.0:
+            name += f"_x{width_multiplier:g}"
+
+    def conv(filters, kernel, strides, conv_name):
+        return layers.Conv2D(
+            filters,
+            kernel,
+            strides=strides,
+            padding="same",
+            use_bias=False,
+            kernel_initializer="he_normal",
+            kernel_regularizer=regularizer,
+            name=conv_name,
+        )
+
+    def bn(bn_name):
+        return layers.BatchNormalization(momentum=bn_momentum, name=bn_name)
+
+    inputs = keras.Input(shape=tuple(input_shape), name="images")
+    base = max(1, int(round(16 * width_multiplier)))
+    x = conv(base, 3, 1, "stem_conv")(inputs)
+    x = bn("stem_bn")(x)
+    x = layers.ReLU(name="stem_out")(x)
+    for stage in range(3):
+        filters = base * (2**stage)
+        for block in range(blocks_per_stage):
+            prefix = f"stage{stage + 1}_block{block + 1}"
+            strides = 2 if (stage > 0 and block == 0) else 1
+            shortcut = x
+            y = conv(filters, 3, strides, f"{prefix}_conv1")(x)
+            y = bn(f"{prefix}_bn1")(y)
+            y = layers.ReLU(name=f"{prefix}_relu1")(y)
+            y = conv(filters, 3, 1, f"{prefix}_conv2")(y)
+            y = bn(f"{prefix}_bn2")(y)
+            if strides != 1 or shortcut.shape[-1] != filters:
+                shortcut = conv(filters, 1, strides, f"{prefix}_proj")(shortcut)
+                shortcut = bn(f"{prefix}_proj_bn")(shortcut)
+            x = layers.Add(name=f"{prefix}_add")([shortcut, y])
+            x = layers.ReLU(name=f"{prefix}_out")(x)
+    x = layers.GlobalAveragePooling2D(name="pool")(x)
+    outputs = layers.Dense(
+        num_classes, kernel_regularizer=regularizer, name="logits"
+    )(x)
+    return keras.Model(inputs, outputs, name=name)
