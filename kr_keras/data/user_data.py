@@ -68,7 +68,10 @@ def _npy_shape(archive, key):
     """Shape and dtype of `key` in an open `.npz` without reading its data."""
     with archive.open(key + ".npy") as f:
         version = np.lib.format.read_magic(f)
-        shape, _, dtype = np.lib.format._read_array_header(f, version)  # pylint: disable=protected-access
+        read_header = (
+            np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        )
+        shape, _, dtype = read_header(f)
     return shape, dtype
 
 
