@@ -91,6 +91,7 @@ def test_dir_errors(tmp_path):
         (dict(y_train=np.full(20, 7), num_classes=np.array(4)), r"\[0, 4\).*Received: label=7"),
         (dict(x_test=np.zeros((6, 9, 9, 3), np.uint8)), r"mixed shapes.*Received"),
         (dict(x_test=np.zeros((0, 8, 8, 3), np.uint8), y_test=np.zeros(0, int)), r"'test' split is empty"),
+        (dict(x_train=np.zeros((20, 8, 8, 3), np.uint8)), r"constant.*Received: per-channel std"),
     ],
 )
 def test_npz_errors(tmp_path, overrides, match):

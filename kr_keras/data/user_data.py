@@ -55,6 +55,24 @@ def _channel_stats(x):
     return tuple(float(m) for m in mean), tuple(float(s) for s in std)
 
 
+def _streamed_channel_stats(batches):
+    """`_channel_stats` over an iterable of image batches, one batch in memory at a time."""
+    count, total, total_sq = 0, 0.0, 0.0
+    for x in batches:
+        x = np.asarray(x, np.float64) / 255.0
+        count += x.shape[0] * x.shape[1] * x.shape[2]
+        total = total + x.sum(axis=(0, 1, 2))
+        total_sq = total_sq + (x**2).sum(axis=(0, 1, 2))
+    mean = total / count
+    std = np.sqrt(np.maximum(total_sq / count - mean**2, 0.0))
+    if np.any(~np.isfinite(std)) or np.any(std < 1e-6):
+        raise ValueError(
+            "The training images are constant (or not finite) in some channel, so they "
+            f"cannot be standardised; check the data. Received: per-channel std={std.tolist()}"
+        )
+    return tuple(float(m) for m in mean), tuple(float(v) for v in std)
+
+
 def _check_labels(labels, num_classes, where):
     bad = (labels < 0) | (labels >= num_classes)
     if np.any(bad):
@@ -282,8 +300,7 @@ class ImageDir(DatasetBuilder):
         classes, files = self._index()
         shape = self._shape(files)
         train = self._split_dataset("train", classes, shape)
-        batches = [x for x, _ in train.batch(256).as_numpy_iterator()]
-        mean, std = _channel_stats(np.concatenate(batches))
+        mean, std = _streamed_channel_stats(x for x, _ in train.batch(256).as_numpy_iterator())
         return Source(
             examples=self._split_dataset(split, classes, shape),
             mean=mean,
