@@ -1,0 +1,61 @@
+"""`Source` and `DatasetBuilder`: what each dataset module hands to the pipeline.
+
+A dataset module knows how to read its raw examples and which preprocessing
+they need; `pipeline.load` does the rest (caching, shuffling, distortion,
+augmentation, normalisation, batching) the same way for every dataset.
+"""
+
+import dataclasses
+from typing import Callable, Optional
+
+import tensorflow as tf
+
+from kr_keras.data.dataset_info import DatasetInfo
+
+
+@dataclasses.dataclass(frozen=True)
+class Source:
+    """Raw examples of one split plus the recipe to preprocess them.
+
+    Args:
+        examples: unbatched `tf.data.Dataset` of `(image, label)` in a fixed
+            order (the same order on every run). `image` is `uint8`
+            `[H, W, C]` (or float on the 0..255 scale for user arrays), or an
+            encoded string when `decode` is set.
+        mean: per-channel mean of the clean training images on the [0, 1] scale.
+        std: per-channel standard deviation, same scale.
+        train_transform: `fn(image, seed) -> image`: the training augmentation,
+            on a float [0, 1]-scale image; `seed` is a `[2]` int64 tensor for
+            the `tf.random.stateless_*` ops.
+        eval_transform: `fn(image) -> image` applied when not augmenting
+            (e.g. the ImageNet resize + center crop), or `None`.
+        decode: `fn(encoded) -> uint8 image`, run in the parallel map, or `None`.
+        cache: whether the (decoded) split fits in memory and may be cached.
+        shuffle_buffer: buffer size to use when shuffling.
+    """
+
+    examples: tf.data.Dataset
+    mean: tuple
+    std: tuple
+    train_transform: Callable
+    eval_transform: Optional[Callable] = None
+    decode: Optional[Callable] = None
+    cache: bool = True
+    shuffle_buffer: int = 60_000
+
+
+class DatasetBuilder:
+    """Base class of the per-dataset builders listed in `registry.py`.
+
+    Subclasses implement `info()` and `source(split, data_dir)`.
+    `default_distortion_sigma` is the distortion `load` applies when the
+    caller passes `distortion_sigma=None` (only T-CIFAR100 sets it).
+    """
+
+    default_distortion_sigma: Optional[float] = None
+
+    def info(self) -> DatasetInfo:
+        raise NotImplementedError
+
+    def source(self, split: str, data_dir=None) -> Source:
+        raise NotImplementedError

@@ -1,0 +1,311 @@
+"""User datasets: `"npz:<path>"` (arrays) and `"dir:<path>"` (image folders).
+
+* `npz:<path>` — a `.npz` file with `x_train`, `y_train`, `x_test`, `y_test`.
+  Images are `[N, H, W]` or `[N, H, W, C]`, `uint8` (floating arrays are read on
+  the same 0..255 scale); labels are integers `[N]`. An optional scalar
+  `num_classes` entry fixes the number of classes (default: max label + 1).
+* `dir:<path>` — `<path>/train/<class>/*.png` and `<path>/test/<class>/*.png`
+  (also .jpg/.jpeg/.bmp/.gif), read with `keras.utils.image_dataset_from_directory`.
+  Classes are the sorted folder names of `train/`, with the same label mapping
+  for `test/` (it must have the same class folders; they may be empty). All
+  images must share one size; the channels follow the first training image.
+
+Both are normalised per channel with the mean/std of their training images,
+and augmented for training with a random crop after zero padding of 1/8 of the
+image side (4 px at 32 px, the CIFAR recipe) plus a horizontal flip.
+"""
+
+import functools
+import os
+import struct
+import zipfile
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from kr_keras.data import augment
+from kr_keras.data.dataset_info import DatasetInfo
+from kr_keras.data.source import DatasetBuilder, Source
+
+NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
+IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
+SPLITS = ("train", "test")
+
+
+def _require_path(path, what):
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{what} not found; check the path. Received: path={path!r}")
+
+
+def _pad_for(height):
+    return max(1, height // 8)
+
+
+def _channel_stats(x):
+    """Per-channel mean/std on the [0, 1] scale of `[N, H, W, C]` images."""
+    x = np.asarray(x, np.float64) / 255.0
+    mean = np.nanmean(x, axis=(0, 1, 2))
+    std = np.nanstd(x, axis=(0, 1, 2))
+    if np.any(~np.isfinite(std)) or np.any(std < 1e-6):
+        raise ValueError(
+            "The training images are constant (or not finite) in some channel, so they "
+            f"cannot be standardised; check the data. Received: per-channel std={std.tolist()}"
+        )
+    return tuple(float(m) for m in mean), tuple(float(s) for s in std)
+
+
+def _streamed_channel_stats(batches):
+    """`_channel_stats` over an iterable of image batches, one batch in memory at a time."""
+    count, total, total_sq = 0, 0.0, 0.0
+    for x in batches:
+        x = np.asarray(x, np.float64) / 255.0
+        count += x.shape[0] * x.shape[1] * x.shape[2]
+        total = total + x.sum(axis=(0, 1, 2))
+        total_sq = total_sq + (x**2).sum(axis=(0, 1, 2))
+    mean = total / count
+    std = np.sqrt(np.maximum(total_sq / count - mean**2, 0.0))
+    if np.any(~np.isfinite(std)) or np.any(std < 1e-6):
+        raise ValueError(
+            "The training images are constant (or not finite) in some channel, so they "
+            f"cannot be standardised; check the data. Received: per-channel std={std.tolist()}"
+        )
+    return tuple(float(m) for m in mean), tuple(float(v) for v in std)
+
+
+def _check_labels(labels, num_classes, where):
+    bad = (labels < 0) | (labels >= num_classes)
+    if np.any(bad):
+        raise ValueError(
+            f"Labels must lie in [0, num_classes) = [0, {num_classes}) in {where}. "
+            f"Received: label={int(labels[np.argmax(bad)])} at index {int(np.argmax(bad))}"
+        )
+
+
+def _npy_shape(archive, key):
+    """Shape and dtype of `key` in an open `.npz` without reading its data."""
+    with archive.open(key + ".npy") as f:
+        version = np.lib.format.read_magic(f)
+        read_header = (
+            np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        )
+        shape, _, dtype = read_header(f)
+    return shape, dtype
+
+
+class Npz(DatasetBuilder):
+    """Builder for `"npz:<path>"`."""
+
+    def __init__(self, path):
+        self.path = os.path.expanduser(path)
+        self.name = "npz:" + path
+
+    def _open(self):
+        _require_path(self.path, "npz file")
+        try:
+            archive = zipfile.ZipFile(self.path)
+        except zipfile.BadZipFile:
+            raise ValueError(f"Not a valid .npz file. Received: path={self.path!r}") from None
+        names = {n[: -len(".npy")] for n in archive.namelist()}
+        missing = [k for k in NPZ_KEYS if k not in names]
+        if missing:
+            raise ValueError(
+                f"The npz file must hold arrays {NPZ_KEYS}; missing {missing}. "
+                f"Received: path={self.path!r}, keys={sorted(names)}"
+            )
+        return archive, names
+
+    def _labels_and_classes(self, arrays):
+        ys = {s: np.asarray(arrays["y_" + s]).reshape(-1) for s in SPLITS}
+        for s, y in ys.items():
+            if not np.issubdtype(y.dtype, np.integer):
+                raise ValueError(f"Labels must be integers. Received: y_{s}.dtype={y.dtype}")
+        if "num_classes" in arrays.files:
+            num_classes = int(arrays["num_classes"])
+        else:
+            num_classes = int(max(int(y.max()) for y in ys.values() if y.size)) + 1
+        for s, y in ys.items():
+            _check_labels(y, num_classes, f"y_{s} of {self.path!r}")
+        return ys, num_classes
+
+    def info(self):
+        archive, _ = self._open()
+        with archive:
+            shapes = {s: _npy_shape(archive, "x_" + s)[0] for s in SPLITS}
+        arrays = self._load_arrays()
+        _, num_classes = self._labels_and_classes(arrays)
+        image_shape = self._image_shape(shapes)
+        return DatasetInfo(self.name, image_shape, num_classes, {s: shapes[s][0] for s in SPLITS})
+
+    def _image_shape(self, shapes):
+        per_split = {}
+        for s, shape in shapes.items():
+            if len(shape) not in (3, 4):
+                raise ValueError(
+                    f"x_{s} must be [N, H, W] or [N, H, W, C] images of one shape. "
+                    f"Received: x_{s}.shape={shape} in {self.path!r}"
+                )
+            if shape[0] == 0:
+                raise ValueError(f"The {s!r} split is empty. Received: x_{s}.shape={shape}")
+            per_split[s] = tuple(shape[1:]) + ((1,) if len(shape) == 3 else ())
+        if per_split["train"] != per_split["test"]:
+            raise ValueError(
+                "Images of mixed shapes: x_train and x_test must have the same image shape. "
+                f"Received: {per_split}"
+            )
+        return per_split["train"]
+
+    def _load_arrays(self):
+        try:
+            return np.load(self.path, allow_pickle=False)
+        except ValueError as e:
+            raise ValueError(
+                "Could not read the npz arrays; images of mixed shapes (object arrays) are "
+                f"not supported, stack them into one [N, H, W, C] array ({e}). "
+                f"Received: path={self.path!r}"
+            ) from None
+
+    def source(self, split, data_dir=None):
+        self._open()[0].close()
+        arrays = self._load_arrays()
+        xs = {}
+        for s in SPLITS:
+            try:
+                xs[s] = np.asarray(arrays["x_" + s])
+            except ValueError as e:
+                raise ValueError(
+                    f"Images of mixed shapes in x_{s} (an object array) cannot be stacked; "
+                    f"resize them to one shape first. Received: path={self.path!r} ({e})"
+                ) from None
+        image_shape = self._image_shape({s: x.shape for s, x in xs.items()})
+        ys, _ = self._labels_and_classes(arrays)
+        for s in SPLITS:
+            if ys[s].shape[0] != xs[s].shape[0]:
+                raise ValueError(
+                    f"x_{s} and y_{s} disagree on the number of examples. "
+                    f"Received: x_{s}.shape={xs[s].shape}, y_{s}.shape={ys[s].shape}"
+                )
+        x_train = xs["train"].reshape((-1,) + image_shape)
+        mean, std = _channel_stats(x_train)
+        x = xs[split].reshape((-1,) + image_shape)
+        if not np.issubdtype(x.dtype, np.floating):
+            if x.size and (x.min() < 0 or x.max() > 255):
+                raise ValueError(
+                    f"Integer images must lie in [0, 255]. Received: x_{split} range "
+                    f"[{x.min()}, {x.max()}]"
+                )
+            x = x.astype(np.uint8, copy=False)
+        else:
+            x = x.astype(np.float32, copy=False)
+        return Source(
+            examples=tf.data.Dataset.from_tensor_slices((x, ys[split].astype(np.int32))),
+            mean=mean,
+            std=std,
+            train_transform=functools.partial(augment.pad_crop_flip, pad=_pad_for(image_shape[0])),
+            cache=False,  # Already in memory.
+            shuffle_buffer=max(1, x.shape[0]),
+        )
+
+
+def _image_size(path):
+    """`(height, width)` of an image file, from its header when it is a PNG/JPEG."""
+    with open(path, "rb") as f:
+        head = f.read(24)
+    if head[:8] == b"\x89PNG\r\n\x1a\n":
+        width, height = struct.unpack(">II", head[16:24])
+        return int(height), int(width)
+    data = tf.io.read_file(path)
+    if head[:2] == b"\xff\xd8":
+        return tuple(int(d) for d in tf.io.extract_jpeg_shape(data)[:2])
+    return tuple(int(d) for d in tf.io.decode_image(data, expand_animations=False).shape[:2])
+
+
+class ImageDir(DatasetBuilder):
+    """Builder for `"dir:<path>"`."""
+
+    def __init__(self, path):
+        self.path = os.path.expanduser(path)
+        self.name = "dir:" + path
+
+    def _index(self):
+        """Class names and, per split, the sorted image files of each class."""
+        _require_path(self.path, "Image directory")
+        for s in SPLITS:
+            _require_path(os.path.join(self.path, s), f"Split folder {s!r} (<path>/{s}/<class>/*.png)")
+        classes = sorted(
+            d for d in os.listdir(os.path.join(self.path, "train"))
+            if os.path.isdir(os.path.join(self.path, "train", d))
+        )
+        test_classes = sorted(
+            d for d in os.listdir(os.path.join(self.path, "test"))
+            if os.path.isdir(os.path.join(self.path, "test", d))
+        )
+        if test_classes != classes:
+            raise ValueError(
+                "test/ must have the same class folders as train/ (labels would fall outside "
+                "[0, num_classes) or shift); add empty folders for absent classes. "
+                f"Received: train classes={classes}, test classes={test_classes}"
+            )
+        files = {
+            s: [
+                os.path.join(self.path, s, c, f)
+                for c in classes
+                for f in sorted(os.listdir(os.path.join(self.path, s, c)))
+                if f.lower().endswith(IMAGE_EXTENSIONS)
+            ]
+            for s in SPLITS
+        }
+        for s in SPLITS:
+            if not files[s]:
+                raise ValueError(
+                    f"The {s!r} split is empty: no {IMAGE_EXTENSIONS} files in "
+                    f"{os.path.join(self.path, s)}/<class>/. Received: path={self.path!r}"
+                )
+        return classes, files
+
+    def _shape(self, files):
+        sizes = {}
+        for s in SPLITS:
+            for f in files[s]:
+                sizes.setdefault(_image_size(f), f)
+        if len(sizes) > 1:
+            raise ValueError(
+                "Images of mixed shapes; resize them to one size first. "
+                f"Received: sizes {sorted(sizes)} (e.g. {sorted(sizes.values())[:2]})"
+            )
+        channels = tf.io.decode_image(tf.io.read_file(files["train"][0]), expand_animations=False).shape[-1]
+        channels = channels if channels in (1, 4) else 3
+        return next(iter(sizes)) + (int(channels),)
+
+    def info(self):
+        classes, files = self._index()
+        return DatasetInfo(self.name, self._shape(files), len(classes), {s: len(files[s]) for s in SPLITS})
+
+    def _split_dataset(self, split, classes, shape):
+        color_mode = {1: "grayscale", 3: "rgb", 4: "rgba"}[shape[2]]
+        ds = keras.utils.image_dataset_from_directory(
+            os.path.join(self.path, split),
+            labels="inferred",
+            label_mode="int",
+            class_names=classes,
+            color_mode=color_mode,
+            batch_size=None,
+            image_size=shape[:2],
+            shuffle=False,
+            verbose=False,
+        )
+        return ds.map(lambda x, y: (tf.cast(tf.round(x), tf.uint8), tf.cast(y, tf.int32)))
+
+    def source(self, split, data_dir=None):
+        classes, files = self._index()
+        shape = self._shape(files)
+        train = self._split_dataset("train", classes, shape)
+        mean, std = _streamed_channel_stats(x for x, _ in train.batch(256).as_numpy_iterator())
+        return Source(
+            examples=self._split_dataset(split, classes, shape),
+            mean=mean,
+            std=std,
+            train_transform=functools.partial(augment.pad_crop_flip, pad=_pad_for(shape[0])),
+            cache=True,
+            shuffle_buffer=len(files[split]),
+        )

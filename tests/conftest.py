@@ -1,0 +1,25 @@
+"""Shared fixtures of the data tests."""
+
+import numpy as np
+import pytest
+import tensorflow_datasets as tfds
+
+MOCK_EXAMPLES = 16
+
+
+@pytest.fixture
+def mock_tfds(tmp_path):
+    """TFDS mocked with `MOCK_EXAMPLES` random examples per split; yields a data_dir
+    whose `downloads/manual/` holds (empty) ImageNet tar files."""
+    manual = tmp_path / "downloads" / "manual"
+    manual.mkdir(parents=True)
+    for f in ("ILSVRC2012_img_train.tar", "ILSVRC2012_img_val.tar"):
+        (manual / f).write_bytes(b"")
+    with tfds.testing.mock_data(num_examples=MOCK_EXAMPLES):
+        yield str(tmp_path)
+
+
+def batches(ds):
+    """All `(images, labels)` of a dataset as two numpy arrays."""
+    xs, ys = zip(*[(x.numpy(), y.numpy()) for x, y in ds])
+    return np.concatenate(xs), np.concatenate(ys)
