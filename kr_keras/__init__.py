@@ -20,12 +20,14 @@ from kr_keras import layers
 from kr_keras import losses
 from kr_keras import models
 from kr_keras import ops
-from kr_keras.distillers.kr_distiller import KRDistiller
+from kr_keras.distillers import KRDistiller
+from kr_keras.distillers import build_distiller
 
 __version__ = "0.1.0"
 
 __all__ = [
     "KRDistiller",
+    "build_distiller",
     "data",
     "distillers",
     "layers",

@@ -285,6 +285,8 @@ class KRDistiller(keras.Model):
             keras.metrics.Mean(name="distillation_loss") if posteriors else None
         )
         self.knowledge_optimizer = None
+        # Every part was built above from the models' symbolic shapes.
+        self.built = True
 
     # ------------------------------------------------------------------ API
     @property
@@ -306,6 +308,7 @@ class KRDistiller(keras.Model):
         loss=None,
         metrics=None,
         optimizer=None,
+        auxiliary_optimizer=None,
         **kwargs,
     ):
         """Configures both optimizers, the student loss and the metrics.
@@ -321,6 +324,9 @@ class KRDistiller(keras.Model):
             loss: Student loss on `(y, logits)`; defaults to sparse
                 categorical cross-entropy from logits.
             metrics: Metrics of the student logits, e.g. `["accuracy"]`.
+            auxiliary_optimizer: Alias of `knowledge_optimizer`, the name
+                every distiller of `build_distiller` uses for the optimizer
+                of its trainable helpers.
             **kwargs: Passed to `keras.Model.compile` (`jit_compile`,
                 `steps_per_execution`, ...).
         """
@@ -328,7 +334,13 @@ class KRDistiller(keras.Model):
             raise ValueError(
                 "Pass either `student_optimizer` or its alias `optimizer`, not both."
             )
+        if auxiliary_optimizer is not None and knowledge_optimizer is not None:
+            raise ValueError(
+                "Pass either `knowledge_optimizer` or its alias "
+                "`auxiliary_optimizer`, not both."
+            )
         student_optimizer = student_optimizer or optimizer
+        knowledge_optimizer = knowledge_optimizer or auxiliary_optimizer
         if student_optimizer is None:
             student_optimizer = keras.optimizers.SGD(0.01, momentum=0.9)
         if knowledge_optimizer is None:
