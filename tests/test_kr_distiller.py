@@ -191,3 +191,15 @@ def test_student_alone_trains_only_the_student():
     before = _snapshot(student.trainable_weights)
     baseline.train_on_batch(*_batch())
     assert all(_changed(before, student.trainable_weights))
+
+
+def test_prior_warmup_ramps_mu_linearly():
+    distiller = _distiller(0.01, 0.1, mu=2.0, prior_warmup_steps=4)
+    x, y = _batch()
+    for step in (1, 2):
+        logs = distiller.train_on_batch(x, y, return_dict=True)
+        expected = logs["student_loss"] + 2.0 * step / 4 * logs["prior_loss"]
+        np.testing.assert_allclose(logs["loss"], expected, rtol=1e-4)
+        distiller.reset_metrics()
+    with pytest.raises(ValueError, match="prior_warmup_steps"):
+        _distiller(0.01, 0.1, prior_warmup_steps=-1)
