@@ -29,6 +29,20 @@ def fsp_matrix(f1, f2):
     return tf.einsum("bhwi,bhwj->bij", f1, f2) / area
 
 
+def check_fsp_channels(student_channels, teacher_channels):
+    """Raises unless paired maps have equal channel counts."""
+    s_channels = [int(c) for c in student_channels]
+    t_channels = [int(c) for c in teacher_channels]
+    if s_channels != t_channels:
+        raise ValueError(
+            "FSP compares Gram matrices entry-wise, so each student map needs "
+            "its teacher map's channel count: tap layers of equal width or "
+            "use a student as wide as the teacher (RepDistiller raises here "
+            f"too). Received: student channels {s_channels}, teacher "
+            f"channels {t_channels}"
+        )
+
+
 def fsp_loss(student_features, teacher_features):
     """Sum over consecutive pairs of `mean((G_s - G_t)**2)`.
 
@@ -60,16 +74,8 @@ def fsp_loss(student_features, teacher_features):
             f"{len(student_features)} student and {len(teacher_features)} "
             "teacher maps"
         )
-    s_channels = [int(f.shape[-1]) for f in student_features]
-    t_channels = [int(f.shape[-1]) for f in teacher_features]
-    if s_channels != t_channels:
-        raise ValueError(
-            "FSP compares Gram matrices entry-wise, so each student map needs "
-            "its teacher map's channel count: tap layers of equal width or "
-            "use a student as wide as the teacher (RepDistiller raises here "
-            f"too). Received: student channels {s_channels}, teacher "
-            f"channels {t_channels}"
-        )
+    check_fsp_channels([f.shape[-1] for f in student_features],
+                       [f.shape[-1] for f in teacher_features])
     total = 0.0
     for i in range(len(student_features) - 1):
         g_s = fsp_matrix(student_features[i], student_features[i + 1])
