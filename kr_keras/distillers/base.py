@@ -143,13 +143,22 @@ class BaseDistiller(keras.Model):
         return self.student(inputs, training=training)
 
     # -------------------------------------------------------------- steps
+    @staticmethod
+    def _forward(tapped, x, training):
+        outputs = tapped(x, training=training)
+        if not isinstance(outputs, (list, tuple)):  # no taps: logits alone
+            return outputs, []
+        return outputs[0], list(outputs[1:])
+
     def _teacher_forward(self, x):
-        logits, *features = self._teacher_tapped(x, training=False)
+        logits, features = self._forward(self._teacher_tapped, x, training=False)
         return tf.stop_gradient(logits), [tf.stop_gradient(f) for f in features]
 
-    def _losses(self, x, y, sample_weight, training):
+    def _step_losses(self, x, y, sample_weight, training):
         teacher_logits, teacher_features = self._teacher_forward(x)
-        student_logits, *student_features = self._student_tapped(x, training=training)
+        student_logits, student_features = self._forward(
+            self._student_tapped, x, training=training
+        )
         args = (teacher_logits, teacher_features, student_logits,
                 student_features, training)
         student_loss = tf.cast(self._compute_loss(
@@ -167,7 +176,7 @@ class BaseDistiller(keras.Model):
     def train_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         with tf.GradientTape(persistent=True) as tape:
-            logits, total, student_loss, distillation, auxiliary = self._losses(
+            logits, total, student_loss, distillation, auxiliary = self._step_losses(
                 x, y, sample_weight, training=True
             )
             scaled = self.optimizer.scale_loss(total)
@@ -186,7 +195,7 @@ class BaseDistiller(keras.Model):
 
     def test_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        logits, total, student_loss, distillation, auxiliary = self._losses(
+        logits, total, student_loss, distillation, auxiliary = self._step_losses(
             x, y, sample_weight, training=False
         )
         return self._update_metrics(x, y, sample_weight, logits, total,
