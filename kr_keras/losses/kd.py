@@ -51,8 +51,15 @@ class KD(keras.distillation.LogitsDistillation):
     `kd_loss(teacher_logits, student_logits, temperature)` up to Keras'
     probability clipping (1e-7).
 
+    Keras' `LogitsDistillation` softmaxes and multiplies by `T**2` only when
+    its loss is a `keras.losses.KLDivergence` *instance*; the string
+    `"kl_divergence"` resolves to the bare function, which it would apply
+    to the scaled logits themselves (Keras 3.15). `KD` therefore defaults
+    to the instance.
+
     Args:
         temperature: Softening temperature (default 4.0, RepDistiller's).
+        loss: Defaults to `keras.losses.KLDivergence()`.
 
     Example:
 
@@ -62,5 +69,7 @@ class KD(keras.distillation.LogitsDistillation):
     0.0
     """
 
-    def __init__(self, temperature=4.0, loss="kl_divergence"):
+    def __init__(self, temperature=4.0, loss=None):
+        if loss is None or loss == "kl_divergence":
+            loss = keras.losses.KLDivergence()
         super().__init__(temperature=temperature, loss=loss)
