@@ -5,3 +5,7 @@ from kr_keras.layers.knowledge_aggregation import KnowledgeAggregation
 from kr_keras.layers.sparse_recoding import SparseRecoding
 
 __all__ = ["IdentityMapping", "KnowledgeAggregation", "SparseRecoding"]
+from kr_keras.layers.hint_regressor import HintRegressor  # noqa: E402
+from kr_keras.layers.posterior_discriminator import PosteriorDiscriminator  # noqa: E402
+
+__all__ += ["HintRegressor", "PosteriorDiscriminator"]

@@ -1,0 +1,102 @@
+"""Attention transfer (AT): match normalised spatial attention maps.
+
+Reference: Zagoruyko and Komodakis, "Paying More Attention to Attention:
+Improving the Performance of Convolutional Neural Networks via Attention
+Transfer", ICLR 2017 (paper ref. [36]); RepDistiller `distiller_zoo/AT.py`
+(`Attention`), whose form is followed here.
+"""
+
+import keras
+import tensorflow as tf
+
+from kr_keras.losses.spatial import match_spatial
+
+
+def attention_map(feature, p=2):
+    """`normalize(mean_c(|f|**p))`: the L2-normalised `[batch, h*w]` map."""
+    f = tf.cast(feature, tf.float32)
+    a = tf.reduce_mean(tf.pow(tf.abs(f), p), axis=-1)
+    a = tf.reshape(a, [tf.shape(a)[0], -1])
+    return tf.math.l2_normalize(a, axis=-1, epsilon=1e-24)
+
+
+def at_loss(student_feat, teacher_feat, p=2):
+    """`mean((Q_s - Q_t)**2)` of the attention maps of two feature maps.
+
+    Channel counts may differ (the maps average over channels); the larger
+    map is average-pooled to the smaller one's height and width, as in
+    RepDistiller. The method weight beta (1000 in RepDistiller's CIFAR
+    runs, `-b 1000`, summed over the three stage ends) is applied by the
+    caller.
+
+    Args:
+        student_feat: `[batch, h, w, c_s]` student map.
+        teacher_feat: `[batch, h', w', c_t]` teacher map.
+        p: Exponent of the attention map (2, the paper's choice).
+
+    Returns:
+        A scalar float32 tensor.
+
+    Example:
+
+    >>> f = tf.random.normal([2, 8, 8, 4])
+    >>> float(at_loss(f, f))
+    0.0
+    """
+    if p <= 0:
+        raise ValueError(f"`p` must be > 0. Received: p={p}")
+    student_feat, teacher_feat = match_spatial(student_feat, teacher_feat)
+    diff = attention_map(student_feat, p) - attention_map(teacher_feat, p)
+    return tf.reduce_mean(tf.square(diff))
+
+
+@keras.saving.register_keras_serializable(package="kr_keras")
+class AttentionTransfer(keras.distillation.DistillationLoss):
+    """Attention transfer as a `keras.distillation.DistillationLoss`.
+
+    Inside `keras.distillation.Distiller`, the named layers' outputs are
+    extracted and `compute_loss(teacher_map, student_map)` returns
+    `at_loss(student_map, teacher_map, p)`. Give the paper's weight
+    through the distiller, e.g. `distillation_loss_weights=[1000.0]`, and
+    one instance per tapped pair of layers.
+
+    Args:
+        teacher_layer_name: Name of the teacher layer to tap.
+        student_layer_name: Name of the student layer to tap.
+        p: Exponent of the attention map.
+
+    Example:
+
+    ```python
+    distiller = keras.distillation.Distiller(
+        teacher, student,
+        distillation_losses=[kr_keras.losses.AttentionTransfer(
+            "stage3_block3_out", "stage3_block1_out")],
+        distillation_loss_weights=[1000.0], student_loss_weight=0.5)
+    ```
+    """
+
+    def __init__(self, teacher_layer_name, student_layer_name, p=2):
+        if p <= 0:
+            raise ValueError(f"`p` must be > 0. Received: p={p}")
+        self.teacher_layer_name = teacher_layer_name
+        self.student_layer_name = student_layer_name
+        self.p = p
+
+    def validate_model_compatibility(self, teacher, student):
+        teacher.get_layer(self.teacher_layer_name)
+        student.get_layer(self.student_layer_name)
+
+    def compute_loss(self, teacher_outputs, student_outputs, **kwargs):
+        return at_loss(student_outputs, teacher_outputs, self.p)
+
+    def get_config(self):
+        return {
+            "teacher_layer_name": self.teacher_layer_name,
+            "student_layer_name": self.student_layer_name,
+            "p": self.p,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)

@@ -1,0 +1,99 @@
+"""FitNet hints: regress the teacher's hint layer from a student layer.
+
+Reference: Romero, Ballas, Kahou, Chassang, Gatta and Bengio, "FitNets:
+Hints for Thin Deep Nets", ICLR 2015 (paper ref. [26]); RepDistiller
+`distiller_zoo/FitNet.py` (`HintLoss`) with `models/util.py` (`ConvReg`).
+"""
+
+import keras
+import tensorflow as tf
+
+from kr_keras.layers.hint_regressor import HintRegressor
+
+
+def fitnet_loss(student_hint, teacher_hint):
+    """`mean((r(s) - t)**2)`, the student map already passed through the
+    learned regressor `r` (`kr_keras.layers.HintRegressor`).
+
+    The method weight (100 in RepDistiller's CIFAR runs, `-b 100`) is
+    applied by the caller.
+
+    Args:
+        student_hint: Regressed student map, the teacher hint's shape.
+        teacher_hint: Teacher hint map.
+
+    Returns:
+        A scalar float32 tensor.
+
+    Example:
+
+    >>> t = tf.random.normal([2, 4, 4, 8])
+    >>> float(fitnet_loss(t, t))
+    0.0
+    """
+    if tuple(student_hint.shape[1:]) != tuple(teacher_hint.shape[1:]):
+        raise ValueError(
+            "Regress the student map to the hint's shape first (see "
+            "kr_keras.layers.HintRegressor.for_shapes). Received: "
+            f"student_hint.shape={tuple(student_hint.shape)}, "
+            f"teacher_hint.shape={tuple(teacher_hint.shape)}"
+        )
+    diff = tf.cast(student_hint, tf.float32) - tf.cast(teacher_hint, tf.float32)
+    return tf.reduce_mean(tf.square(diff))
+
+
+@keras.saving.register_keras_serializable(package="kr_keras")
+class FitNetDistillation(keras.layers.Layer, keras.distillation.DistillationLoss):
+    """FitNet as a `keras.distillation.DistillationLoss` that owns its regressor.
+
+    It is also a `keras.layers.Layer`, so `keras.distillation.Distiller`
+    tracks its `HintRegressor` (built in `validate_model_compatibility`,
+    which the Distiller calls with both models) and trains it with the
+    student's optimizer, as RepDistiller does, and `.keras` files save it.
+    `compute_loss` is not told whether it runs in training or evaluation,
+    so the regressor's batch norm always uses batch statistics (its moving
+    averages are never used; the regressor serves only the loss).
+
+    Args:
+        teacher_layer_name: Name of the teacher's hint layer.
+        student_layer_name: Name of the student's guided layer.
+        **kwargs: Base layer keyword arguments.
+
+    Example:
+
+    ```python
+    distiller = keras.distillation.Distiller(
+        teacher, student,
+        distillation_losses=[kr_keras.losses.FitNetDistillation(
+            "stage2_block3_out", "stage2_block1_out")],
+        distillation_loss_weights=[100.0])
+    ```
+    """
+
+    def __init__(self, teacher_layer_name, student_layer_name, **kwargs):
+        super().__init__(**kwargs)
+        self.teacher_layer_name = teacher_layer_name
+        self.student_layer_name = student_layer_name
+        self.regressor = None
+
+    def validate_model_compatibility(self, teacher, student):
+        t_shape = teacher.get_layer(self.teacher_layer_name).output.shape
+        s_shape = student.get_layer(self.student_layer_name).output.shape
+        if self.regressor is None:
+            self.regressor = HintRegressor.for_shapes(
+                s_shape, t_shape, name="regressor"
+            )
+        self.built = True
+
+    def compute_loss(self, teacher_outputs, student_outputs, **kwargs):
+        return fitnet_loss(
+            self.regressor(student_outputs, training=True), teacher_outputs
+        )
+
+    def get_config(self):
+        config = {
+            "teacher_layer_name": self.teacher_layer_name,
+            "student_layer_name": self.student_layer_name,
+        }
+        base_config = super().get_config()
+        return {**base_config, **config}

@@ -1,0 +1,41 @@
+"""Spatial matching of two channels-last feature maps (shared by AT, NST, FSP).
+
+Reference: RepDistiller `distiller_zoo/AT.py`, `NST.py`, `FSP.py`, which
+`adaptive_avg_pool2d` the larger map down to the smaller one's size.
+"""
+
+import tensorflow as tf
+
+
+def pool_to(feature, size):
+    """Average-pools `[batch, h, w, c]` to `size = (h', w')`.
+
+    Equals PyTorch's `adaptive_avg_pool2d` when `h % h' == 0` and
+    `w % w' == 0` (non-overlapping windows, the ResNet case); other ratios
+    use `tf.image.resize(method="area")`.
+    """
+    height, width = int(feature.shape[1]), int(feature.shape[2])
+    new_h, new_w = int(size[0]), int(size[1])
+    if (height, width) == (new_h, new_w):
+        return feature
+    if height % new_h == 0 and width % new_w == 0:
+        fh, fw = height // new_h, width // new_w
+        channels = tf.shape(feature)[3]
+        x = tf.reshape(feature, [-1, new_h, fh, new_w, fw, channels])
+        return tf.reduce_mean(x, axis=[2, 4])
+    return tf.image.resize(feature, (new_h, new_w), method="area")
+
+
+def match_spatial(a, b):
+    """Pools the larger of two 4D maps to the other's height and width."""
+    for name, x in (("a", a), ("b", b)):
+        if len(x.shape) != 4:
+            raise ValueError(
+                "Expected a channels-last feature map [batch, height, width, "
+                f"channels]. Received: {name}.shape={tuple(x.shape)}"
+            )
+    size = (
+        min(int(a.shape[1]), int(b.shape[1])),
+        min(int(a.shape[2]), int(b.shape[2])),
+    )
+    return pool_to(a, size), pool_to(b, size)
