@@ -357,7 +357,8 @@ class KRDistiller(keras.Model):
             student_optimizer = keras.optimizers.SGD(0.01, momentum=0.9)
         if knowledge_optimizer is None:
             knowledge_optimizer = keras.optimizers.SGD(0.1, momentum=0.9)
-        if student_optimizer is knowledge_optimizer:
+        if (isinstance(student_optimizer, keras.optimizers.Optimizer)
+                and student_optimizer is knowledge_optimizer):
             raise ValueError(
                 "KR alternates two optimizers (paper Sec. 3.4); pass two "
                 "distinct optimizer instances."
