@@ -202,6 +202,7 @@ def reproduce(table_name, seeds=3, budget_name="small", results_dir="results",
     arch = {k: overrides.pop(k) for k in ("teacher_depth", "student_depth", "student_width")
             if k in overrides}
     table = dataclasses.replace(table, **arch)
+    steps_cap = overrides.pop("steps_per_epoch", None)
     budget = dataclasses.replace(budget, **overrides)
     runs_path = os.path.join(results_dir, f"{table.name}.runs.csv")
     runs = _read_runs(runs_path)
@@ -221,7 +222,7 @@ def reproduce(table_name, seeds=3, budget_name="small", results_dir="results",
                 result = training.train_teacher(config_lib.TeacherConfig(
                     dataset=table.dataset, depth=table.teacher_depth, epochs=budget.teacher_epochs,
                     batch_size=budget.batch_size, seed=seed, train_take=budget.train_take,
-                    eval_take=budget.eval_take, steps_per_epoch=overrides.get("steps_per_epoch"),
+                    eval_take=budget.eval_take, steps_per_epoch=steps_cap,
                     output=teacher_path), verbose=verbose)
             else:
                 if not os.path.exists(teacher_path):
@@ -232,7 +233,7 @@ def reproduce(table_name, seeds=3, budget_name="small", results_dir="results",
                     student_depth=table.student_depth, student_width=table.student_width,
                     epochs=budget.student_epochs or None, steps=budget.student_steps,
                     batch_size=budget.batch_size, seed=seed, train_take=budget.train_take,
-                    eval_take=budget.eval_take, steps_per_epoch=overrides.get("steps_per_epoch"),
+                    eval_take=budget.eval_take, steps_per_epoch=steps_cap,
                     hparams={"group_size": table.group_size},
                     output=os.path.join(models_dir, table.name, budget.name,
                                         f"{row.method}_seed{seed}.keras"))

@@ -165,7 +165,8 @@ def run_length(epochs, steps, spe):
 
 def _evaluate(model, dataset, batch_size, take):
     test = data.load(dataset, "test", batch_size, take=take)
-    return evaluation.accuracy(model, test, top_k=(1,))
+    classes = model.outputs[0].shape[-1]
+    return evaluation.accuracy(model, test, top_k=(1, 5) if classes >= 100 else (1,))
 
 
 def train_teacher(config, verbose="auto"):
@@ -283,5 +284,4 @@ def distill(config, explicit=(), verbose="auto"):
 
 
 def _evaluate_student(student, dataset, batch_size, take):
-    test = data.load(dataset, "test", batch_size, take=take)
-    return evaluation.accuracy(student, test, top_k=(1,))
+    return _evaluate(student, dataset, batch_size, take)
