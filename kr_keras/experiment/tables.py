@@ -172,7 +172,8 @@ def summarize(table, budget, runs):
 
 
 def reproduce(table_name, seeds=3, budget_name="small", results_dir="results",
-              models_dir="saved_models/reproduce", overrides=None, verbose=0, log=print):
+              models_dir="saved_models/reproduce", overrides=None, verbose=0, log=print,
+              methods=None):
     """Trains every row of a table for `seeds` seeds; writes the results.
 
     Files: `<results_dir>/<table>.runs.csv` (one row per run; runs already
@@ -186,9 +187,10 @@ def reproduce(table_name, seeds=3, budget_name="small", results_dir="results",
         results_dir: Output directory.
         models_dir: Where teachers are saved (and reused).
         overrides: Dict overriding `Budget` fields (and `teacher_depth`,
-            `student_depth`, `student_width`), for toy runs.
+            `student_depth`, `student_width`, `group_size`), for toy runs.
         verbose: Passed to `fit`.
         log: Progress printer.
+        methods: Run only the rows of these methods (`"teacher"` included).
 
     Returns:
         The aggregated rows.
@@ -199,9 +201,11 @@ def reproduce(table_name, seeds=3, budget_name="small", results_dir="results",
         raise ValueError(f"Unknown budget. Known budgets: {sorted(BUDGETS)}. Received: budget={budget_name!r}")
     table, budget = TABLES[table_name], BUDGETS[budget_name]
     overrides = dict(overrides or {})
-    arch = {k: overrides.pop(k) for k in ("teacher_depth", "student_depth", "student_width")
+    arch = {k: overrides.pop(k) for k in ("teacher_depth", "student_depth", "student_width", "group_size")
             if k in overrides}
     table = dataclasses.replace(table, **arch)
+    if methods:
+        table = dataclasses.replace(table, rows=tuple(r for r in table.rows if r.method in methods))
     steps_cap = overrides.pop("steps_per_epoch", None)
     budget = dataclasses.replace(budget, **overrides)
     runs_path = os.path.join(results_dir, f"{table.name}.runs.csv")

@@ -55,7 +55,7 @@ def steps_per_epoch(dataset, batch_size, take=None, requested=None):
             f"{size} training images give no full batch of {batch_size}; lower --batch_size. "
             f"Received: batch_size={batch_size}"
         )
-    return min(full, requested) if requested else full
+    return int(requested) if requested else full
 
 
 def fit_resumable(model, make_train_ds, steps_per_epoch, epochs, validation_data=None,

@@ -75,7 +75,10 @@ def tune(base, algorithm="hyperband", max_trials=10, max_epochs=3, directory="tu
         tuner = kt.Hyperband(hypermodel, max_epochs=max_epochs, factor=3, **common)
         tuner.search(epochs=max_epochs)
     else:
-        tuner = kt.BayesianOptimization(hypermodel, max_trials=max_trials, **common)
+        try:
+            tuner = kt.BayesianOptimization(hypermodel, max_trials=max_trials, **common)
+        except ImportError as error:
+            raise RuntimeError(f"{error} Or use --algorithm=hyperband.") from error
         tuner.search(epochs=max_epochs)
     best = tuner.get_best_hyperparameters(1)[0].values
     best = {k: best[k] for k in TUNED if k in best}
