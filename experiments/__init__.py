@@ -1,1 +1,3 @@
-"""absl-flag binaries over kr_keras (flags and wiring only)."""
+"""absl binaries over `kr_keras` (flags and wiring only): train_teacher,
+distill, evaluate, tune, export, reproduce, figures. Run them with
+`python -m experiments.<name> --helpfull`; see docs/experiments.md."""

@@ -1,0 +1,35 @@
+"""Evaluates a saved model: accuracy (+ top-5 with >= 100 classes), params,
+FLOPs and images/s; prints JSON (and writes it with --output).
+
+Example:
+  python -m experiments.evaluate --model=saved_models/student.keras --dataset=fashion_mnist
+"""
+
+import json
+
+from absl import app, flags
+
+from kr_keras.experiment import io
+from kr_keras.experiment.cli import user_errors
+from kr_keras.experiment.evaluation import evaluate_saved
+
+_MODEL = flags.DEFINE_string("model", None, "Saved model (.keras).", required=True)
+_DATASET = flags.DEFINE_string("dataset", "fashion_mnist", "kr_keras.data dataset name.")
+_BATCH = flags.DEFINE_integer("batch_size", 256, "Batch size.")
+_TAKE = flags.DEFINE_integer("take", None, "Evaluate on the first N test images.")
+_OUTPUT = flags.DEFINE_string("output", None, "Also write the JSON here.")
+
+
+@user_errors
+def main(argv):
+    del argv
+    model = io.load_model(_MODEL.value, role="model")
+    result = evaluate_saved(model, _DATASET.value, _BATCH.value, _TAKE.value)
+    text = json.dumps(result, indent=1)
+    if _OUTPUT.value:
+        io.write_text(_OUTPUT.value, text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    app.run(main)

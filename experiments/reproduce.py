@@ -1,0 +1,49 @@
+"""Reproduces a paper table: teacher, student alone and every method of the
+table, same budget, several seeds; writes results/<table>.md and .csv.
+Resumable: runs whose rows exist in results/<table>.runs.csv are skipped.
+
+Example:
+  python -m experiments.reproduce --table=fashion_mnist --seeds=3 --budget=small
+"""
+
+from absl import app, flags
+
+from kr_keras.experiment.cli import user_errors
+from kr_keras.experiment.tables import BUDGETS, TABLES, reproduce
+
+_TABLE = flags.DEFINE_enum("table", "fashion_mnist", sorted(TABLES), "Paper table.")
+_SEEDS = flags.DEFINE_integer("seeds", 3, "Seeds 0..N-1.", lower_bound=1)
+_BUDGET = flags.DEFINE_enum("budget", "small", sorted(BUDGETS), "Training budget.")
+_RESULTS = flags.DEFINE_string("results_dir", "results", "Where results go.")
+_MODELS = flags.DEFINE_string("models_dir", "saved_models/reproduce", "Where teachers/students go.")
+_METHODS = flags.DEFINE_list("methods", None, "Run only these rows' methods (teacher included).")
+# Toy-size overrides (tests, smoke runs).
+_TRAIN_TAKE = flags.DEFINE_integer("train_take", None, "Override the budget's training subset.")
+_EVAL_TAKE = flags.DEFINE_integer("eval_take", None, "Override the budget's test subset.")
+_TEACHER_EPOCHS = flags.DEFINE_integer("teacher_epochs", None, "Override teacher epochs.")
+_STUDENT_EPOCHS = flags.DEFINE_integer("student_epochs", None, "Override student epochs.")
+_STEPS_PER_EPOCH = flags.DEFINE_integer("steps_per_epoch", None, "Cap steps per epoch.")
+_BATCH = flags.DEFINE_integer("batch_size", None, "Override the batch size.")
+_TEACHER_DEPTH = flags.DEFINE_integer("teacher_depth", None, "Override the teacher depth.")
+_STUDENT_DEPTH = flags.DEFINE_integer("student_depth", None, "Override the student depth.")
+_STUDENT_WIDTH = flags.DEFINE_float("student_width", None, "Override the student width.")
+_GROUP_SIZE = flags.DEFINE_integer("group_size", None, "Override the aggregation number k.")
+
+
+@user_errors
+def main(argv):
+    del argv
+    overrides = {
+        "train_take": _TRAIN_TAKE.value, "eval_take": _EVAL_TAKE.value,
+        "teacher_epochs": _TEACHER_EPOCHS.value, "student_epochs": _STUDENT_EPOCHS.value,
+        "steps_per_epoch": _STEPS_PER_EPOCH.value, "batch_size": _BATCH.value,
+        "teacher_depth": _TEACHER_DEPTH.value, "student_depth": _STUDENT_DEPTH.value,
+        "student_width": _STUDENT_WIDTH.value, "group_size": _GROUP_SIZE.value,
+    }
+    reproduce(_TABLE.value, _SEEDS.value, _BUDGET.value, _RESULTS.value, _MODELS.value,
+              {k: v for k, v in overrides.items() if v is not None}, methods=_METHODS.value)
+    print(f"results: {_RESULTS.value}/{_TABLE.value}.md")
+
+
+if __name__ == "__main__":
+    app.run(main)

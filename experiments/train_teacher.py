@@ -1,0 +1,49 @@
+"""Trains a CIFAR ResNet teacher and writes it as `.keras`.
+
+Example:
+  python -m experiments.train_teacher --dataset=fashion_mnist --depth=20 \
+      --epochs=15 --output=saved_models/teacher_fmnist.keras
+"""
+
+from absl import app, flags
+
+from kr_keras.experiment import TeacherConfig, train_teacher
+from kr_keras.experiment.cli import log_dir, user_errors
+
+_DATASET = flags.DEFINE_string("dataset", "fashion_mnist", "kr_keras.data dataset name.")
+_DEPTH = flags.DEFINE_integer("depth", 20, "ResNet depth, 6n+2 (8, 14, 20, 26, 32, ...).")
+_WIDTH = flags.DEFINE_float("width_multiplier", 1.0, "Filter-count multiplier.")
+_EPOCHS = flags.DEFINE_integer("epochs", 10, "Training epochs.")
+_STEPS_PER_EPOCH = flags.DEFINE_integer("steps_per_epoch", None, "Steps per epoch (default: one pass).")
+_BATCH = flags.DEFINE_integer("batch_size", 128, "Batch size.")
+_LR = flags.DEFINE_float("lr", 0.1, "Initial SGD learning rate.")
+_SCHEDULE = flags.DEFINE_enum("lr_schedule", "cosine", ["constant", "step", "cosine"],
+                              "Learning-rate schedule (step: x0.1 at 50% and 75%).")
+_WD = flags.DEFINE_float("weight_decay", 5e-4, "Decoupled weight decay.")
+_SEED = flags.DEFINE_integer("seed", 0, "Seed of weights, data order and augmentation.")
+_TRAIN_TAKE = flags.DEFINE_integer("train_take", None, "Use the first N training images.")
+_EVAL_TAKE = flags.DEFINE_integer("eval_take", None, "Evaluate on the first N test images.")
+_DETERMINISTIC = flags.DEFINE_bool("deterministic", False, "TF op determinism (bit-identical reruns).")
+_CHECK_NUMERICS = flags.DEFINE_bool("check_numerics", False, "Fail on NaN/Inf images.")
+_CHECKPOINT_DIR = flags.DEFINE_string("checkpoint_dir", None, "Resumable checkpoints.")
+_SAVE_EVERY = flags.DEFINE_integer("save_every_steps", 500, "Checkpoint period in steps.")
+_OUTPUT = flags.DEFINE_string("output", "saved_models/teacher.keras", "Output .keras path.")
+
+
+@user_errors
+def main(argv):
+    del argv
+    result = train_teacher(TeacherConfig(
+        dataset=_DATASET.value, depth=_DEPTH.value, width_multiplier=_WIDTH.value,
+        epochs=_EPOCHS.value, steps_per_epoch=_STEPS_PER_EPOCH.value, batch_size=_BATCH.value,
+        lr=_LR.value, lr_schedule=_SCHEDULE.value, weight_decay=_WD.value, seed=_SEED.value,
+        train_take=_TRAIN_TAKE.value, eval_take=_EVAL_TAKE.value,
+        deterministic=_DETERMINISTIC.value, check_numerics=_CHECK_NUMERICS.value,
+        log_dir=log_dir(), checkpoint_dir=_CHECKPOINT_DIR.value,
+        save_every_steps=_SAVE_EVERY.value, output=_OUTPUT.value))
+    print(f"teacher: {result['output']} test accuracy {result['test']['accuracy']:.4f} "
+          f"params {result['params']}")
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,117 @@
+"""Evaluation of a saved model: accuracy, top-5, parameters, FLOPs, speed."""
+
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from kr_keras import data
+
+
+def accuracy(model, dataset, top_k=(1, 5)):
+    """Top-k accuracies of a logits model on a `(images, labels)` dataset.
+
+    Args:
+        model: A `keras.Model` returning logits, called with `training=False`.
+        dataset: Batched `tf.data.Dataset` of `(images, int labels)`.
+        top_k: The k's to report (`k` larger than the class count is skipped).
+
+    Returns:
+        `{"accuracy": ..., "top5_accuracy": ..., "examples": n}` (top-1 is
+        named `accuracy`).
+    """
+    classes = model.outputs[0].shape[-1]
+    ks = [k for k in top_k if k <= classes]
+
+    @tf.function
+    def correct(x, y):
+        logits = tf.cast(model(x, training=False), tf.float32)
+        y = tf.cast(y, tf.int32)
+        return [tf.reduce_sum(tf.cast(tf.math.in_top_k(y, logits, k), tf.int64)) for k in ks]
+
+    hits = np.zeros(len(ks), np.int64)
+    count = 0
+    for x, y in dataset:
+        hits += np.array([int(c) for c in correct(x, y)])
+        count += int(tf.shape(y)[0])
+    result = {}
+    for k, h in zip(ks, hits):
+        result["accuracy" if k == 1 else f"top{k}_accuracy"] = float(h / max(count, 1))
+    result["examples"] = count
+    return result
+
+
+def _layers(model):
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            yield from _layers(layer)
+        else:
+            yield layer
+
+
+def count_flops(model):
+    """Floating-point operations of one forward pass of one image.
+
+    Counted analytically from the Conv2D, DepthwiseConv2D and Dense layers
+    (2 FLOPs per multiply-accumulate; biases, batch norm, activations and
+    pooling are ignored, as in most papers' FLOP counts).
+
+    Example:
+
+    >>> count_flops(keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)]))
+    24
+    """
+    macs = 0
+    for layer in _layers(model):
+        if isinstance(layer, keras.layers.DepthwiseConv2D):
+            kh, kw = layer.kernel_size
+            out = layer.output.shape
+            macs += out[1] * out[2] * out[3] * kh * kw
+        elif isinstance(layer, keras.layers.Conv2D):
+            kh, kw = layer.kernel_size
+            out = layer.output.shape
+            c_in = layer.input.shape[-1]
+            macs += out[1] * out[2] * out[3] * kh * kw * c_in // layer.groups
+        elif isinstance(layer, keras.layers.Dense):
+            c_in = layer.input.shape[-1]
+            macs += int(np.prod(layer.output.shape[1:-1] or [1])) * c_in * layer.units
+    return int(2 * macs)
+
+
+def images_per_second(model, batch, repeats=5):
+    """Inference throughput (`training=False`) on `batch`, after one warm-up."""
+    fn = tf.function(lambda x: model(x, training=False))
+    fn(batch)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        out = fn(batch)
+    np.asarray(out)
+    return float(repeats * int(batch.shape[0]) / (time.perf_counter() - start))
+
+
+def evaluate_saved(model, dataset, batch_size=256, take=None, data_dir=None):
+    """Everything the `evaluate` binary reports for `model` on `dataset`.
+
+    Returns:
+        Dict: `accuracy` (+ `top5_accuracy` when there are more than 5
+        classes), `examples`, `params`, `flops`, `images_per_second`.
+    """
+    info = data.info(dataset)
+    shape = tuple(model.inputs[0].shape[1:])
+    if shape != tuple(info.image_shape):
+        raise ValueError(
+            f"The model takes {shape} images but {dataset!r} has {tuple(info.image_shape)}. "
+            f"Received: dataset={dataset!r}"
+        )
+    split = "test" if "test" in info.split_sizes else "validation"
+    ds = data.load(dataset, split, batch_size, take=take, data_dir=data_dir)
+    top_k = (1, 5) if info.num_classes > 5 and model.outputs[0].shape[-1] >= 100 else (1,)
+    result = accuracy(model, ds, top_k)
+    batch = next(iter(ds))[0]
+    result.update(
+        params=int(model.count_params()),
+        flops=count_flops(model),
+        images_per_second=images_per_second(model, batch),
+    )
+    return result

@@ -1,0 +1,113 @@
+"""Reading teachers and writing files atomically (temp path + rename)."""
+
+import contextlib
+import os
+import shutil
+import tempfile
+import zipfile
+
+import keras
+
+
+def check_teacher_path(path):
+    """Raises `FileNotFoundError` / `ValueError` for a missing or non-.keras
+    teacher path, naming the fix."""
+    if not path:
+        raise ValueError("Pass the trained teacher with --teacher=<path>.keras. Received: teacher=''")
+    if not os.path.exists(path):
+        raise FileNotFoundError(
+            "Teacher file not found; train one with `python -m experiments.train_teacher` "
+            f"or fix the path. Received: teacher={path!r}"
+        )
+    if not path.endswith(".keras"):
+        raise ValueError(
+            f"The teacher must be a `.keras` file (keras.Model.save). Received: teacher={path!r}"
+        )
+
+
+def load_model(path, role="teacher"):
+    """Loads a `.keras` model, with one-line errors for missing/corrupt files.
+
+    Args:
+        path: Path of a `.keras` file.
+        role: Name used in messages (`"teacher"`, `"student"`).
+
+    Returns:
+        The uncompiled `keras.Model`.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        ValueError: the file is not a readable `.keras` model.
+    """
+    if role == "teacher":
+        check_teacher_path(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"The {role} file was not found. Received: {role}={path!r}")
+    if not zipfile.is_zipfile(path):
+        raise ValueError(
+            f"The {role} file is not a valid `.keras` archive (truncated or corrupt?); "
+            f"re-save it with keras.Model.save. Received: {role}={path!r}"
+        )
+    try:
+        model = keras.saving.load_model(path, compile=False)
+    except Exception as error:  # Keras raises many types for bad archives.
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ValueError(
+            f"The {role} file could not be loaded ({first}); re-save it with "
+            f"keras.Model.save. Received: {role}={path!r}"
+        ) from error
+    if not isinstance(model, keras.Model):
+        raise ValueError(f"The {role} file does not hold a keras.Model. Received: {role}={path!r}")
+    return model
+
+
+@contextlib.contextmanager
+def atomic_path(path, suffix=""):
+    """Yields a temporary path beside `path`, renamed onto it on success.
+
+    Works for files and directories; the temporary path is removed on error,
+    so `path` only ever holds a complete result.
+
+    Example:
+
+    >>> with atomic_path("out.keras", suffix=".keras") as tmp:
+    ...     model.save(tmp)
+    """
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    base = os.path.basename(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{base}.tmp-", suffix=suffix, dir=directory)
+    os.close(fd)
+    os.remove(tmp)
+    try:
+        yield tmp
+        if os.path.isdir(tmp) and os.path.isdir(path):
+            old = tmp + ".old"
+            os.rename(path, old)
+            os.rename(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, path)
+    finally:
+        if os.path.isdir(tmp):
+            shutil.rmtree(tmp, ignore_errors=True)
+        elif os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def save_model(model, path):
+    """`model.save(path)` through a temporary file and an atomic rename."""
+    if not os.fspath(path).endswith(".keras"):
+        raise ValueError(f"Models are saved as `.keras` files. Received: path={path!r}")
+    with atomic_path(path, suffix=".keras") as tmp:
+        model.save(tmp)
+    return path
+
+
+def write_text(path, text):
+    """Writes `text` to `path` atomically."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "w") as f:
+            f.write(text)
+    return path

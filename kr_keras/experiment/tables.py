@@ -1,0 +1,266 @@
+"""The paper's result tables as data, and `reproduce` to fill them in.
+
+Rows name registry methods; a row whose method is not registered (yet) is
+reported as such, not run. Paper numbers are the top-1 accuracies of the
+paper's Tables 1, 2 and 4 (Sec. 4.2.1, 4.2.2, 4.2.4). Fashion-MNIST has no
+paper table: it runs Table 1's rows (and KD) with the paper's CIFAR-10
+architectures scaled to a laptop budget.
+"""
+
+import csv
+import dataclasses
+import io as _io
+import math
+import os
+import time
+from typing import Optional
+
+import numpy as np
+
+from kr_keras import distillers
+from kr_keras.experiment import config as config_lib
+from kr_keras.experiment import io, training
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+    """One table row: its label, registry method (`"teacher"` for the
+    teacher) and the paper's top-1 accuracy (percent) if any."""
+
+    label: str
+    method: str
+    paper: Optional[float] = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Table:
+    """A paper table: dataset, architectures, aggregation number, rows."""
+
+    name: str
+    dataset: str
+    teacher_depth: int
+    student_depth: int
+    student_width: float
+    group_size: int
+    rows: tuple
+    source: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Budget:
+    """How long each run trains.
+
+    Args:
+        name: `"small"` or `"paper"`.
+        train_take: Training subset (`None`: all).
+        eval_take: Test subset (`None`: all).
+        teacher_epochs: Teacher epochs.
+        student_epochs: Student epochs (ignored when `student_steps`).
+        student_steps: Total student steps (the paper's 64k).
+        batch_size: Batch size of every run.
+        note: Printed into the results.
+    """
+
+    name: str
+    train_take: Optional[int]
+    eval_take: Optional[int]
+    teacher_epochs: int
+    student_epochs: int
+    student_steps: Optional[int] = None
+    batch_size: int = 128
+    note: str = ""
+
+
+def _cifar_rows(paper, kdgan=True):
+    labels = ("Teacher", "Student (original)", "FitNet", "FSP", "Proposed-Dense", "Proposed",
+              "NST", "KDGAN", "Proposed + KDGAN")
+    methods = ("teacher", "ce", "fitnet", "fsp", "kr_dense", "kr", "nst", "kdgan", "kr+kdgan")
+    return tuple(Row(l, m, p) for l, m, p in zip(labels, methods, paper) if p is not None or m)
+
+
+TABLES = {
+    "cifar10": Table("cifar10", "cifar10", 26, 8, 0.75, 3, _cifar_rows(
+        (91.91, 87.91, 88.57, 88.70, 89.11, 90.65, 88.98, 88.62, 91.35)), "Table 1"),
+    "cifar100": Table("cifar100", "cifar100", 32, 14, 0.75, 3, tuple(
+        r for r in _cifar_rows((64.06, 58.65, 61.28, 63.33, None, 63.95, 63.78, 63.96, 63.98))
+        if r.method != "kr_dense"), "Table 2"),
+    "t_cifar100": Table("t_cifar100", "t_cifar100", 32, 14, 0.75, 3, tuple(
+        r for r in _cifar_rows((61.25, 54.37, 56.77, 57.31, None, 60.03, 57.88, 58.15, 60.33))
+        if r.method != "kr_dense"), "Table 4"),
+    "fashion_mnist": Table("fashion_mnist", "fashion_mnist", 20, 8, 0.75, 3, tuple(
+        Row(r.label, r.method) for r in _cifar_rows((None,) * 9)) + (
+        Row("KD", "kd"), Row("Proposed + KD", "kr+kd")), "Table 1's rows (no paper table)"),
+}
+
+BUDGETS = {
+    # Planned from step times measured on 2 shared CPU cores (ResNet-20
+    # teacher ~700 img/s, a KR step ResNet-20 -> ResNet-8x0.75 ~300-600
+    # img/s): ~11 runs of at most ~60-90 s per seed, ~35 min for 3 seeds.
+    "small": Budget("small", train_take=8_000, eval_take=2_000, teacher_epochs=5,
+                    student_epochs=3, note="small budget: first 8,000 training and 2,000 test "
+                    "images, teacher 5 epochs, students 3 epochs"),
+    # The paper's schedule (Sec. 4.3): 64k student steps, decays at 30k/48k.
+    "paper": Budget("paper", train_take=None, eval_take=None, teacher_epochs=200,
+                    student_epochs=0, student_steps=64_000,
+                    note="paper budget: full data, teacher 200 epochs, students 64k steps"),
+}
+
+FIELDS = ("table", "row", "method", "seed", "params", "best_accuracy", "last_accuracy",
+          "top5_accuracy", "seconds", "status")
+
+
+def _read_runs(path):
+    if not os.path.exists(path):
+        return []
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _write_csv(path, rows, fields):
+    buffer = _io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=fields, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    io.write_text(path, buffer.getvalue())
+
+
+def _stats(values):
+    values = [float(v) for v in values if v not in ("", None)]
+    if not values:
+        return None, None
+    return float(np.mean(values)), float(np.std(values, ddof=1) if len(values) > 1 else 0.0)
+
+
+def summarize(table, budget, runs):
+    """Aggregated rows (mean ± std over seeds) and the Markdown report."""
+    registered = set(distillers.names()) | {"teacher"}
+    summary = []
+    for row in table.rows:
+        mine = [r for r in runs if r["row"] == row.label and r["status"] == "ok"]
+        best, best_sd = _stats([r["best_accuracy"] for r in mine])
+        last, last_sd = _stats([r["last_accuracy"] for r in mine])
+        top5, _ = _stats([r["top5_accuracy"] for r in mine])
+        status = "ok" if mine else ("not registered" if row.method not in registered else "not run")
+        summary.append({
+            "row": row.label, "method": row.method, "seeds": len(mine),
+            "params": mine[0]["params"] if mine else "",
+            "best_mean": best, "best_std": best_sd, "last_mean": last, "last_std": last_sd,
+            "top5_mean": top5, "paper": row.paper, "status": status,
+        })
+
+    def pct(mean, sd):
+        return "" if mean is None else f"{100 * mean:.2f} ± {100 * sd:.2f}"
+
+    lines = [
+        f"# {table.name}: {table.source}",
+        "",
+        f"Teacher ResNet-{table.teacher_depth}, student ResNet-{table.student_depth}"
+        f"x{table.student_width:g}, aggregation k={table.group_size}, dataset "
+        f"`{table.dataset}`. {budget.note}. Top-1 test accuracy (%), mean ± std over seeds;"
+        " best and last epoch.",
+        "",
+        "| Row | Method | Params | Best | Last | Paper | Seeds | Status |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for s in summary:
+        params = f"{int(s['params']) / 1e6:.3f}M" if s["params"] else ""
+        paper = "" if s["paper"] is None else f"{s['paper']:.2f}"
+        lines.append(f"| {s['row']} | `{s['method']}` | {params} | {pct(s['best_mean'], s['best_std'])}"
+                     f" | {pct(s['last_mean'], s['last_std'])} | {paper} | {s['seeds']} | "
+                     f"{s['status']} |")
+    return summary, "\n".join(lines) + "\n"
+
+
+def reproduce(table_name, seeds=3, budget_name="small", results_dir="results",
+              models_dir="saved_models/reproduce", overrides=None, verbose=0, log=print,
+              methods=None):
+    """Trains every row of a table for `seeds` seeds; writes the results.
+
+    Files: `<results_dir>/<table>.runs.csv` (one row per run; runs already
+    there are skipped, so an interrupted reproduction resumes),
+    `<table>.csv` (mean ± std per row) and `<table>.md`. All writes atomic.
+
+    Args:
+        table_name: A key of `TABLES`.
+        seeds: Seeds 0..seeds-1.
+        budget_name: A key of `BUDGETS`.
+        results_dir: Output directory.
+        models_dir: Where teachers are saved (and reused).
+        overrides: Dict overriding `Budget` fields (and `teacher_depth`,
+            `student_depth`, `student_width`, `group_size`), for toy runs.
+        verbose: Passed to `fit`.
+        log: Progress printer.
+        methods: Run only the rows of these methods (`"teacher"` included).
+
+    Returns:
+        The aggregated rows.
+    """
+    if table_name not in TABLES:
+        raise ValueError(f"Unknown table. Known tables: {sorted(TABLES)}. Received: table={table_name!r}")
+    if budget_name not in BUDGETS:
+        raise ValueError(f"Unknown budget. Known budgets: {sorted(BUDGETS)}. Received: budget={budget_name!r}")
+    table, budget = TABLES[table_name], BUDGETS[budget_name]
+    overrides = dict(overrides or {})
+    arch = {k: overrides.pop(k) for k in ("teacher_depth", "student_depth", "student_width", "group_size")
+            if k in overrides}
+    table = dataclasses.replace(table, **arch)
+    if methods:
+        table = dataclasses.replace(table, rows=tuple(r for r in table.rows if r.method in methods))
+    steps_cap = overrides.pop("steps_per_epoch", None)
+    budget = dataclasses.replace(budget, **overrides)
+    runs_path = os.path.join(results_dir, f"{table.name}.runs.csv")
+    runs = _read_runs(runs_path)
+    done = {(r["row"], r["seed"]) for r in runs}
+    registered = set(distillers.names())
+    student_preset = config_lib.preset("cifar" if budget.name == "paper" else "fashion_mnist")
+    log(f"{table.name}: {budget.note}")
+    for seed in range(seeds):
+        teacher_path = os.path.join(models_dir, table.name, budget.name, f"teacher_seed{seed}.keras")
+        for row in table.rows:
+            if (row.label, str(seed)) in done:
+                continue
+            if row.method != "teacher" and row.method not in registered:
+                continue
+            start = time.time()
+            if row.method == "teacher":
+                result = training.train_teacher(config_lib.TeacherConfig(
+                    dataset=table.dataset, depth=table.teacher_depth, epochs=budget.teacher_epochs,
+                    batch_size=budget.batch_size, seed=seed, train_take=budget.train_take,
+                    eval_take=budget.eval_take, steps_per_epoch=steps_cap,
+                    output=teacher_path), verbose=verbose)
+            else:
+                if not os.path.exists(teacher_path):
+                    raise FileNotFoundError(
+                        f"No teacher for seed {seed}; its row must run first. Received: {teacher_path!r}")
+                cfg = student_preset.with_overrides(
+                    method=row.method, dataset=table.dataset, teacher=teacher_path,
+                    student_depth=table.student_depth, student_width=table.student_width,
+                    epochs=budget.student_epochs or None, steps=budget.student_steps,
+                    batch_size=budget.batch_size, seed=seed, train_take=budget.train_take,
+                    eval_take=budget.eval_take, steps_per_epoch=steps_cap,
+                    hparams={"group_size": table.group_size},
+                    output=os.path.join(models_dir, table.name, budget.name,
+                                        f"{row.method}_seed{seed}.keras"))
+                if budget.name == "small":
+                    cfg = dataclasses.replace(cfg, train_take=budget.train_take,
+                                              eval_take=budget.eval_take)
+                result = training.distill(cfg, verbose=verbose)
+            val = result["history"].get("val_accuracy", [])
+            runs.append({
+                "table": table.name, "row": row.label, "method": row.method, "seed": str(seed),
+                "params": result["params"],
+                "best_accuracy": max(val) if val else result["test"]["accuracy"],
+                "last_accuracy": result["test"]["accuracy"],
+                "top5_accuracy": result["test"].get("top5_accuracy", ""),
+                "seconds": f"{time.time() - start:.1f}", "status": "ok",
+            })
+            _write_csv(runs_path, runs, FIELDS)
+            log(f"{row.label} seed {seed}: {runs[-1]['last_accuracy']:.4f} "
+                f"({runs[-1]['seconds']} s)")
+            summary, markdown = summarize(table, budget, runs)
+            _write_csv(os.path.join(results_dir, f"{table.name}.csv"), summary, list(summary[0]))
+            io.write_text(os.path.join(results_dir, f"{table.name}.md"), markdown)
+    summary, markdown = summarize(table, budget, runs)
+    _write_csv(os.path.join(results_dir, f"{table.name}.csv"), summary, list(summary[0]))
+    io.write_text(os.path.join(results_dir, f"{table.name}.md"), markdown)
+    return summary

@@ -1,0 +1,287 @@
+"""Training loops of the binaries: resumable `fit`, teacher training, distillation."""
+
+import dataclasses
+import importlib.util
+import logging
+import math
+import os
+
+import keras
+import tensorflow as tf
+
+from kr_keras import data
+from kr_keras.experiment import distillers as distiller_lib
+from kr_keras.experiment import evaluation
+from kr_keras.experiment import io
+from kr_keras.experiment import runtime
+from kr_keras.experiment.checkpoint import TrainingCheckpoint
+from kr_keras.experiment.guard import NonFiniteGuard
+from kr_keras.experiment.taps import stage_aligned_taps
+from kr_keras.models import cifar_resnet
+
+
+def train_pipeline(dataset, batch_size, seed, take=None, check_numerics=False, num_classes=None):
+    """The seeded training pipeline, with a label-range check.
+
+    Labels outside `[0, num_classes)` fail with an `InvalidArgumentError`
+    whose message starts with "kr_keras: label out of range"
+    (`user_message` turns it into one line).
+    """
+    ds = data.load(dataset, "train", batch_size, seed=seed, take=take,
+                   check_numerics=check_numerics)
+    if num_classes is not None:
+        message = (f"kr_keras: label out of range [0, {num_classes}) in {dataset!r}; "
+                   "the model and the data disagree on the classes")
+
+        def check(x, y):
+            with tf.control_dependencies([
+                tf.debugging.assert_non_negative(y, message=message),
+                tf.debugging.assert_less(y, tf.cast(num_classes, y.dtype), message=message),
+            ]):
+                return x, tf.identity(y)
+
+        ds = ds.map(check)
+    return ds
+
+
+def steps_per_epoch(dataset, batch_size, take=None, requested=None):
+    """Full batches in one pass of the (subset) training split, or `requested`."""
+    size = data.info(dataset).split_sizes["train"]
+    if take is not None:
+        size = min(size, take)
+    full = size // batch_size
+    if full < 1:
+        raise ValueError(
+            f"{size} training images give no full batch of {batch_size}; lower --batch_size. "
+            f"Received: batch_size={batch_size}"
+        )
+    return int(requested) if requested else full
+
+
+def fit_resumable(model, make_train_ds, steps_per_epoch, epochs, validation_data=None,
+                  callbacks=(), checkpoint=None, verbose="auto"):
+    """`model.fit` that resumes from `checkpoint` at the exact batch.
+
+    The training stream is `make_train_ds().repeat()`: a freshly built,
+    seeded pipeline replays the same sequence of epochs on every run, so a
+    resumed run skips the `step` batches it already trained on and then
+    sees exactly the batches an uninterrupted run would. (Skipping runs the
+    input pipeline, not the model: about one epoch of preprocessing at
+    most per resumed epoch.) A resume in the middle of an epoch finishes
+    that epoch with a short `fit`, then continues with whole epochs.
+
+    Args:
+        model: A compiled model (distiller).
+        make_train_ds: Zero-argument function returning one epoch of the
+            seeded training `tf.data.Dataset`.
+        steps_per_epoch: Steps per epoch.
+        epochs: Total epochs.
+        validation_data: Passed to `fit`.
+        callbacks: Other callbacks (a `NonFiniteGuard` is added first).
+        checkpoint: A `TrainingCheckpoint` or `None`.
+        verbose: Passed to `fit`.
+
+    Returns:
+        A dict of per-epoch history lists of this process's epochs.
+    """
+    step = checkpoint.restore(model) if checkpoint is not None else 0
+    total = steps_per_epoch * epochs
+    guard = NonFiniteGuard(step, checkpoint.directory if checkpoint is not None else None)
+    all_callbacks = [guard, *callbacks] + ([checkpoint] if checkpoint is not None else [])
+    history = {}
+    while step < total:
+        epoch, batch = divmod(step, steps_per_epoch)
+        stream = make_train_ds().repeat().skip(step)
+        last_epoch = epoch + 1 if batch else epochs
+        steps = steps_per_epoch - batch if batch else steps_per_epoch
+        guard.step = step
+        result = model.fit(
+            stream,
+            initial_epoch=epoch,
+            epochs=last_epoch,
+            steps_per_epoch=steps,
+            validation_data=validation_data,
+            callbacks=all_callbacks,
+            verbose=verbose,
+        )
+        for key, values in result.history.items():
+            history.setdefault(key, []).extend(values)
+        if model.stop_training:
+            break
+        step = last_epoch * steps_per_epoch
+    return history
+
+
+def _logging_callbacks(log_dir):
+    if not log_dir:
+        return []
+    os.makedirs(log_dir, exist_ok=True)
+    callbacks = [keras.callbacks.CSVLogger(os.path.join(log_dir, "training.csv"), append=True)]
+    if importlib.util.find_spec("tensorboard") is not None:
+        callbacks.append(keras.callbacks.TensorBoard(os.path.join(log_dir, "tensorboard")))
+    else:
+        logging.warning("The `tensorboard` package is not installed: CSV logs only "
+                        "(pip install tensorboard).")
+    return callbacks
+
+
+def _check_compatible(teacher, dataset_info):
+    shape = tuple(teacher.inputs[0].shape[1:]) if getattr(teacher, "inputs", None) else None
+    if shape is not None and shape != tuple(dataset_info.image_shape):
+        raise ValueError(
+            f"The teacher takes {shape} images but {dataset_info.name!r} has "
+            f"{tuple(dataset_info.image_shape)}; use the teacher trained on this dataset. "
+            f"Received: teacher input shape {shape}"
+        )
+    classes = teacher.outputs[0].shape[-1] if getattr(teacher, "outputs", None) else None
+    if classes is not None and classes != dataset_info.num_classes:
+        raise ValueError(
+            f"The teacher predicts {classes} classes but {dataset_info.name!r} has "
+            f"{dataset_info.num_classes}; use the teacher trained on this dataset. "
+            f"Received: teacher classes={classes}"
+        )
+
+
+def _sgd(schedule, total_steps, steps_per_epoch, momentum, weight_decay):
+    optimizer = keras.optimizers.SGD(
+        schedule.build(total_steps, steps_per_epoch),
+        momentum=momentum,
+        weight_decay=weight_decay or None,
+    )
+    if weight_decay:
+        optimizer.exclude_from_weight_decay(var_names=["tau"])
+    return optimizer
+
+
+def run_length(epochs, steps, spe):
+    """`(steps_per_epoch, epochs)` for `--epochs` or `--steps` (rounded up to
+    whole epochs of `spe`, or one shorter epoch)."""
+    if steps:
+        if steps <= spe:
+            return steps, 1
+        return spe, int(math.ceil(steps / spe))
+    return spe, int(epochs)
+
+
+def _evaluate(model, dataset, batch_size, take):
+    test = data.load(dataset, "test", batch_size, take=take)
+    classes = model.outputs[0].shape[-1]
+    return evaluation.accuracy(model, test, top_k=(1, 5) if classes >= 100 else (1,))
+
+
+def train_teacher(config, verbose="auto"):
+    """Trains a CIFAR ResNet teacher (`TeacherConfig`); writes `config.output`.
+
+    Returns:
+        A dict with `history`, `test` metrics and `output`.
+    """
+    runtime.configure(config.seed, config.deterministic)
+    info = data.info(config.dataset)
+    spe = steps_per_epoch(config.dataset, config.batch_size, config.train_take,
+                          config.steps_per_epoch)
+    model = cifar_resnet(config.depth, config.width_multiplier, num_classes=info.num_classes,
+                         input_shape=info.image_shape)
+    model.compile(
+        optimizer=_sgd(config.schedule(), spe * config.epochs, spe, config.momentum,
+                       config.weight_decay),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    checkpoint = None
+    if config.checkpoint_dir:
+        checkpoint = TrainingCheckpoint(config.checkpoint_dir, config.save_every_steps, spe,
+                                        config.fingerprint())
+    history = fit_resumable(
+        model,
+        lambda: train_pipeline(config.dataset, config.batch_size, config.seed,
+                               config.train_take, config.check_numerics, info.num_classes),
+        spe, config.epochs,
+        validation_data=data.load(config.dataset, "test", config.batch_size,
+                                  take=config.eval_take),
+        callbacks=_logging_callbacks(config.log_dir),
+        checkpoint=checkpoint,
+        verbose=verbose,
+    )
+    test = _evaluate(model, config.dataset, config.batch_size, config.eval_take)
+    io.save_model(model, config.output)
+    return {"history": history, "test": test, "output": config.output, "params": model.count_params()}
+
+
+def build_distillation(config, explicit=()):
+    """Loads the teacher, builds the student and the distiller, compiles it.
+
+    Must run inside the strategy scope (`distill` does that).
+
+    Returns:
+        `(distiller, steps_per_epoch, epochs)`.
+    """
+    info = data.info(config.dataset)
+    teacher = io.load_model(config.teacher, "teacher")
+    _check_compatible(teacher, info)
+    student = cifar_resnet(config.student_depth, config.student_width,
+                           num_classes=info.num_classes, input_shape=info.image_shape,
+                           name="student")
+    hparams = dict(config.hparams)
+    group_size = hparams.get("group_size")
+    if group_size is not None and "teacher_layers" not in hparams:
+        teacher_layers, student_layers = stage_aligned_taps(teacher, student, group_size)
+        if teacher_layers:
+            hparams.update(teacher_layers=teacher_layers, student_layers=student_layers)
+    distiller, _ = distiller_lib.build(config.method, teacher, student, hparams, explicit)
+    spe, epochs = run_length(
+        config.epochs, config.steps,
+        steps_per_epoch(config.dataset, config.batch_size, config.train_take,
+                        config.steps_per_epoch),
+    )
+    total = spe * epochs
+    distiller_lib.compile_distiller(
+        distiller,
+        _sgd(config.student_lr, total, spe, config.momentum, config.weight_decay),
+        _sgd(config.knowledge_lr, total, spe, config.momentum, config.weight_decay),
+        jit_compile=config.jit_compile,
+    )
+    return distiller, spe, epochs
+
+
+def distill(config, explicit=(), verbose="auto"):
+    """Runs one distillation (`DistillConfig`); writes the student `.keras`.
+
+    Args:
+        config: A `DistillConfig`.
+        explicit: Hyper-parameter names set explicitly by the user (a
+            method that does not take one of them is an error).
+        verbose: Passed to `fit`.
+
+    Returns:
+        A dict with `history`, `test` metrics, `params` and `output`.
+    """
+    runtime.configure(config.seed, config.deterministic, config.mixed_precision)
+    info = data.info(config.dataset)
+    strategy = runtime.get_strategy(config.strategy)
+    with strategy.scope():
+        distiller, spe, epochs = build_distillation(config, explicit)
+    checkpoint = None
+    if config.checkpoint_dir:
+        checkpoint = TrainingCheckpoint(config.checkpoint_dir, config.save_every_steps, spe,
+                                        config.fingerprint())
+    history = fit_resumable(
+        distiller,
+        lambda: train_pipeline(config.dataset, config.batch_size, config.seed,
+                               config.train_take, config.check_numerics, info.num_classes),
+        spe, epochs,
+        validation_data=data.load(config.dataset, "test", config.batch_size,
+                                  take=config.eval_take),
+        callbacks=_logging_callbacks(config.log_dir),
+        checkpoint=checkpoint,
+        verbose=verbose,
+    )
+    student = distiller.student
+    test = _evaluate_student(student, config.dataset, config.batch_size, config.eval_take)
+    io.save_model(student, config.output)
+    logging.info("Student written to %s: %s", config.output, test)
+    return {"history": history, "test": test, "output": config.output,
+            "params": student.count_params(), "config": dataclasses.asdict(config)}
+
+
+def _evaluate_student(student, dataset, batch_size, take):
+    return _evaluate(student, dataset, batch_size, take)

@@ -1,0 +1,126 @@
+"""Export a trained student as a TF Serving SavedModel (raw uint8 images in).
+
+Only the student is exported: the distillers' custom gradients (SRP) do not
+survive SavedModel loading (tensorflow#40166), and serving needs the
+student alone. Keras 3 has no `save_format="tf"`; the SavedModel is built
+with `keras.export.ExportArchive`.
+"""
+
+import hashlib
+import json
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from kr_keras.data import registry
+from kr_keras.experiment.io import atomic_path
+
+FINGERPRINT_FILE = os.path.join("assets.extra", "kr_keras_export.json")
+
+
+def normalization(dataset, data_dir=None):
+    """The per-channel `(mean, std)` on the [0, 1] scale that
+    `kr_keras.data.load(dataset, ...)` standardises with."""
+    builder = registry.get(dataset)
+    mean, std = getattr(builder, "mean", None), getattr(builder, "std", None)
+    if mean is None or std is None:
+        source = builder.source("test" if "test" in builder.info().split_sizes else "validation",
+                                data_dir=data_dir)
+        mean, std = source.mean, source.std
+    return tuple(float(m) for m in mean), tuple(float(s) for s in std)
+
+
+def model_fingerprint(model):
+    """SHA-256 of a model's architecture config and weights."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps(model.get_config(), sort_keys=True, default=str).encode())
+    for weight in model.weights:
+        digest.update(np.ascontiguousarray(np.asarray(weight)).tobytes())
+    return digest.hexdigest()
+
+
+def serving_archive(student, mean, std):
+    """A `keras.export.ExportArchive` whose `serving_default` signature maps
+    raw `uint8` images `[None, H, W, C]` to `probabilities` (float32
+    `[None, classes]`) and `classes` (int64 `[None]`), with the dataset's
+    normalisation inside the graph."""
+    shape = tuple(student.inputs[0].shape[1:])
+    mean = tf.constant(mean, tf.float32)
+    std = tf.constant(std, tf.float32)
+
+    archive = keras.export.ExportArchive()
+    archive.track(student)
+
+    @tf.function(input_signature=[tf.TensorSpec((None, *shape), tf.uint8, name="images")])
+    def serve(images):
+        x = (tf.cast(images, tf.float32) / 255.0 - mean) / std
+        logits = tf.cast(student(x, training=False), tf.float32)
+        probabilities = tf.nn.softmax(logits, axis=-1)
+        return {
+            "probabilities": probabilities,
+            "classes": tf.argmax(probabilities, axis=-1, output_type=tf.int64),
+        }
+
+    archive.add_endpoint("serving_default", serve)
+    return archive
+
+
+def export_student(student, dataset, export_dir, overwrite=False, data_dir=None):
+    """Writes `student` as a SavedModel into `export_dir` (atomically).
+
+    `export_dir` is usually `saved_models/<name>/<version>/`, the layout TF
+    Serving watches. The directory is written to a temporary path and
+    renamed, so servers never see half an export. An `export_dir` that
+    already holds another model is refused unless `overwrite`; re-exporting
+    the same model is a no-op.
+
+    Args:
+        student: The trained student (`keras.Model`, logits out).
+        dataset: The `kr_keras.data` dataset name whose normalisation the
+            serving graph applies to raw uint8 images.
+        export_dir: Target directory.
+        overwrite: Replace a different model already in `export_dir`.
+        data_dir: Data directory (only for user datasets' statistics).
+
+    Returns:
+        `export_dir`.
+
+    Raises:
+        ValueError: `export_dir` holds a different model and not `overwrite`.
+
+    Example:
+
+    ```python
+    student = keras.saving.load_model("saved_models/student.keras")
+    export_student(student, "fashion_mnist", "saved_models/student/1")
+    served = tf.saved_model.load("saved_models/student/1")
+    served.signatures["serving_default"](images=tf.zeros([1, 28, 28, 1], tf.uint8))
+    ```
+    """
+    export_dir = os.fspath(export_dir)
+    fingerprint = model_fingerprint(student)
+    if os.path.exists(export_dir) and os.listdir(export_dir):
+        recorded = None
+        record = os.path.join(export_dir, FINGERPRINT_FILE)
+        if os.path.exists(record):
+            with open(record) as f:
+                recorded = json.load(f).get("fingerprint")
+        if recorded == fingerprint:
+            return export_dir
+        if not overwrite:
+            raise ValueError(
+                "The export directory already holds a different model; choose another "
+                "--version/--name or pass --overwrite. "
+                f"Received: export_dir={export_dir!r}"
+            )
+    mean, std = normalization(dataset, data_dir)
+    archive = serving_archive(student, mean, std)
+    with atomic_path(export_dir) as tmp:
+        archive.write_out(tmp, verbose=False)
+        os.makedirs(os.path.join(tmp, "assets.extra"), exist_ok=True)
+        with open(os.path.join(tmp, FINGERPRINT_FILE), "w") as f:
+            json.dump({"fingerprint": fingerprint, "dataset": dataset, "model": student.name,
+                       "mean": mean, "std": std}, f, indent=1)
+    return export_dir

@@ -1,0 +1,49 @@
+"""Export round trip: a fresh process serves what the Keras student predicts."""
+
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+
+from tests import experiment_runs as runs
+
+LOAD = """
+import sys, numpy as np, tensorflow as tf
+served = tf.saved_model.load(sys.argv[1])
+out = served.signatures["serving_default"](images=tf.constant(np.load(sys.argv[2])))
+np.savez(sys.argv[3], probabilities=out["probabilities"].numpy(), classes=out["classes"].numpy())
+"""
+
+
+def test_export_round_trip_and_refusal():
+    paths, _ = runs.student()
+    base = os.path.join(runs.workdir(), "serving")
+    result = runs.run("export", f"--student={paths['output']}", f"--base_dir={base}",
+                      "--name=kr", "--version=1")
+    assert result.returncode == 0, result.stderr[-3000:]
+    export_dir = os.path.join(base, "kr", "1")
+    assert os.path.exists(os.path.join(export_dir, "saved_model.pb"))
+    assert not [n for n in os.listdir(os.path.join(base, "kr")) if n != "1"]  # no temp left
+
+    images = np.random.RandomState(0).randint(0, 256, (5, 28, 28, 1)).astype("uint8")
+    np.save(os.path.join(runs.workdir(), "images.npy"), images)
+    out = os.path.join(runs.workdir(), "served.npz")
+    subprocess.run([sys.executable, "-c", LOAD, export_dir,
+                    os.path.join(runs.workdir(), "images.npy"), out],
+                   check=True, env=runs.ENV, capture_output=True)
+    served = np.load(out)
+    student = keras.saving.load_model(paths["output"], compile=False)
+    x = (images.astype("float32") / 255.0 - 0.2860) / 0.3530
+    expected = keras.ops.convert_to_numpy(keras.ops.softmax(student(x, training=False)))
+    np.testing.assert_allclose(served["probabilities"], expected, atol=1e-5)
+    np.testing.assert_array_equal(served["classes"], expected.argmax(-1))
+
+    # The same version dir with another model is refused, in one line.
+    teacher, _ = runs.teacher()
+    refused = runs.run("export", f"--student={teacher}", f"--base_dir={base}", "--name=kr",
+                       "--version=1")
+    assert refused.returncode == 1
+    assert runs.last_line(refused.stderr).startswith("error: The export directory already holds")
+    assert "Traceback" not in refused.stderr
