@@ -18,6 +18,7 @@ from kr_keras import data
 from kr_keras import distillers
 from kr_keras import layers
 from kr_keras import losses
+from kr_keras import metrics
 from kr_keras import models
 from kr_keras import ops
 from kr_keras.distillers import KRDistiller
@@ -32,6 +33,7 @@ __all__ = [
     "distillers",
     "layers",
     "losses",
+    "metrics",
     "models",
     "ops",
 ]
