@@ -15,6 +15,7 @@ distiller.compile(student_optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
 """
 
 from kr_keras import data
+from kr_keras import distribute
 from kr_keras import distillers
 from kr_keras import layers
 from kr_keras import losses
@@ -30,6 +31,7 @@ __all__ = [
     "KRDistiller",
     "build_distiller",
     "data",
+    "distribute",
     "distillers",
     "layers",
     "losses",
