@@ -163,6 +163,11 @@ class KRDistiller(keras.Model):
             defaults to 1.0 each.
         student_loss_weight: Weight of the cross-entropy term.
         aggregation_momentum: Batch-norm momentum of the aggregators.
+        prior_warmup_steps: Ramps `mu` linearly from 0 over this many
+            student steps, so the aggregators fit the student before it is
+            pulled towards their knowledge (paper Sec. 4.3: convergence is
+            harder when the knowledge starts far from the student). 0 (the
+            default) applies `mu` from the first step.
         name: Model name.
 
     Example:
@@ -199,10 +204,16 @@ class KRDistiller(keras.Model):
         distillation_loss_weights=None,
         student_loss_weight=1.0,
         aggregation_momentum=0.9,
+        prior_warmup_steps=0,
         name="kr_distiller",
         **kwargs,
     ):
         _check_teacher_student(teacher, student)
+        if prior_warmup_steps < 0:
+            raise ValueError(
+                "`prior_warmup_steps` must be >= 0. "
+                f"Received: prior_warmup_steps={prior_warmup_steps}"
+            )
         if mu < 0 or gamma < 0:
             raise ValueError(
                 f"`mu` and `gamma` must be >= 0. Received: mu={mu}, gamma={gamma}"
@@ -245,6 +256,7 @@ class KRDistiller(keras.Model):
         self.distillation_loss_weights = distillation_loss_weights
         self.student_loss_weight = float(student_loss_weight)
         self.aggregation_momentum = float(aggregation_momentum)
+        self.prior_warmup_steps = int(prior_warmup_steps)
 
         self._teacher_tapped = tap(teacher, teacher_layers)
         self._student_tapped = tap(student, student_layers)
@@ -407,6 +419,12 @@ class KRDistiller(keras.Model):
             )
         return total
 
+    def _prior_weight(self):
+        if not self.prior_warmup_steps:
+            return self.mu
+        step = tf.cast(self.optimizer.iterations + 1, tf.float32)
+        return self.mu * tf.minimum(1.0, step / float(self.prior_warmup_steps))
+
     def _teacher_forward(self, x):
         teacher_logits, *teacher_features = self._teacher_tapped(x, training=False)
         return (
@@ -450,7 +468,7 @@ class KRDistiller(keras.Model):
             )
             prior_loss = self._prior_loss(knowledge, student_features)
             total = tf.cast(student_loss, tf.float32) * self.student_loss_weight
-            total += replica_scale(self.mu * prior_loss)
+            total += replica_scale(self._prior_weight() * prior_loss)
             posterior_loss = None
             if self.posterior:
                 posterior_loss = self._posterior_loss(teacher_logits, student_logits)
@@ -529,6 +547,7 @@ class KRDistiller(keras.Model):
             "distillation_loss_weights": self.distillation_loss_weights,
             "student_loss_weight": self.student_loss_weight,
             "aggregation_momentum": self.aggregation_momentum,
+            "prior_warmup_steps": self.prior_warmup_steps,
         }
         base_config = super().get_config()
         return {**base_config, **config}

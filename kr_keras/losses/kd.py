@@ -51,8 +51,16 @@ class KD(keras.distillation.LogitsDistillation):
     `kd_loss(teacher_logits, student_logits, temperature)` up to Keras'
     probability clipping (1e-7).
 
+    Note: `keras.distillation.LogitsDistillation(loss="kl_divergence")` (its
+    default) resolves the string to the *function* `keras.losses.kl_divergence`,
+    so its KL special case (softmax, then `T**2`) is skipped and the KL is
+    taken of the raw scaled logits (Keras 3.12-3.15). `KD` passes a
+    `keras.losses.KLDivergence()` instance, which takes the intended path.
+
     Args:
         temperature: Softening temperature (default 4.0, RepDistiller's).
+        loss: The loss on softened outputs; defaults to
+            `keras.losses.KLDivergence()`.
 
     Example:
 
@@ -62,5 +70,7 @@ class KD(keras.distillation.LogitsDistillation):
     0.0
     """
 
-    def __init__(self, temperature=4.0, loss="kl_divergence"):
+    def __init__(self, temperature=4.0, loss=None):
+        if loss is None or loss == "kl_divergence":
+            loss = keras.losses.KLDivergence()
         super().__init__(temperature=temperature, loss=loss)

@@ -1,0 +1,1 @@
+"""absl-flag binaries over kr_keras (flags and wiring only)."""

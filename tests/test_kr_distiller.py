@@ -1,0 +1,205 @@
+"""Tests of `KRDistiller`: the two alternating steps, errors, fit, saving."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import kr_keras
+from kr_keras.distillers import group_taps
+from kr_keras.models import cifar_resnet
+
+SHAPE = (16, 16, 1)
+
+
+def _models(teacher_depth=20, student_depth=8, classes=10, seed=0):
+    keras.utils.set_random_seed(seed)
+    teacher = cifar_resnet(teacher_depth, width_multiplier=0.5, num_classes=classes,
+                           input_shape=SHAPE)
+    student = cifar_resnet(student_depth, width_multiplier=0.25, num_classes=classes,
+                           input_shape=SHAPE)
+    return teacher, student
+
+
+def _batch(n=16, classes=10, seed=0):
+    rng = np.random.default_rng(seed)
+    return (rng.normal(size=(n, *SHAPE)).astype("float32"),
+            rng.integers(0, classes, n).astype("int32"))
+
+
+def _snapshot(variables):
+    return [v.numpy().copy() for v in variables]
+
+
+def _changed(before, variables):
+    return [not np.array_equal(b, v.numpy()) for b, v in zip(before, variables)]
+
+
+def _distiller(student_lr, knowledge_lr, **kwargs):
+    teacher, student = _models()
+    distiller = kr_keras.KRDistiller(teacher, student, group_size=3, **kwargs)
+    distiller.compile(
+        student_optimizer=keras.optimizers.SGD(student_lr, momentum=0.9),
+        knowledge_optimizer=keras.optimizers.SGD(knowledge_lr, momentum=0.9),
+    )
+    return distiller
+
+
+def _one_step(distiller):
+    x, y = _batch()
+    groups = {
+        "teacher": distiller.teacher.weights,
+        "student": distiller.student.trainable_weights,
+        "knowledge": distiller.knowledge_variables,
+        "tau": [r.tau for r in distiller.recoders],
+    }
+    before = {k: _snapshot(v) for k, v in groups.items()}
+    distiller.train_on_batch(x, y)
+    return {k: _changed(before[k], v) for k, v in groups.items()}
+
+
+def test_knowledge_step_changes_only_aggregators():
+    changed = _one_step(_distiller(student_lr=0.0, knowledge_lr=0.1))
+    assert all(changed["knowledge"])
+    assert not any(changed["student"])
+    assert not any(changed["teacher"])
+
+
+def test_student_step_changes_only_student_and_thresholds():
+    distiller = _distiller(student_lr=0.1, knowledge_lr=0.0)
+    changed = _one_step(distiller)
+    assert not any(changed["knowledge"])
+    assert all(changed["student"])
+    assert not any(changed["teacher"])
+    # tau: initialised on the first call, then moved by the student optimizer.
+    taus_before = _snapshot(distiller.recoders[0].trainable_variables)
+    distiller.train_on_batch(*_batch(seed=1))
+    assert _changed(taus_before, distiller.recoders[0].trainable_variables) == [True]
+
+
+def test_teacher_never_changes_in_fit_including_batchnorm_statistics():
+    distiller = _distiller(student_lr=0.05, knowledge_lr=0.1)
+    before = _snapshot(distiller.teacher.weights)
+    x, y = _batch(64)
+    distiller.fit(x, y, batch_size=16, epochs=1, verbose=0)
+    assert not any(_changed(before, distiller.teacher.weights))
+
+
+def test_student_step_uses_recoded_gradients():
+    """With floor=0 and a huge tau, SRP filters every prior gradient: with
+    mu>0 and no CE, the student must not move."""
+    dense = _distiller(0.1, 0.0, mu=1.0, student_loss_weight=0.0, sparse=False)
+    assert any(_one_step(dense)["student"])
+    sparse = _distiller(0.1, 0.0, mu=1.0, student_loss_weight=0.0, target_inactive=1.0)
+    # Skip the first-call initialisation and make every residual "inactive".
+    for recoder in sparse.recoders:
+        recoder.initialized.assign(1.0)
+        recoder.tau.assign(1e9)
+    changed = _one_step(sparse)
+    assert not any(changed["student"])
+
+
+def test_group_taps_infers_and_explains_mismatches():
+    assert group_taps(list("abcdef"), ["x", "y"]) == [list("abc"), list("def")]
+    with pytest.raises(ValueError, match="7 teacher taps do not divide into 3"):
+        group_taps(list("abcdefg"), list("xyz"))
+    with pytest.raises(ValueError, match="group_size=3 x 3 student taps = 9"):
+        group_taps(list("abcdef"), list("xyz"), group_size=3)
+    with pytest.raises(ValueError, match="group_size"):
+        group_taps(list("abc"), list("abc"), group_size=0)
+
+
+def test_uneven_taps_are_a_clear_error():
+    teacher, student = _models(teacher_depth=14)  # 6 taps vs 3
+    with pytest.raises(ValueError, match="the teacher has 6"):
+        kr_keras.KRDistiller(teacher, student, group_size=3)
+
+
+def test_mismatched_models_are_clear_errors():
+    teacher, _ = _models()
+    student = cifar_resnet(8, num_classes=5, input_shape=SHAPE)
+    with pytest.raises(ValueError, match="num_classes=10"):
+        kr_keras.KRDistiller(teacher, student)
+    student = cifar_resnet(8, input_shape=(8, 8, 1))
+    with pytest.raises(ValueError, match="input_shape"):
+        kr_keras.KRDistiller(teacher, student)
+
+
+def test_fit_on_fashion_mnist_lowers_the_loss_and_logs_every_metric():
+    train = kr_keras.data.load("fashion_mnist", "train", batch_size=32, take=512, seed=0)
+    keras.utils.set_random_seed(0)
+    shape = (28, 28, 1)
+    teacher = cifar_resnet(20, width_multiplier=0.25, input_shape=shape)
+    student = cifar_resnet(8, width_multiplier=0.25, input_shape=shape)
+    distiller = kr_keras.KRDistiller(teacher, student, group_size=3,
+                                     posterior=kr_keras.losses.KD())
+    distiller.compile(student_optimizer=keras.optimizers.SGD(0.05, momentum=0.9),
+                      knowledge_optimizer=keras.optimizers.SGD(0.1, momentum=0.9),
+                      metrics=["accuracy"])
+    history = distiller.fit(train, validation_data=train.take(2), epochs=3, verbose=0)
+    losses = history.history["loss"]
+    assert losses[-1] < losses[0]
+    for key in ("loss", "student_loss", "knowledge_loss", "prior_loss",
+                "distillation_loss", "accuracy"):
+        assert key in history.history and "val_" + key in history.history
+        assert np.all(np.isfinite(history.history[key]))
+
+
+def test_posterior_term_is_added_to_the_student_objective():
+    x, y = _batch()
+    plain = _distiller(0.0, 0.0)
+    with_kd = _distiller(0.0, 0.0, posterior=kr_keras.losses.KD(),
+                         distillation_loss_weights=2.0)
+    a = plain.evaluate(x, y, verbose=0, return_dict=True)
+    b = with_kd.evaluate(x, y, verbose=0, return_dict=True)
+    # `distillation_loss` reports the weighted posterior term.
+    np.testing.assert_allclose(b["loss"], a["loss"] + b["distillation_loss"],
+                               rtol=1e-4)
+    expected_kd = kr_keras.losses.kd_loss(with_kd.teacher(x), with_kd.student(x), 4.0)
+    np.testing.assert_allclose(b["distillation_loss"], 2.0 * float(expected_kd), rtol=1e-3)
+
+
+def test_keras_file_round_trip_predicts_the_same(tmp_path):
+    distiller = _distiller(0.05, 0.1, posterior=kr_keras.losses.KD(temperature=3.0))
+    x, y = _batch()
+    distiller.train_on_batch(x, y)
+    path = tmp_path / "kr.keras"
+    distiller.save(path)
+    loaded = keras.models.load_model(path)
+    assert isinstance(loaded, kr_keras.KRDistiller)
+    assert loaded.posterior[0].temperature == 3.0
+    np.testing.assert_allclose(loaded.predict(x, verbose=0),
+                               distiller.predict(x, verbose=0), atol=1e-5)
+    for a, b in zip(loaded.recoders, distiller.recoders):
+        np.testing.assert_allclose(a.tau.numpy(), b.tau.numpy())
+    np.testing.assert_allclose(loaded.aggregators[0].projection.kernel.numpy(),
+                               distiller.aggregators[0].projection.kernel.numpy())
+
+
+def test_registry_builds_kr_family_and_rejects_unknown_names():
+    teacher, student = _models()
+    assert not kr_keras.build_distiller("kr_dense", teacher, student).sparse
+    assert kr_keras.build_distiller("kr+kd", teacher, student).posterior
+    with pytest.raises(ValueError, match="Known methods: .*'kr'"):
+        kr_keras.build_distiller("nope", teacher, student)
+
+
+def test_student_alone_trains_only_the_student():
+    teacher, student = _models()
+    baseline = kr_keras.build_distiller("ce", teacher, student)
+    baseline.compile(optimizer=keras.optimizers.SGD(0.1), metrics=["accuracy"])
+    before = _snapshot(student.trainable_weights)
+    baseline.train_on_batch(*_batch())
+    assert all(_changed(before, student.trainable_weights))
+
+
+def test_prior_warmup_ramps_mu_linearly():
+    distiller = _distiller(0.01, 0.1, mu=2.0, prior_warmup_steps=4)
+    x, y = _batch()
+    for step in (1, 2):
+        logs = distiller.train_on_batch(x, y, return_dict=True)
+        expected = logs["student_loss"] + 2.0 * step / 4 * logs["prior_loss"]
+        np.testing.assert_allclose(logs["loss"], expected, rtol=1e-4)
+        distiller.reset_metrics()
+    with pytest.raises(ValueError, match="prior_warmup_steps"):
+        _distiller(0.01, 0.1, prior_warmup_steps=-1)

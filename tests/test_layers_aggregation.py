@@ -1,0 +1,62 @@
+"""Tests of `IdentityMapping` and `KnowledgeAggregation`."""
+
+import keras
+import numpy as np
+import pytest
+
+from kr_keras.layers import IdentityMapping
+from kr_keras.layers import KnowledgeAggregation
+
+
+def test_identity_mapping_modes():
+    x = np.arange(2 * 4 * 4 * 1, dtype="float32").reshape(2, 4, 4, 1)
+    np.testing.assert_array_equal(IdentityMapping((4, 4))(x), x)
+    pooled = np.asarray(IdentityMapping((2, 2))(x))
+    np.testing.assert_allclose(pooled[0, 0, 0, 0], x[0, :2, :2, 0].mean())
+    assert IdentityMapping((3, 3))(x).shape == (2, 3, 3, 1)  # resize
+    with pytest.raises(ValueError, match="integer multiple"):
+        IdentityMapping((3, 3), method="pool")(x)
+
+
+def test_aggregation_group_of_three_cifar_shapes():
+    # Stage-1 group of a ResNet-20 teacher → ResNet-8x0.75 student tap.
+    maps = [np.ones((2, 28, 28, 16), "float32")] * 3
+    out = KnowledgeAggregation(filters=12, target_size=(28, 28))(maps)
+    assert out.shape == (2, 28, 28, 12)
+
+
+def test_aggregation_group_of_four_with_spatial_mismatch():
+    # ImageNet-style: a group spanning a stride-2 stage boundary.
+    maps = [
+        np.random.rand(2, 56, 56, 64).astype("float32"),
+        np.random.rand(2, 56, 56, 64).astype("float32"),
+        np.random.rand(2, 28, 28, 128).astype("float32"),
+        np.random.rand(2, 28, 28, 128).astype("float32"),
+    ]
+    layer = KnowledgeAggregation(filters=32, target_size=(28, 28))
+    out = layer(maps, training=True)
+    assert out.shape == (2, 28, 28, 32)
+    assert [l._mode for l in layer.id_layers] == ["pool", "pool", "identity", "identity"]
+    assert layer.projection.kernel.shape == (1, 1, 384, 32)
+
+
+def test_aggregation_config_round_trip_and_keras_file(tmp_path):
+    layer = KnowledgeAggregation(filters=5, target_size=(4, 4), momentum=0.8)
+    clone = KnowledgeAggregation.from_config(layer.get_config())
+    assert clone.get_config() == layer.get_config()
+
+    a = keras.Input((8, 8, 3))
+    b = keras.Input((4, 4, 6))
+    out = KnowledgeAggregation(filters=5, target_size=(4, 4), name="agg")([a, b])
+    model = keras.Model([a, b], out)
+    data = [np.random.rand(2, 8, 8, 3).astype("float32"),
+            np.random.rand(2, 4, 4, 6).astype("float32")]
+    path = tmp_path / "agg.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    np.testing.assert_allclose(loaded.predict(data, verbose=0),
+                               model.predict(data, verbose=0), atol=1e-6)
+
+    id_model = keras.Sequential([keras.Input((8, 8, 2)), IdentityMapping((4, 4))])
+    id_model.save(tmp_path / "id.keras")
+    assert keras.models.load_model(tmp_path / "id.keras").layers[0].target_size == (4, 4)
