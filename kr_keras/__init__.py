@@ -15,9 +15,11 @@ distiller.compile(student_optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
 """
 
 from kr_keras import data
+from kr_keras import distribute
 from kr_keras import distillers
 from kr_keras import layers
 from kr_keras import losses
+from kr_keras import metrics
 from kr_keras import models
 from kr_keras import ops
 from kr_keras.distillers import KRDistiller
@@ -29,9 +31,11 @@ __all__ = [
     "KRDistiller",
     "build_distiller",
     "data",
+    "distribute",
     "distillers",
     "layers",
     "losses",
+    "metrics",
     "models",
     "ops",
 ]

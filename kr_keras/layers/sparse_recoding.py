@@ -56,6 +56,9 @@ class SparseRecoding(keras.layers.Layer):
                 "`target_inactive` must be in [0, 1]. "
                 f"Received: target_inactive={target_inactive}"
             )
+        # An identity keeps its input's dtype: no autocast to the policy's
+        # compute dtype (under mixed precision KR feeds float32 features).
+        kwargs.setdefault("autocast", False)
         super().__init__(**kwargs)
         self.boost = float(boost)
         self.floor = float(floor)

@@ -72,5 +72,9 @@ class KD(keras.distillation.LogitsDistillation):
 
     def __init__(self, temperature=4.0, loss=None):
         if loss is None or loss == "kl_divergence":
-            loss = keras.losses.KLDivergence()
+            # reduction="none": LogitsDistillation averages the per-example
+            # values itself; a reducing Keras loss would also scale by
+            # 1/replicas under tf.distribute, on top of the distiller's own
+            # replica scaling (docs/scaling.md).
+            loss = keras.losses.KLDivergence(reduction="none")
         super().__init__(temperature=temperature, loss=loss)

@@ -1,7 +1,17 @@
 """Model builders and feature tapping."""
 
 from kr_keras.models.cifar_resnet import cifar_resnet
+from kr_keras.models.imagenet_pairing import imagenet_pairing
+from kr_keras.models.imagenet_pairing import stage_output_names
+from kr_keras.models.imagenet_resnet import imagenet_resnet
 from kr_keras.models.tap import default_tap_names
 from kr_keras.models.tap import tap
 
-__all__ = ["cifar_resnet", "default_tap_names", "tap"]
+__all__ = [
+    "cifar_resnet",
+    "default_tap_names",
+    "imagenet_pairing",
+    "imagenet_resnet",
+    "stage_output_names",
+    "tap",
+]

@@ -1,0 +1,173 @@
+"""The ImageNet ResNet-18/34/50 (He et al. 2016, Table 1) with a width multiplier."""
+
+import os
+
+import keras
+from keras import layers
+
+# depth -> (blocks per stage, bottleneck?)
+_SPECS = {18: ((2, 2, 2, 2), False), 34: ((3, 4, 6, 3), False), 50: ((3, 4, 6, 3), True)}
+
+
+def imagenet_resnet(
+    depth,
+    width_multiplier=1.0,
+    num_classes=1000,
+    input_shape=(224, 224, 3),
+    bn_momentum=0.9,
+    weight_decay=None,
+    weights=None,
+    name=None,
+):
+    """Builds the ImageNet ResNet-18, -34 (basic blocks) or -50 (bottleneck), logits out.
+
+    A 7x7/2 convolution with 64 filters (times `width_multiplier`), batch
+    normalisation, ReLU and a 3x3/2 max pooling, then four stages of
+    `(2, 2, 2, 2)` (ResNet-18) or `(3, 4, 6, 3)` (ResNet-34/50) residual
+    blocks with 64/128/256/512 filters (bottleneck blocks output 4x that),
+    stride 2 at the start of stages 2-4 (on the 3x3 convolution of a
+    bottleneck, as torchvision's "ResNet v1.5"), a projection (1x1 conv +
+    BN) shortcut where the shape changes, global average pooling and a dense
+    layer returning logits. At `width_multiplier=1` and 1000 classes the
+    trainable parameter counts are the published 11.7M / 21.8M / 25.6M.
+
+    Every block output is a named ReLU layer `stage{s}_block{b}_out`
+    (`s` = 1..4), so `kr_keras.models.tap(model)` and
+    `kr_keras.models.imagenet_pairing` find them (the same convention as
+    `cifar_resnet`); the stem output is `stem_out` (after the max pooling).
+
+    Args:
+        depth: 18, 34 or 50.
+        width_multiplier: Scales every filter count (rounded, at least 1);
+            e.g. 0.125 for toy runs.
+        num_classes: Number of logits.
+        input_shape: Channels-last image shape. Any size >= 32 works; the
+            network down-samples by 32.
+        bn_momentum: Batch-normalisation momentum; 0.9 (PyTorch's 0.1, what
+            the reference ImageNet recipes use; NOTES.md).
+        weight_decay: Optional L2 factor for conv/dense kernels.
+        weights: `None` (random initialisation) or the path of a `.keras`
+            file (or `.weights.h5`) holding the weights of the same
+            architecture, e.g. a teacher you trained and saved with
+            `model.save("resnet34.keras")`. Nothing is downloaded.
+        name: Model name; defaults to `resnet{depth}` (+ width suffix).
+
+    Returns:
+        A functional `keras.Model` mapping images to logits.
+
+    Raises:
+        ValueError: for another depth, a bad argument, or a weights file
+            that cannot be read into this architecture.
+        FileNotFoundError: when `weights` names a missing file.
+
+    Example:
+
+    >>> teacher = imagenet_resnet(34)
+    >>> student = imagenet_resnet(18)
+    >>> student.get_layer("stage4_block2_out").output.shape
+    (None, 7, 7, 512)
+
+    Reference:
+        He, Zhang, Ren and Sun, "Deep Residual Learning for Image
+        Recognition", CVPR 2016 (Table 1; option-B projection shortcuts).
+    """
+    if depth not in _SPECS:
+        raise ValueError(
+            f"`depth` must be one of {sorted(_SPECS)} (ImageNet ResNets); use "
+            "kr_keras.models.cifar_resnet for the 6n+2 CIFAR ResNets. "
+            f"Received: depth={depth!r}"
+        )
+    if width_multiplier <= 0:
+        raise ValueError(
+            "`width_multiplier` must be > 0. "
+            f"Received: width_multiplier={width_multiplier}"
+        )
+    if num_classes < 1:
+        raise ValueError(f"`num_classes` must be >= 1. Received: num_classes={num_classes}")
+    if weights is not None:
+        weights = _check_weights_path(weights)
+    blocks, bottleneck = _SPECS[depth]
+    regularizer = keras.regularizers.L2(weight_decay) if weight_decay else None
+    if name is None:
+        name = f"resnet{depth}"
+        if width_multiplier != 1.0:
+            name += f"_x{width_multiplier:g}"
+
+    def conv(filters, kernel, strides, conv_name):
+        return layers.Conv2D(
+            filters, kernel, strides=strides, padding="same", use_bias=False,
+            kernel_initializer="he_normal", kernel_regularizer=regularizer,
+            name=conv_name,
+        )
+
+    def bn(bn_name):
+        return layers.BatchNormalization(momentum=bn_momentum, name=bn_name)
+
+    def width(filters):
+        return max(1, int(round(filters * width_multiplier)))
+
+    inputs = keras.Input(shape=tuple(input_shape), name="images")
+    x = conv(width(64), 7, 2, "stem_conv")(inputs)
+    x = bn("stem_bn")(x)
+    x = layers.ReLU(name="stem_relu")(x)
+    x = layers.MaxPooling2D(3, strides=2, padding="same", name="stem_out")(x)
+    for stage, num_blocks in enumerate(blocks):
+        filters = width(64 * 2**stage)
+        out_filters = 4 * filters if bottleneck else filters
+        for block in range(num_blocks):
+            prefix = f"stage{stage + 1}_block{block + 1}"
+            strides = 2 if (stage > 0 and block == 0) else 1
+            shortcut = x
+            if bottleneck:
+                y = conv(filters, 1, 1, f"{prefix}_conv1")(x)
+                y = bn(f"{prefix}_bn1")(y)
+                y = layers.ReLU(name=f"{prefix}_relu1")(y)
+                y = conv(filters, 3, strides, f"{prefix}_conv2")(y)
+                y = bn(f"{prefix}_bn2")(y)
+                y = layers.ReLU(name=f"{prefix}_relu2")(y)
+                y = conv(out_filters, 1, 1, f"{prefix}_conv3")(y)
+                y = bn(f"{prefix}_bn3")(y)
+            else:
+                y = conv(filters, 3, strides, f"{prefix}_conv1")(x)
+                y = bn(f"{prefix}_bn1")(y)
+                y = layers.ReLU(name=f"{prefix}_relu1")(y)
+                y = conv(filters, 3, 1, f"{prefix}_conv2")(y)
+                y = bn(f"{prefix}_bn2")(y)
+            if strides != 1 or shortcut.shape[-1] != out_filters:
+                shortcut = conv(out_filters, 1, strides, f"{prefix}_proj")(shortcut)
+                shortcut = bn(f"{prefix}_proj_bn")(shortcut)
+            x = layers.Add(name=f"{prefix}_add")([shortcut, y])
+            x = layers.ReLU(name=f"{prefix}_out")(x)
+    x = layers.GlobalAveragePooling2D(name="pool")(x)
+    outputs = layers.Dense(num_classes, kernel_regularizer=regularizer, name="logits")(x)
+    model = keras.Model(inputs, outputs, name=name)
+    if weights is not None:
+        try:
+            model.load_weights(weights)
+        except Exception as error:  # Keras raises several types here.
+            raise ValueError(
+                f"Could not load the weights in {weights!r} into {name} "
+                f"(depth={depth}, width_multiplier={width_multiplier:g}, "
+                f"num_classes={num_classes}, input_shape={tuple(input_shape)}). "
+                "Pass the path of a .keras (or .weights.h5) file saved from the "
+                "same architecture. "
+                f"Cause: {type(error).__name__}: {error}. Received: weights={weights!r}"
+            ) from error
+    return model
+
+
+def _check_weights_path(weights):
+    path = os.fspath(weights)
+    if not path.endswith((".keras", ".weights.h5")):
+        raise ValueError(
+            "`weights` must be None or the path of a user-supplied .keras (or "
+            ".weights.h5) file; kr_keras downloads no pretrained weights. "
+            f"Received: weights={weights!r}"
+        )
+    if not os.path.isfile(path):
+        raise FileNotFoundError(
+            f"No weights file at {path!r}. Save a trained model with "
+            "model.save('<name>.keras') and pass that path. "
+            f"Received: weights={weights!r}"
+        )
+    return path

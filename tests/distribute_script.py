@@ -1,0 +1,139 @@
+"""Subprocess side of tests/test_distribute.py (not collected by pytest).
+
+Device layout and `TF_CONFIG` must be fixed before TensorFlow initialises its
+devices, so the strategy tests run these modes in fresh interpreters:
+
+    python tests/distribute_script.py mirrored OUT.json
+        For every registered method: one `fit` step on a global batch of 8
+        under MirroredStrategy on 2 logical CPUs, against the same step on
+        one device. Writes per-method results (or the error) as JSON.
+    python tests/distribute_script.py worker OUT.npz [METHOD]
+        One MultiWorkerMirroredStrategy worker (cluster from TF_CONFIG):
+        3 distill steps, then the student's weights to OUT.npz.
+"""
+
+import json
+import sys
+import traceback
+
+import numpy as np
+import tensorflow as tf
+
+GLOBAL_BATCH = 8
+SHAPE = (8, 8, 3)
+CLASSES = 4
+
+
+def models():
+    """Tiny functional nets: teacher with 2 taps, student with 1 (k = 2),
+    batch normalisation in the student, named like ResNet block outputs."""
+    import keras
+
+    def net(name, blocks, batch_norm):
+        inputs = keras.Input(SHAPE)
+        x = inputs
+        for b in range(blocks):
+            x = keras.layers.Conv2D(4, 3, padding="same", name=f"{name}_conv{b}")(x)
+            if batch_norm:
+                x = keras.layers.BatchNormalization(momentum=0.9, name=f"{name}_bn{b}")(x)
+            x = keras.layers.ReLU(name=f"stage1_block{b + 1}_out")(x)
+        x = keras.layers.GlobalAveragePooling2D()(x)
+        return keras.Model(inputs, keras.layers.Dense(CLASSES)(x), name=name)
+
+    return net("teacher", 2, False), net("student", 1, True)
+
+
+def data(duplicate_halves, seed=0, batches=1):
+    rng = np.random.default_rng(seed)
+    half = GLOBAL_BATCH * batches // (2 if duplicate_halves else 1)
+    x = rng.normal(size=(half, *SHAPE)).astype("float32")
+    y = rng.integers(0, CLASSES, size=half).astype("int32")
+    if duplicate_halves:
+        x, y = np.concatenate([x, x]), np.concatenate([y, y])
+    return x, y
+
+
+def build(method, strategy, init_weights=None):
+    import keras
+    import kr_keras
+
+    with strategy.scope():
+        keras.utils.set_random_seed(0)
+        teacher, student = models()
+        distiller = kr_keras.build_distiller(method, teacher, student)
+        if init_weights is not None:
+            distiller.set_weights(init_weights)
+        distiller.compile(optimizer=keras.optimizers.SGD(0.1), metrics=["accuracy"])
+    return distiller
+
+
+def one_step(distiller, x, y):
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(GLOBAL_BATCH)
+    logs = distiller.fit(ds, epochs=1, shuffle=False, verbose=0).history
+    return {k: float(v[-1]) for k, v in logs.items()}
+
+
+def mirrored(out):
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration()] * 2
+    )
+    import kr_keras
+
+    two = kr_keras.distribute.get_strategy("mirrored", devices=["/cpu:0", "/cpu:1"])
+    one = kr_keras.distribute.get_strategy("default")
+    # Two identical halves: every replica sees the statistics of the whole
+    # global batch, so batch-normalisation (student, teacher in inference
+    # mode, KR aggregators in training mode) behaves as on one device and
+    # the one-step updates must agree to float tolerance.
+    x, y = data(duplicate_halves=True)
+    results = {}
+    for method in kr_keras.distillers.names():
+        try:
+            single = build(method, one)
+            init = single.get_weights()
+            single_logs = one_step(single, x, y)
+            double = build(method, two, init)
+            double_logs = one_step(double, x, y)
+            after_one, after_two = single.get_weights(), double.get_weights()
+            paths = [w.path for w in single.weights]
+            results[method] = {
+                "replicas": two.num_replicas_in_sync,
+                "paths": paths,
+                # Per weight: |1 device - 2 replicas| and |after - before|.
+                "diff": [float(np.max(np.abs(a - b))) for a, b in zip(after_one, after_two)],
+                "change": [float(np.max(np.abs(a - b))) for a, b in zip(after_one, init)],
+                "logs_one": single_logs,
+                "logs_two": double_logs,
+            }
+        except Exception:  # reported per method by the test
+            results[method] = {"error": traceback.format_exc()}
+    with open(out, "w") as f:
+        json.dump(results, f)
+
+
+def worker(out, method="kr"):
+    import kr_keras
+
+    strategy = kr_keras.distribute.get_strategy("multi_worker")
+    distiller = build(method, strategy)
+    x, y = data(duplicate_halves=False, seed=1, batches=3)
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(GLOBAL_BATCH)
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = (
+        tf.data.experimental.AutoShardPolicy.DATA
+    )
+    logs = distiller.fit(ds.with_options(options), epochs=1, verbose=0).history
+    student = distiller.student
+    np.savez(
+        out,
+        replicas=strategy.num_replicas_in_sync,
+        loss=np.array(logs["loss"]),
+        **{f"trainable/{v.path}": v.numpy() for v in student.trainable_weights},
+        **{f"moving/{v.path}": v.numpy() for v in student.non_trainable_weights},
+    )
+
+
+if __name__ == "__main__":
+    mode, *args = sys.argv[1:]
+    {"mirrored": mirrored, "worker": worker}[mode](*args)

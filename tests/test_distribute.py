@@ -1,0 +1,142 @@
+"""Distillers under tf.distribute strategies; `kr_keras.distribute.get_strategy`.
+
+The strategy runs happen in fresh interpreters (`tests/distribute_script.py`)
+because the 2 logical CPU devices and `TF_CONFIG` must be set before
+TensorFlow initialises its devices, which this test process has already done.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import kr_keras
+
+SCRIPT = os.path.join(os.path.dirname(__file__), "distribute_script.py")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_script(*args, env=None, timeout=240):
+    env = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}
+    env.pop("TF_CONFIG", None) if "TF_CONFIG" not in (env or {}) else None
+    return subprocess.Popen([sys.executable, SCRIPT, *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+
+
+def finish(process, timeout):
+    try:
+        output, _ = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        output, _ = process.communicate()
+        pytest.fail(f"{SCRIPT} timed out after {timeout}s:\n{output[-4000:]}")
+    assert process.returncode == 0, output[-4000:]
+
+
+@pytest.fixture(scope="module")
+def mirrored_results(tmp_path_factory):
+    out = tmp_path_factory.mktemp("mirrored") / "results.json"
+    finish(run_script("mirrored", str(out)), timeout=300)
+    with open(out) as f:
+        return json.load(f)
+
+
+def test_every_registered_method_ran(mirrored_results):
+    assert sorted(mirrored_results) == kr_keras.distillers.names()
+
+
+def is_srp_threshold(path):
+    return path.endswith("/tau")
+
+
+@pytest.mark.parametrize("method", kr_keras.distillers.names())
+def test_mirrored_first_step_equals_one_device(mirrored_results, method):
+    """A global batch of 8 on 2 replicas updates every weight as on 1 device.
+
+    The batch is two identical halves of 4, so each replica's batch statistics
+    equal the whole batch's and batch normalisation (student, KR
+    aggregators) is replica-invariant; the test then checks the loss
+    reduction: summed per-replica gradients of losses scaled by 1/replicas
+    must equal the one-device gradient (a missing or doubled scale shows as
+    a factor of 2). SRP thresholds are checked in the xfail test below.
+    """
+    result = mirrored_results[method]
+    assert "error" not in result, result.get("error")
+    assert result["replicas"] == 2
+    checked = [(p, d, c) for p, d, c in zip(result["paths"], result["diff"], result["change"])
+               if not is_srp_threshold(p)]
+    assert max(c for _, _, c in checked) > 1e-3  # the step moved the weights
+    mismatched = [(p, d) for p, d, _ in checked if d > 1e-5]
+    assert not mismatched, mismatched
+    for key, value in result["logs_one"].items():
+        assert result["logs_two"][key] == pytest.approx(value, rel=1e-4, abs=1e-6), key
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "SRP's tau gradient (fraction_inactive - target_inactive) does not pass "
+    "through the loss, so the 1/replicas loss factor never reaches it and the "
+    "all-reduce sums it: tau moves `replicas` times too far (and 1/loss_scale "
+    "too little under mixed_float16). Fix in KRDistiller.train_step: multiply "
+    "the tau gradients by replica_scale(self.optimizer.scale_loss(1.0)) before "
+    "self.optimizer.apply."))
+def test_mirrored_srp_threshold_update_equals_one_device(mirrored_results):
+    result = mirrored_results["kr"]
+    taus = [(p, d) for p, d in zip(result["paths"], result["diff"]) if is_srp_threshold(p)]
+    assert taus
+    assert max(d for _, d in taus) < 1e-5, taus
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_multi_worker_two_processes_end_with_identical_students(tmp_path):
+    cluster = {"worker": [f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"]}
+    outs = [tmp_path / f"worker{i}.npz" for i in range(2)]
+    processes = []
+    for i, out in enumerate(outs):
+        tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})
+        processes.append(run_script("worker", str(out), "kr", env={"TF_CONFIG": tf_config}))
+    try:
+        for process in processes:
+            finish(process, timeout=120)
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+    first, second = (np.load(out) for out in outs)
+    assert int(first["replicas"]) == 2
+    assert first["loss"] == pytest.approx(second["loss"]) and np.all(np.isfinite(first["loss"]))
+    trainable = [k for k in first.files if k.startswith("trainable/")]
+    assert len(trainable) >= 4 and sorted(trainable) == sorted(k for k in second.files if k.startswith("trainable/"))
+    for key in trainable:
+        np.testing.assert_allclose(first[key], second[key], atol=1e-6, err_msg=key)
+    # Keras 3 keeps BatchNormalization moving statistics per replica (variable
+    # aggregation "none"): each worker's track its own data shard, so they are
+    # only required to be finite here (docs/scaling.md).
+    for key in first.files:
+        if key.startswith("moving/"):
+            assert np.all(np.isfinite(first[key])) and np.all(np.isfinite(second[key]))
+
+
+def test_get_strategy_default_and_errors(monkeypatch):
+    import tensorflow as tf
+
+    assert kr_keras.distribute.get_strategy() is tf.distribute.get_strategy()
+    assert kr_keras.distribute.STRATEGIES == ("default", "mirrored", "multi_worker")
+    with pytest.raises(ValueError, match="Received: name='tpu'"):
+        kr_keras.distribute.get_strategy("tpu")
+    with pytest.raises(ValueError, match="Received: communication='mpi'"):
+        kr_keras.distribute.get_strategy("multi_worker", communication="mpi")
+    monkeypatch.setenv("TF_CONFIG", '{"task": {"index": 1}}')
+    with pytest.raises(ValueError, match="TF_CONFIG must be JSON"):
+        kr_keras.distribute.get_strategy("multi_worker")
+    assert kr_keras.distribute.worker_index() == 1
+    monkeypatch.delenv("TF_CONFIG")
+    assert kr_keras.distribute.worker_index() == 0

@@ -1,0 +1,36 @@
+"""Every registered distiller with `compile(jit_compile=True)` (XLA)."""
+
+import numpy as np
+import pytest
+
+import keras
+import kr_keras
+from distribute_script import data, models
+
+
+def train(method, jit_compile, init=None):
+    keras.utils.set_random_seed(0)
+    teacher, student = models()
+    distiller = kr_keras.build_distiller(method, teacher, student)
+    if init is not None:
+        distiller.set_weights(init)
+    start = distiller.get_weights()
+    distiller.compile(optimizer=keras.optimizers.SGD(0.05), jit_compile=jit_compile)
+    x, y = data(duplicate_halves=False, batches=2)
+    history = distiller.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    return distiller, start, history.history
+
+
+@pytest.mark.parametrize("method", kr_keras.distillers.names())
+def test_xla_steps_match_the_graph_steps(method):
+    plain, start, plain_logs = train(method, jit_compile=False)
+    jitted, _, jit_logs = train(method, jit_compile=True, init=start)
+    assert jitted.jit_compile is True and plain.jit_compile is False
+    moved = [not np.allclose(a, b) for a, b in zip(start, plain.get_weights())]
+    assert any(moved)
+    # SRP's custom gradient (thresholds included) and both optimizers give
+    # the same two steps under XLA, to float tolerance.
+    for weight, a, b in zip(plain.weights, plain.get_weights(), jitted.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5, err_msg=weight.path)
+    for key, value in plain_logs.items():
+        assert jit_logs[key][-1] == pytest.approx(value[-1], rel=1e-4, abs=1e-6), key

@@ -1,0 +1,100 @@
+"""Every registered distiller under mixed_float16 / mixed_bfloat16 policies."""
+
+import numpy as np
+import pytest
+
+import keras
+import kr_keras
+from distribute_script import data, models
+
+STEPS = 3
+
+
+@pytest.fixture
+def policy(request):
+    keras.mixed_precision.set_global_policy(request.param)
+    try:
+        yield request.param
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+
+def optimizers_of(distiller):
+    return [v for v in vars(distiller).values() if isinstance(v, keras.optimizers.Optimizer)]
+
+
+def train(method, steps=STEPS, init=None):
+    keras.utils.set_random_seed(0)
+    teacher, student = models()
+    distiller = kr_keras.build_distiller(method, teacher, student)
+    if init is not None:
+        distiller.set_weights(init)
+    start = distiller.get_weights()
+    distiller.compile(optimizer=keras.optimizers.SGD(0.05, momentum=0.9))
+    before = [w.numpy() for w in distiller.student.trainable_weights]
+    x, y = data(duplicate_halves=False, batches=steps)
+    history = distiller.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    distiller.start_weights = start
+    return distiller, before, history
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"], indirect=True)
+@pytest.mark.parametrize("method", kr_keras.distillers.names())
+def test_trains_with_finite_losses_and_float32_state(policy, method):
+    distiller, before, history = train(method)
+    logs = {k: v[-1] for k, v in history.history.items()}
+    assert logs and all(np.isfinite(v) for v in logs.values()), logs
+    # The policy is active: the student computes in half precision ...
+    half = policy.split("_")[1]
+    assert distiller.student(np.zeros([1, 8, 8, 3], "float32")).dtype == half
+    # ... keeps float32 variables (BN statistics, SRP thresholds included) ...
+    assert all(v.dtype == "float32" for v in distiller.weights)
+    # ... and every optimizer stepped and moved the student.
+    changed = [not np.allclose(b, w.numpy()) for b, w in zip(before, distiller.student.trainable_weights)]
+    assert all(changed)
+    optimizers = optimizers_of(distiller)
+    assert optimizers and distiller.optimizer in optimizers
+    for optimizer in optimizers:
+        is_scaled = isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
+        assert is_scaled == (policy == "mixed_float16"), optimizer
+        if is_scaled:
+            assert np.isfinite(float(optimizer.dynamic_scale))
+            # At most the first step may be skipped while the scale settles.
+            assert int(optimizer.inner_optimizer.iterations) >= STEPS - 1
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"], indirect=True)
+def test_kr_losses_match_float32_at_the_first_step(policy):
+    keras.mixed_precision.set_global_policy("float32")
+    reference, _, ref_history = train("kr", steps=1)
+    keras.mixed_precision.set_global_policy(policy)
+    _, _, history = train("kr", steps=1, init=reference.start_weights)
+    tolerance = 2e-2 if policy == "mixed_float16" else 6e-2
+    for key in ("loss", "student_loss", "knowledge_loss", "prior_loss"):
+        assert history.history[key][0] == pytest.approx(ref_history.history[key][0], rel=tolerance), key
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "Under mixed_float16 the student optimizer is a LossScaleOptimizer, which "
+    "divides every gradient by the loss scale (2**15 at first); SRP's tau "
+    "gradient never passed through the scaled loss, so tau barely moves. Fix "
+    "in KRDistiller.train_step: multiply the tau gradients by "
+    "replica_scale(self.optimizer.scale_loss(1.0)) before self.optimizer.apply."))
+def test_srp_threshold_moves_under_mixed_float16_as_in_float32():
+    moves = {}
+    for policy in ("float32", "mixed_float16"):
+        keras.mixed_precision.set_global_policy(policy)
+        try:
+            # A zero student learning rate leaves tau at its first value.
+            keras.utils.set_random_seed(0)
+            teacher, student = models()
+            frozen = kr_keras.build_distiller("kr", teacher, student)
+            frozen.compile(optimizer=keras.optimizers.SGD(0.0))
+            x, y = data(duplicate_halves=False)
+            frozen.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+            distiller, _, _ = train("kr", steps=1)
+        finally:
+            keras.mixed_precision.set_global_policy("float32")
+        moves[policy] = abs(float(distiller.recoders[0].tau.numpy() - frozen.recoders[0].tau.numpy()))
+    assert moves["float32"] > 1e-3
+    assert moves["mixed_float16"] > 0.5 * moves["float32"], moves
