@@ -62,7 +62,7 @@ def test_mirrored_first_step_equals_one_device(mirrored_results, method):
     aggregators) is replica-invariant; the test then checks the loss
     reduction: summed per-replica gradients of losses scaled by 1/replicas
     must equal the one-device gradient (a missing or doubled scale shows as
-    a factor of 2). SRP thresholds are checked in the xfail test below.
+    a factor of 2). SRP thresholds are checked in the test below.
     """
     result = mirrored_results[method]
     assert "error" not in result, result.get("error")
@@ -76,13 +76,6 @@ def test_mirrored_first_step_equals_one_device(mirrored_results, method):
         assert result["logs_two"][key] == pytest.approx(value, rel=1e-4, abs=1e-6), key
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "SRP's tau gradient (fraction_inactive - target_inactive) does not pass "
-    "through the loss, so the 1/replicas loss factor never reaches it and the "
-    "all-reduce sums it: tau moves `replicas` times too far (and 1/loss_scale "
-    "too little under mixed_float16). Fix in KRDistiller.train_step: multiply "
-    "the tau gradients by replica_scale(self.optimizer.scale_loss(1.0)) before "
-    "self.optimizer.apply."))
 def test_mirrored_srp_threshold_update_equals_one_device(mirrored_results):
     result = mirrored_results["kr"]
     taus = [(p, d) for p, d in zip(result["paths"], result["diff"]) if is_srp_threshold(p)]

@@ -74,12 +74,6 @@ def test_kr_losses_match_float32_at_the_first_step(policy):
         assert history.history[key][0] == pytest.approx(ref_history.history[key][0], rel=tolerance), key
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Under mixed_float16 the student optimizer is a LossScaleOptimizer, which "
-    "divides every gradient by the loss scale (2**15 at first); SRP's tau "
-    "gradient never passed through the scaled loss, so tau barely moves. Fix "
-    "in KRDistiller.train_step: multiply the tau gradients by "
-    "replica_scale(self.optimizer.scale_loss(1.0)) before self.optimizer.apply."))
 def test_srp_threshold_moves_under_mixed_float16_as_in_float32():
     moves = {}
     for policy in ("float32", "mixed_float16"):

@@ -420,6 +420,20 @@ class KRDistiller(keras.Model):
             )
         return total
 
+    def _scale_threshold_gradients(self, gradients, variables):
+        """SRP's `tau` gradient (`fraction_inactive - target_inactive`)
+        does not flow from the loss, so it lacks the loss's factors: the
+        loss scale (which `LossScaleOptimizer.apply` divides out) and
+        1/replicas (the all-reduce sums). Give it both."""
+        if not self.recoders:
+            return gradients
+        tau_ids = {id(v) for r in self.recoders for v in r.trainable_variables}
+        factor = replica_scale(self.optimizer.scale_loss(tf.constant(1.0)))
+        return [
+            g * tf.cast(factor, g.dtype) if id(v) in tau_ids and g is not None else g
+            for g, v in zip(gradients, variables)
+        ]
+
     def _prior_weight(self):
         if not self.prior_warmup_steps:
             return self.mu
@@ -476,8 +490,10 @@ class KRDistiller(keras.Model):
                 total += replica_scale(posterior_loss)
             scaled = self.optimizer.scale_loss(total)
         student_variables = self.student_variables
+        gradients = student_tape.gradient(scaled, student_variables)
         self.optimizer.apply(
-            student_tape.gradient(scaled, student_variables), student_variables
+            self._scale_threshold_gradients(gradients, student_variables),
+            student_variables,
         )
         return self._update_metrics(
             x, y, sample_weight, student_logits, total, student_loss,
