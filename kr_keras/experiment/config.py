@@ -153,7 +153,10 @@ PRESETS = {
         batch_size=128,
         train_take=12_000,
         eval_take=2_000,
-        student_lr=Schedule(0.01, "step", boundary_fractions=(0.5, 0.75),
+        # Student lr 0.05 rather than the paper's 0.01: the paper's rate is
+        # for 64k steps; at a few hundred it leaves every student far from
+        # converged (measured: 0.65 test accuracy after 3 epochs of 8k).
+        student_lr=Schedule(0.05, "step", boundary_fractions=(0.5, 0.75),
                             factors=(0.1, 0.01)),
         knowledge_lr=Schedule(0.1, "step", boundary_fractions=(0.5, 0.75),
                               factors=(0.1, 0.01)),
