@@ -11,9 +11,9 @@ two models. A subclass implements `distillation_loss`, and, with helpers,
 import keras
 import tensorflow as tf
 
-from kr_keras.distillers.kr_distiller import _check_teacher_student
-from kr_keras.distillers.kr_distiller import build_optimizer
-from kr_keras.distillers.kr_distiller import replica_scale
+from kr_keras.distillers.common import check_teacher_student
+from kr_keras.distillers.common import build_optimizer
+from kr_keras.distillers.common import replica_scale
 from kr_keras.models.tap import default_tap_names
 from kr_keras.models.tap import tap
 
@@ -51,7 +51,7 @@ class BaseDistiller(keras.Model):
     def __init__(self, teacher, student, teacher_layers=(), student_layers=(),
                  student_loss_weight=1.0, distillation_loss_weight=1.0,
                  name="distiller", **kwargs):
-        _check_teacher_student(teacher, student)
+        check_teacher_student(teacher, student)
         if student_loss_weight < 0 or distillation_loss_weight < 0:
             raise ValueError(
                 "Loss weights must be >= 0. Received: "

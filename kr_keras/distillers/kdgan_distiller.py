@@ -4,7 +4,7 @@ import keras
 import tensorflow as tf
 
 from kr_keras.distillers.base import BaseDistiller
-from kr_keras.distillers.kr_distiller import replica_scale
+from kr_keras.distillers.common import replica_scale
 from kr_keras.distillers.registry import register
 from kr_keras.layers.posterior_discriminator import PosteriorDiscriminator
 from kr_keras.losses.kd import kd_loss

@@ -6,7 +6,7 @@ import tensorflow as tf
 from kr_keras.distillers.kdgan_distiller import discriminator_step
 from kr_keras.distillers.kdgan_distiller import student_adversarial_loss
 from kr_keras.distillers.kr_distiller import KRDistiller
-from kr_keras.distillers.kr_distiller import build_optimizer
+from kr_keras.distillers.common import build_optimizer
 from kr_keras.distillers.registry import register
 from kr_keras.layers.posterior_discriminator import PosteriorDiscriminator
 from kr_keras.losses.kd import KD
