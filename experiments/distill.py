@@ -15,7 +15,7 @@ from absl import app, flags
 from kr_keras import distillers
 from kr_keras.experiment import PRESETS, distill, preset
 from kr_keras.experiment.cli import log_dir, present, user_errors
-from kr_keras.experiment.runtime import STRATEGIES
+from kr_keras.distribute import STRATEGIES
 
 _METHOD = flags.DEFINE_enum("method", "kr", distillers.names(), "Distillation method (registry).")
 _PRESET = flags.DEFINE_enum("preset", "fashion_mnist", sorted(PRESETS), "Recipe to start from.")

@@ -1,10 +1,11 @@
-"""Process-wide set-up of a run: seeds, determinism, precision, strategy."""
+"""Process-wide set-up of a run: seeds, determinism, precision.
+
+Strategies come from `kr_keras.distribute.get_strategy` (one place, with
+the multi-worker fixes).
+"""
 
 import keras
 import tensorflow as tf
-
-STRATEGIES = ("default", "mirrored", "multi_worker")
-
 
 def configure(seed, deterministic=False, mixed_precision=False):
     """Seeds Python, NumPy and TF (`keras.utils.set_random_seed`), enables TF
@@ -18,22 +19,3 @@ def configure(seed, deterministic=False, mixed_precision=False):
     if deterministic:
         tf.config.experimental.enable_op_determinism()
     keras.config.set_dtype_policy("mixed_float16" if mixed_precision else "float32")
-
-
-def get_strategy(name):
-    """Returns the `tf.distribute` strategy called `name`.
-
-    * `"default"`: `tf.distribute.get_strategy()` (one device).
-    * `"mirrored"`: `tf.distribute.MirroredStrategy()` over this machine's
-      GPUs (or its CPU).
-    * `"multi_worker"`: `tf.distribute.MultiWorkerMirroredStrategy()`; every
-      worker runs the same command with its own `TF_CONFIG` environment
-      variable (see docs/experiments.md).
-    """
-    if name == "default":
-        return tf.distribute.get_strategy()
-    if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
-    if name == "multi_worker":
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    raise ValueError(f"Unknown strategy. Known strategies: {STRATEGIES}. Received: strategy={name!r}")

@@ -10,6 +10,7 @@ import keras
 import tensorflow as tf
 
 from kr_keras import data
+from kr_keras import distribute
 from kr_keras.experiment import distillers as distiller_lib
 from kr_keras.experiment import evaluation
 from kr_keras.experiment import io
@@ -257,7 +258,7 @@ def distill(config, explicit=(), verbose="auto"):
     """
     runtime.configure(config.seed, config.deterministic, config.mixed_precision)
     info = data.info(config.dataset)
-    strategy = runtime.get_strategy(config.strategy)
+    strategy = distribute.get_strategy(config.strategy)
     with strategy.scope():
         distiller, spe, epochs = build_distillation(config, explicit)
     checkpoint = None
