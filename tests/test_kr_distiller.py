@@ -203,3 +203,15 @@ def test_prior_warmup_ramps_mu_linearly():
         distiller.reset_metrics()
     with pytest.raises(ValueError, match="prior_warmup_steps"):
         _distiller(0.01, 0.1, prior_warmup_steps=-1)
+
+
+def test_registry_lists_each_methods_hyperparameters():
+    from kr_keras.distillers import registry
+
+    assert registry.hyperparameters("ce") == set()
+    assert {"mu", "gamma", "group_size", "boost"} <= registry.hyperparameters("kr")
+    # kr+kdgan forwards **kwargs to KRDistiller through its subclass.
+    assert {"mu", "group_size", "adversarial_weight"} <= registry.hyperparameters("kr+kdgan")
+    assert "mu" not in registry.hyperparameters("nst")
+    with pytest.raises(ValueError, match="Known methods"):
+        registry.hyperparameters("nope")

@@ -49,7 +49,7 @@ class ATDistiller(FeatureMapDistiller):
         return {**super().get_config(), "p": self.p}
 
 
-@register("at")
+@register("at", ATDistiller)
 def build_at(teacher, student, **hparams):
     """"at": attention transfer (beta 1000, p 2, stage ends)."""
     return ATDistiller(teacher, student, **hparams)

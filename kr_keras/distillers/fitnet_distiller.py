@@ -79,7 +79,7 @@ class FitNetDistiller(BaseDistiller):
         return config
 
 
-@register("fitnet")
+@register("fitnet", FitNetDistiller)
 def build_fitnet(teacher, student, **hparams):
     """"fitnet": FitNet hints (beta 100, middle stage ends, regressor)."""
     return FitNetDistiller(teacher, student, **hparams)

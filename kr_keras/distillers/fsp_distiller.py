@@ -100,7 +100,7 @@ class FSPDistiller(BaseDistiller):
         return {**super().get_config(), "stage_epochs": self.stage_epochs}
 
 
-@register("fsp")
+@register("fsp", FSPDistiller)
 def build_fsp(teacher, student, fsp_stage_epochs=None, **hparams):
     """"fsp": FSP (beta 50 joint; `fsp_stage_epochs=N` for two stages)."""
     return FSPDistiller(teacher, student, stage_epochs=fsp_stage_epochs, **hparams)

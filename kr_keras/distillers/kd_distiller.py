@@ -59,7 +59,7 @@ class KDDistiller(BaseDistiller):
         return {**super().get_config(), "temperature": self.temperature}
 
 
-@register("kd")
+@register("kd", KDDistiller)
 def build_kd(teacher, student, **hparams):
     """"kd": Hinton KD (T=4, 0.1 CE + 0.9 KD, RepDistiller's CIFAR run)."""
     return KDDistiller(teacher, student, **hparams)

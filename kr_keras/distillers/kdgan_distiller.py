@@ -115,7 +115,7 @@ class KDGANDistiller(BaseDistiller):
         }
 
 
-@register("kdgan")
+@register("kdgan", KDGANDistiller)
 def build_kdgan(teacher, student, **hparams):
     """"kdgan": simplified KDGAN (KD T=4 plus a posterior discriminator)."""
     return KDGANDistiller(teacher, student, **hparams)

@@ -94,7 +94,7 @@ class KRKDGANDistiller(KRDistiller):
         }
 
 
-@register("kr+kdgan")
+@register("kr+kdgan", KRKDGANDistiller)
 def build_kr_kdgan(teacher, student, **hparams):
     """"kr+kdgan": KR's prior term plus the simplified KDGAN posterior."""
     return KRKDGANDistiller(teacher, student, **hparams)

@@ -44,7 +44,7 @@ class NSTDistiller(FeatureMapDistiller):
         return nst_loss(student_feature, teacher_feature)
 
 
-@register("nst")
+@register("nst", NSTDistiller)
 def build_nst(teacher, student, **hparams):
     """"nst": neuron selectivity transfer (beta 50, stage ends)."""
     return NSTDistiller(teacher, student, **hparams)

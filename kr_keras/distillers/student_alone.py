@@ -51,7 +51,7 @@ class StudentAlone(keras.Model):
         return cls(**config)
 
 
-@register("ce")
+@register("ce", StudentAlone)
 def build_student_alone(teacher, student, **hparams):
     """"ce": the student alone (cross-entropy on the labels)."""
     del teacher

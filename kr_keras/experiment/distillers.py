@@ -3,9 +3,9 @@
 Two things differ between distillers and are found here by introspection,
 never by method name (STYLE.md §3):
 
-* which hyper-parameters a builder takes (KR's `mu`, `group_size`, ... mean
+* which hyper-parameters a method takes (KR's `mu`, `group_size`, ... mean
   nothing to `"ce"`): `build(method, teacher, student, hparams)` passes the
-  ones the builder accepts;
+  ones `registry.hyperparameters(method)` lists;
 * whether the distiller has trainable helpers with their own optimizer:
   `has_auxiliary_optimizer(distiller)` reads `compile`'s signature.
 """
@@ -14,9 +14,6 @@ import inspect
 import logging
 
 from kr_keras.distillers import registry
-
-_UNKNOWN_KWARG_HINTS = ("unexpected keyword", "Unrecognized keyword", "not understood")
-
 
 def has_auxiliary_optimizer(distiller):
     """Whether `distiller.compile` takes `auxiliary_optimizer=`.
@@ -45,20 +42,12 @@ def compile_distiller(distiller, optimizer, auxiliary_optimizer, metrics=("accur
     return used
 
 
-def _explicit_parameters(builder):
-    parameters = inspect.signature(builder).parameters.values()
-    names = {p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
-    takes_kwargs = any(p.kind == p.VAR_KEYWORD for p in parameters)
-    return names, takes_kwargs
-
-
 def build(method, teacher, student, hparams, explicit=()):
     """`registry.build_distiller(method, teacher, student, **accepted)`.
 
-    Hyper-parameters the builder names are passed. When it forwards
-    `**hparams` to a distiller, all are tried first; a distiller that rejects
-    an unknown keyword is rebuilt without the rejected ones (logged, and an
-    error when the user set that one explicitly).
+    Passes the hyper-parameters the method accepts
+    (`registry.hyperparameters(method)`); the others are dropped (logged),
+    or an error when the user set one explicitly.
 
     Args:
         method: Registry name.
@@ -75,23 +64,9 @@ def build(method, teacher, student, hparams, explicit=()):
             f"Unknown distillation method. Known methods: {registry.names()}. "
             f"Received: method={method!r}"
         )
-    builder = registry._BUILDERS[method]  # noqa: SLF001 (same package)
     hparams = {k: v for k, v in hparams.items() if v is not None}
-    names, takes_kwargs = _explicit_parameters(builder)
-    if takes_kwargs:
-        used = dict(hparams)
-        while True:
-            try:
-                return registry.build_distiller(method, teacher, student, **used), used
-            except (TypeError, ValueError) as error:
-                message = str(error)
-                rejected = [k for k in used if k not in names and f"'{k}'" in message
-                            and any(h in message for h in _UNKNOWN_KWARG_HINTS)]
-                if not rejected:
-                    raise
-                _reject(method, rejected, explicit)
-                used = {k: v for k, v in used.items() if k not in rejected}
-    used = {k: v for k, v in hparams.items() if k in names}
+    accepted = registry.hyperparameters(method)
+    used = {k: v for k, v in hparams.items() if k in accepted}
     _reject(method, sorted(set(hparams) - set(used)), explicit)
     return registry.build_distiller(method, teacher, student, **used), used
 

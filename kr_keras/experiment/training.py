@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from kr_keras import data
 from kr_keras import distribute
+from kr_keras.distillers import registry
 from kr_keras.experiment import distillers as distiller_lib
 from kr_keras.experiment import evaluation
 from kr_keras.experiment import io
@@ -224,7 +225,10 @@ def build_distillation(config, explicit=()):
                            name="student")
     hparams = dict(config.hparams)
     group_size = hparams.get("group_size")
-    if group_size is not None and "teacher_layers" not in hparams:
+    # Stage-aligned taps are KR's grouping; methods without `group_size`
+    # (AT, NST, FSP, ...) keep their own default taps.
+    takes_groups = "group_size" in registry.hyperparameters(config.method)
+    if takes_groups and group_size is not None and "teacher_layers" not in hparams:
         teacher_layers, student_layers = stage_aligned_taps(teacher, student, group_size)
         if teacher_layers:
             hparams.update(teacher_layers=teacher_layers, student_layers=student_layers)
