@@ -215,3 +215,26 @@ def test_registry_lists_each_methods_hyperparameters():
     assert "mu" not in registry.hyperparameters("nst")
     with pytest.raises(ValueError, match="Known methods"):
         registry.hyperparameters("nope")
+
+
+def test_l2_matching_is_blind_to_the_scale_of_the_maps():
+    """With unit-norm matching the student cannot lower the prior (or the
+    aggregator the knowledge loss) by shrinking its maps; raw matching can."""
+    rng = np.random.default_rng(0)
+    knowledge = [tf.constant(rng.normal(size=(2, 4, 4, 3)), tf.float32)]
+    student = [tf.constant(rng.normal(size=(2, 4, 4, 3)), tf.float32)]
+    shrunk = [0.1 * f for f in student]
+    normalized = _distiller(0.0, 0.0, sparse=False)
+    raw = _distiller(0.0, 0.0, sparse=False, feature_normalization="none")
+    for loss in ("_prior_loss", "_knowledge_loss"):
+        np.testing.assert_allclose(getattr(normalized, loss)(knowledge, shrunk),
+                                   getattr(normalized, loss)(knowledge, student), rtol=1e-5)
+        assert float(getattr(raw, loss)(knowledge, shrunk)) != pytest.approx(
+            float(getattr(raw, loss)(knowledge, student)), rel=1e-2)
+    # Per-example sum of squares of unit vectors: 2 - 2 cos, within [0, 4].
+    value = float(normalized._prior_loss(knowledge, student))
+    s, k = (np.reshape(t.numpy(), (2, -1)) for t in (student[0], knowledge[0]))
+    cos = np.sum(s * k, 1) / np.linalg.norm(s, axis=1) / np.linalg.norm(k, axis=1)
+    np.testing.assert_allclose(value, np.mean(2 - 2 * cos), rtol=1e-5)
+    with pytest.raises(ValueError, match="feature_normalization"):
+        _distiller(0.0, 0.0, feature_normalization="l1")

@@ -82,6 +82,10 @@ class KRDistiller(keras.Model):
        gradient by the residual `s_j - K_j` (`kr_keras.layers.SparseRecoding`).
        With `sparse=False` SRP is the identity ("KR-Dense").
 
+    Both matches compare the maps after scaling each example's map to unit
+    L2 norm (`feature_normalization="l2"`, the default): `mean(...)` above
+    then reads as a per-example sum of squares, averaged over the batch.
+
     `call` returns the student's logits; `distiller.student` is the trained
     student, a plain `keras.Model`. Metrics: `loss` (= L_S), `student_loss`
     (CE plus the student's regularisers), `knowledge_loss` (L_K),
@@ -115,6 +119,14 @@ class KRDistiller(keras.Model):
             pulled towards their knowledge (paper Sec. 4.3: convergence is
             harder when the knowledge starts far from the student). 0 (the
             default) applies `mu` from the first step.
+        feature_normalization: `"l2"` (default) matches each example's
+            student map and knowledge map after scaling both to unit L2
+            norm — equal total measure, paper Eq. 5 — so neither step can
+            lower its loss by shrinking the maps; the losses are then
+            per-example sums (in [0, 4] per tap). `"none"` matches the raw
+            maps with element means (DESIGN.md's literal reading), which
+            let the student shrink its features towards zero in our runs
+            (docs/method.md).
         name: Model name.
 
     Example:
@@ -152,10 +164,16 @@ class KRDistiller(keras.Model):
         student_loss_weight=1.0,
         aggregation_momentum=0.9,
         prior_warmup_steps=0,
+        feature_normalization="l2",
         name="kr_distiller",
         **kwargs,
     ):
         check_teacher_student(teacher, student)
+        if feature_normalization not in ("l2", "none"):
+            raise ValueError(
+                "`feature_normalization` must be 'l2' or 'none'. "
+                f"Received: feature_normalization={feature_normalization!r}"
+            )
         if prior_warmup_steps < 0:
             raise ValueError(
                 "`prior_warmup_steps` must be >= 0. "
@@ -204,6 +222,7 @@ class KRDistiller(keras.Model):
         self.student_loss_weight = float(student_loss_weight)
         self.aggregation_momentum = float(aggregation_momentum)
         self.prior_warmup_steps = int(prior_warmup_steps)
+        self.feature_normalization = feature_normalization
 
         self._teacher_tapped = tap(teacher, teacher_layers)
         self._student_tapped = tap(student, student_layers)
@@ -332,27 +351,47 @@ class KRDistiller(keras.Model):
             for aggregator, group in zip(self.aggregators, self._groups)
         ]
 
+    def _to_measure(self, feature):
+        """A feature map in the space where KR matches it, float32.
+
+        `"l2"`: each example's map scaled to unit L2 norm, so that student
+        map and knowledge have equal total measure (paper Eq. 5) and the
+        match cannot be lowered by shrinking the student's features.
+        `"none"`: the raw map (DESIGN.md's literal reading).
+        """
+        feature = tf.cast(feature, tf.float32)
+        if self.feature_normalization == "l2":
+            feature = tf.math.l2_normalize(feature, axis=[1, 2, 3], epsilon=1e-12)
+        return feature
+
+    def _distance(self, a, b):
+        """Squared distance of two matched maps, averaged over the batch:
+        per-example sum for unit-norm maps (in [0, 4]), the element mean for
+        raw maps."""
+        if self.feature_normalization == "l2":
+            return tf.reduce_mean(tf.reduce_sum(tf.square(a - b), axis=[1, 2, 3]))
+        return tf.reduce_mean(tf.square(a - b))
+
     def _knowledge_loss(self, knowledge, student_features):
         """Eq. 9: residual-std re-weighted match of K_j to sg(s_j)."""
         total = 0.0
         for k_j, s_j in zip(knowledge, student_features):
-            k_j = tf.cast(k_j, tf.float32)
-            s_j = tf.stop_gradient(tf.cast(s_j, tf.float32))
+            k_j = self._to_measure(k_j)
+            s_j = tf.stop_gradient(self._to_measure(s_j))
             sigma_j = tf.stop_gradient(tf.math.reduce_std(k_j - s_j))
-            total += (1.0 + self.gamma * sigma_j) * tf.reduce_mean(
-                tf.square(k_j - s_j)
-            )
+            total += (1.0 + self.gamma * sigma_j) * self._distance(k_j, s_j)
         return total
 
-    def _prior_loss(self, knowledge, student_features):
-        """Eq. 10's prior term: sum_j mean((SRP(s_j) - sg(K_j))**2)."""
+    def _prior_loss(self, knowledge, student_features, recode=True):
+        """Eq. 10's prior term: sum_j d(SRP(s_j), sg(K_j)); SRP only in the
+        student step (`recode`)."""
         total = 0.0
         for j, (k_j, s_j) in enumerate(zip(knowledge, student_features)):
-            k_j = tf.stop_gradient(tf.cast(k_j, tf.float32))
-            s_j = tf.cast(s_j, tf.float32)
-            if self.sparse:
+            k_j = tf.stop_gradient(self._to_measure(k_j))
+            s_j = self._to_measure(s_j)
+            if self.sparse and recode:
                 s_j = self.recoders[j](s_j, s_j - k_j)
-            total += tf.reduce_mean(tf.square(s_j - k_j))
+            total += self._distance(s_j, k_j)
         return total
 
     def _posterior_loss(self, teacher_logits, student_logits):
@@ -457,11 +496,7 @@ class KRDistiller(keras.Model):
             x=x, y=y, y_pred=student_logits, sample_weight=sample_weight,
             training=False,
         )
-        prior_loss = 0.0
-        for k_j, s_j in zip(knowledge, student_features):
-            prior_loss += tf.reduce_mean(
-                tf.square(tf.cast(s_j, tf.float32) - tf.cast(k_j, tf.float32))
-            )
+        prior_loss = self._prior_loss(knowledge, student_features, recode=False)
         total = tf.cast(student_loss, tf.float32) * self.student_loss_weight
         total += replica_scale(self.mu * prior_loss)
         posterior_loss = None
@@ -512,6 +547,7 @@ class KRDistiller(keras.Model):
             "student_loss_weight": self.student_loss_weight,
             "aggregation_momentum": self.aggregation_momentum,
             "prior_warmup_steps": self.prior_warmup_steps,
+            "feature_normalization": self.feature_normalization,
         }
         base_config = super().get_config()
         return {**base_config, **config}
