@@ -16,12 +16,15 @@ from kr_keras import distillers
 from kr_keras.experiment import PRESETS, distill, preset
 from kr_keras.experiment.cli import log_dir, present, user_errors
 from kr_keras.distribute import STRATEGIES
+from kr_keras.experiment.taps import ARCHITECTURES
 
 _METHOD = flags.DEFINE_enum("method", "kr", distillers.names(), "Distillation method (registry).")
 _PRESET = flags.DEFINE_enum("preset", "fashion_mnist", sorted(PRESETS), "Recipe to start from.")
 _TEACHER = flags.DEFINE_string("teacher", None, "Trained teacher (.keras).")
 _DATASET = flags.DEFINE_string("dataset", None, "kr_keras.data dataset (default: the preset's).")
-_STUDENT_DEPTH = flags.DEFINE_integer("student_depth", None, "Student ResNet depth (6n+2).")
+_STUDENT_ARCH = flags.DEFINE_enum("student_arch", None, sorted(ARCHITECTURES),
+                                  "Student family (builder and KR tap rule); the preset's by default.")
+_STUDENT_DEPTH = flags.DEFINE_integer("student_depth", None, "Student depth (6n+2 CIFAR; 18/34/50 ImageNet).")
 _STUDENT_WIDTH = flags.DEFINE_float("student_width", None, "Student width multiplier.")
 _EPOCHS = flags.DEFINE_integer("epochs", None, "Training epochs.")
 _STEPS = flags.DEFINE_integer("steps", None, "Total steps (overrides --epochs; whole epochs).")
@@ -57,7 +60,7 @@ def main(argv):
     del argv
     config = preset(_PRESET.value).with_overrides(
         method=_METHOD.value, teacher=_TEACHER.value or "", dataset=_DATASET.value,
-        student_depth=_STUDENT_DEPTH.value, student_width=_STUDENT_WIDTH.value,
+        student_arch=_STUDENT_ARCH.value, student_depth=_STUDENT_DEPTH.value, student_width=_STUDENT_WIDTH.value,
         epochs=_EPOCHS.value, steps=_STEPS.value, steps_per_epoch=_STEPS_PER_EPOCH.value,
         batch_size=_BATCH.value, seed=_SEED.value, train_take=_TRAIN_TAKE.value,
         eval_take=_EVAL_TAKE.value,

@@ -9,9 +9,12 @@ from absl import app, flags
 
 from kr_keras.experiment import TeacherConfig, train_teacher
 from kr_keras.experiment.cli import log_dir, user_errors
+from kr_keras.experiment.taps import ARCHITECTURES
 
 _DATASET = flags.DEFINE_string("dataset", "fashion_mnist", "kr_keras.data dataset name.")
-_DEPTH = flags.DEFINE_integer("depth", 20, "ResNet depth, 6n+2 (8, 14, 20, 26, 32, ...).")
+_ARCH = flags.DEFINE_enum("arch", "cifar_resnet", sorted(ARCHITECTURES), "Model family.")
+_DEPTH = flags.DEFINE_integer("depth", 20, "ResNet depth: 6n+2 (8, 14, 20, 26, 32, ...) for "
+                              "cifar_resnet; 18, 34 or 50 for imagenet_resnet.")
 _WIDTH = flags.DEFINE_float("width_multiplier", 1.0, "Filter-count multiplier.")
 _EPOCHS = flags.DEFINE_integer("epochs", 10, "Training epochs.")
 _STEPS_PER_EPOCH = flags.DEFINE_integer("steps_per_epoch", None, "Steps per epoch (default: one pass).")
@@ -34,7 +37,7 @@ _OUTPUT = flags.DEFINE_string("output", "saved_models/teacher.keras", "Output .k
 def main(argv):
     del argv
     result = train_teacher(TeacherConfig(
-        dataset=_DATASET.value, depth=_DEPTH.value, width_multiplier=_WIDTH.value,
+        dataset=_DATASET.value, arch=_ARCH.value, depth=_DEPTH.value, width_multiplier=_WIDTH.value,
         epochs=_EPOCHS.value, steps_per_epoch=_STEPS_PER_EPOCH.value, batch_size=_BATCH.value,
         lr=_LR.value, lr_schedule=_SCHEDULE.value, weight_decay=_WD.value, seed=_SEED.value,
         train_take=_TRAIN_TAKE.value, eval_take=_EVAL_TAKE.value,

@@ -21,7 +21,11 @@ class DistillConfig:
         method: A registry name (`kr_keras.distillers.names()`).
         dataset: A `kr_keras.data` dataset name.
         teacher: Path of the trained teacher (`.keras`).
-        student_depth: Depth of the CIFAR ResNet student (6n+2).
+        student_arch: Student family, a key of
+            `kr_keras.experiment.taps.ARCHITECTURES` (`"cifar_resnet"`,
+            `"imagenet_resnet"`): its builder and its KR tap rule.
+        student_depth: Depth of the student (6n+2 for CIFAR ResNets; 18, 34
+            or 50 for ImageNet ResNets).
         student_width: Width multiplier of the student.
         epochs: Training epochs.
         steps: Total training steps; overrides `epochs` when set.
@@ -53,6 +57,7 @@ class DistillConfig:
     method: str = "kr"
     dataset: str = "fashion_mnist"
     teacher: str = ""
+    student_arch: str = "cifar_resnet"
     student_depth: int = 8
     student_width: float = 0.75
     epochs: int = 1
@@ -134,6 +139,9 @@ PRESETS = {
     # The epoch count is ours (the paper does not give it).
     "imagenet": DistillConfig(
         dataset="imagenet2012",
+        student_arch="imagenet_resnet",
+        student_depth=18,
+        student_width=1.0,
         epochs=90,
         batch_size=256,
         student_lr=Schedule(0.005, "poly", decay_epochs=6),
@@ -186,7 +194,8 @@ class TeacherConfig:
 
     Args:
         dataset: A `kr_keras.data` dataset name.
-        depth: ResNet depth (6n+2).
+        arch: Family, a key of `kr_keras.experiment.taps.ARCHITECTURES`.
+        depth: ResNet depth (6n+2 CIFAR; 18/34/50 ImageNet).
         width_multiplier: Width multiplier.
         epochs: Training epochs.
         steps_per_epoch: `None`: one pass over the (subset) training split.
@@ -207,6 +216,7 @@ class TeacherConfig:
     """
 
     dataset: str = "fashion_mnist"
+    arch: str = "cifar_resnet"
     depth: int = 20
     width_multiplier: float = 1.0
     epochs: int = 10

@@ -11,6 +11,10 @@ teacher its last `k * m` ones, with `m = min(student blocks, teacher blocks
 
 import re
 
+from kr_keras.models.cifar_resnet import cifar_resnet
+from kr_keras.models.imagenet_pairing import imagenet_pairing
+from kr_keras.models.imagenet_resnet import imagenet_resnet
+
 _NAME = re.compile(r"^stage(\d+)_block(\d+)_out$")
 
 
@@ -67,3 +71,19 @@ def stage_aligned_taps(teacher, student, group_size):
         student_layers += s_blocks[-per_stage:]
         teacher_layers += t_blocks[-per_stage * group_size:]
     return teacher_layers, student_layers
+
+
+def imagenet_taps(teacher, student, group_size):
+    """`(teacher_layers, student_layers)` of `kr_keras.models.imagenet_pairing`:
+    every teacher block output, grouped `group_size` to each student stage
+    output (ResNet-34/50 -> ResNet-18 with k = 4)."""
+    pairing = imagenet_pairing(teacher, student, group_size)
+    return pairing["teacher_layers"], pairing["student_layers"]
+
+
+# Student family -> (builder(depth, width, num_classes, input_shape, name=...),
+# KR tap rule(teacher, student, group_size)). Binaries choose by this key.
+ARCHITECTURES = {
+    "cifar_resnet": (cifar_resnet, stage_aligned_taps),
+    "imagenet_resnet": (imagenet_resnet, imagenet_taps),
+}

@@ -18,8 +18,7 @@ from kr_keras.experiment import io
 from kr_keras.experiment import runtime
 from kr_keras.experiment.checkpoint import TrainingCheckpoint
 from kr_keras.experiment.guard import NonFiniteGuard
-from kr_keras.experiment.taps import stage_aligned_taps
-from kr_keras.models import cifar_resnet
+from kr_keras.experiment.taps import ARCHITECTURES
 
 
 def train_pipeline(dataset, batch_size, seed, take=None, check_numerics=False, num_classes=None):
@@ -181,8 +180,12 @@ def train_teacher(config, verbose="auto"):
     info = data.info(config.dataset)
     spe = steps_per_epoch(config.dataset, config.batch_size, config.train_take,
                           config.steps_per_epoch)
-    model = cifar_resnet(config.depth, config.width_multiplier, num_classes=info.num_classes,
-                         input_shape=info.image_shape)
+    if config.arch not in ARCHITECTURES:
+        raise ValueError(f"Unknown architecture. Known: {sorted(ARCHITECTURES)}. "
+                         f"Received: arch={config.arch!r}")
+    model = ARCHITECTURES[config.arch][0](
+        config.depth, config.width_multiplier, num_classes=info.num_classes,
+        input_shape=info.image_shape)
     model.compile(
         optimizer=_sgd(config.schedule(), spe * config.epochs, spe, config.momentum,
                        config.weight_decay),
@@ -220,16 +223,21 @@ def build_distillation(config, explicit=()):
     info = data.info(config.dataset)
     teacher = io.load_model(config.teacher, "teacher")
     _check_compatible(teacher, info)
-    student = cifar_resnet(config.student_depth, config.student_width,
-                           num_classes=info.num_classes, input_shape=info.image_shape,
-                           name="student")
+    if config.student_arch not in ARCHITECTURES:
+        raise ValueError(
+            f"Unknown student architecture. Known: {sorted(ARCHITECTURES)}. "
+            f"Received: student_arch={config.student_arch!r}")
+    build_student, tap_rule = ARCHITECTURES[config.student_arch]
+    student = build_student(config.student_depth, config.student_width,
+                            num_classes=info.num_classes, input_shape=info.image_shape,
+                            name="student")
     hparams = dict(config.hparams)
     group_size = hparams.get("group_size")
     # Stage-aligned taps are KR's grouping; methods without `group_size`
     # (AT, NST, FSP, ...) keep their own default taps.
     takes_groups = "group_size" in registry.hyperparameters(config.method)
     if takes_groups and group_size is not None and "teacher_layers" not in hparams:
-        teacher_layers, student_layers = stage_aligned_taps(teacher, student, group_size)
+        teacher_layers, student_layers = tap_rule(teacher, student, group_size)
         if teacher_layers:
             hparams.update(teacher_layers=teacher_layers, student_layers=student_layers)
     distiller, _ = distiller_lib.build(config.method, teacher, student, hparams, explicit)
