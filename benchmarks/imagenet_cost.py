@@ -1,0 +1,81 @@
+"""Cost of the paper's ImageNet KR run, from a measured step.
+
+Times KR steps of ResNet-34 -> ResNet-18 (k = 4, `imagenet_pairing`) on
+random 224x224 images on this machine, counts the analytic FLOPs of one
+training image (teacher forward + student forward/backward ~ 3x forward +
+aggregators), and prints:
+
+* measured images/s here and the implied hours for `--epochs` epochs of
+  ILSVRC 2012 (1,281,167 images);
+* a GPU estimate: total FLOPs / (`--gpu_tflops` sustained), with the
+  sustained rate an explicit assumption (printed), not a measurement;
+* peak host memory of the step and its extrapolation to `--gpu_batch`.
+
+    PYTHONPATH=. python benchmarks/imagenet_cost.py --batch=8 --steps=3
+"""
+
+import resource
+import time
+
+from absl import app
+from absl import flags
+
+_BATCH = flags.DEFINE_integer("batch", 8, "Batch timed here.")
+_STEPS = flags.DEFINE_integer("steps", 3, "Timed steps after one warm-up step.")
+_EPOCHS = flags.DEFINE_integer("epochs", 90, "Epochs of the full run.")
+_GPU_TFLOPS = flags.DEFINE_float(
+    "gpu_tflops", 150.0,
+    "Assumed sustained TFLOP/s of one GPU for this mixed-precision conv net "
+    "(e.g. ~150 on an H100: roughly 20% of its dense bf16 peak).")
+_GPU_BATCH = flags.DEFINE_integer("gpu_batch", 256, "Global batch of the GPU run.")
+
+IMAGENET_TRAIN = 1_281_167
+
+
+def main(argv):
+    del argv
+    import keras
+    import numpy as np
+
+    import kr_keras
+    from kr_keras.experiment.evaluation import count_flops
+
+    keras.utils.set_random_seed(0)
+    teacher = kr_keras.models.imagenet_resnet(34)
+    student = kr_keras.models.imagenet_resnet(18)
+    pairing = kr_keras.models.imagenet_pairing(teacher, student, group_size=4)
+    distiller = kr_keras.KRDistiller(teacher, student, **pairing)
+    distiller.compile(optimizer=keras.optimizers.SGD(0.005, momentum=0.9),
+                      auxiliary_optimizer=keras.optimizers.SGD(0.1, momentum=0.9))
+    x = np.random.default_rng(0).normal(size=(_BATCH.value, 224, 224, 3)).astype("float32")
+    y = np.random.default_rng(1).integers(0, 1000, _BATCH.value)
+    rss_built = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    distiller.train_on_batch(x, y)  # trace
+    start = time.perf_counter()
+    for _ in range(_STEPS.value):
+        distiller.train_on_batch(x, y)
+    seconds = (time.perf_counter() - start) / _STEPS.value
+    rss_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    images_per_s = _BATCH.value / seconds
+
+    teacher_flops, student_flops = count_flops(teacher), count_flops(student)
+    per_image = teacher_flops + 3 * student_flops
+    total = per_image * IMAGENET_TRAIN * _EPOCHS.value
+    step_mib = max(rss_peak - rss_built, 0.0)
+    print(f"ResNet-34 -> ResNet-18 KR step, batch {_BATCH.value}: {seconds:.2f} s/step, "
+          f"{images_per_s:.1f} img/s on this machine")
+    print(f"forward FLOPs/image: teacher {teacher_flops / 1e9:.2f} G, student "
+          f"{student_flops / 1e9:.2f} G; training FLOPs/image ~ {per_image / 1e9:.2f} G")
+    print(f"{_EPOCHS.value} epochs of ILSVRC 2012 here: "
+          f"{IMAGENET_TRAIN * _EPOCHS.value / images_per_s / 3600:,.0f} hours")
+    print(f"GPU estimate at an assumed {_GPU_TFLOPS.value:.0f} TFLOP/s sustained: "
+          f"{total / (_GPU_TFLOPS.value * 1e12) / 3600:,.1f} GPU-hours "
+          f"({total / 1e18:.1f} EFLOP)")
+    print(f"peak host memory of the step at batch {_BATCH.value}: {step_mib:,.0f} MiB over the "
+          f"built models; x{_GPU_BATCH.value // _BATCH.value} for batch {_GPU_BATCH.value}: "
+          f"~{step_mib * _GPU_BATCH.value / _BATCH.value / 1024:,.1f} GiB of activations "
+          "(float32; about half under mixed precision)")
+
+
+if __name__ == "__main__":
+    app.run(main)
