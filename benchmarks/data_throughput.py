@@ -12,7 +12,6 @@ Usage:
     python benchmarks/data_throughput.py --batches=50 --batch_size=128
 """
 
-import math
 import os
 import sys
 import tempfile

@@ -36,6 +36,17 @@ def student_adversarial_loss(discriminator, student_logits, temperature):
     )
 
 
+def adversarial_posterior(discriminator, optimizer, tracker, teacher_logits,
+                          student_logits, temperature, training):
+    """One discriminator step (logged on `tracker`), then the student's
+    adversarial term against the updated discriminator: what every
+    KDGAN-style posterior adds on top of its KD term."""
+    d_loss = discriminator_step(discriminator, optimizer, teacher_logits,
+                                student_logits, temperature, training)
+    tracker.update_state(d_loss, sample_weight=tf.shape(student_logits)[0])
+    return student_adversarial_loss(discriminator, student_logits, temperature)
+
+
 @keras.saving.register_keras_serializable(package="kr_keras")
 class KDGANDistiller(BaseDistiller):
     """`w_s * CE + w_d * (KD_T + adversarial_weight * -log D(p_s))`.
@@ -93,15 +104,9 @@ class KDGANDistiller(BaseDistiller):
 
     def distillation_loss(self, teacher_logits, teacher_features,
                           student_logits, student_features, training):
-        d_loss = discriminator_step(
-            self.discriminator, self.auxiliary_optimizer, teacher_logits,
-            student_logits, self.temperature, training,
-        )
-        self.auxiliary_loss_tracker.update_state(
-            d_loss, sample_weight=tf.shape(student_logits)[0]
-        )
-        adversarial = student_adversarial_loss(
-            self.discriminator, student_logits, self.temperature
+        adversarial = adversarial_posterior(
+            self.discriminator, self.auxiliary_optimizer, self.auxiliary_loss_tracker,
+            teacher_logits, student_logits, self.temperature, training,
         )
         return (kd_loss(teacher_logits, student_logits, self.temperature)
                 + self.adversarial_weight * adversarial)

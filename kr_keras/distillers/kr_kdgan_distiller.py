@@ -1,12 +1,10 @@
 """`KRKDGANDistiller` ("kr+kdgan"): KR's prior term with a KDGAN posterior."""
 
 import keras
-import tensorflow as tf
 
-from kr_keras.distillers.kdgan_distiller import discriminator_step
-from kr_keras.distillers.kdgan_distiller import student_adversarial_loss
-from kr_keras.distillers.kr_distiller import KRDistiller
 from kr_keras.distillers.common import build_optimizer
+from kr_keras.distillers.kdgan_distiller import adversarial_posterior
+from kr_keras.distillers.kr_distiller import KRDistiller
 from kr_keras.distillers.registry import register
 from kr_keras.layers.posterior_discriminator import PosteriorDiscriminator
 from kr_keras.losses.kd import KD
@@ -72,15 +70,9 @@ class KRKDGANDistiller(KRDistiller):
             self._training_step = False
 
     def _posterior_loss(self, teacher_logits, student_logits):
-        d_loss = discriminator_step(
-            self.discriminator, self.discriminator_optimizer, teacher_logits,
-            student_logits, self.temperature, self._training_step,
-        )
-        self.auxiliary_loss_tracker.update_state(
-            d_loss, sample_weight=tf.shape(student_logits)[0]
-        )
-        adversarial = student_adversarial_loss(
-            self.discriminator, student_logits, self.temperature
+        adversarial = adversarial_posterior(
+            self.discriminator, self.discriminator_optimizer, self.auxiliary_loss_tracker,
+            teacher_logits, student_logits, self.temperature, self._training_step,
         )
         return (super()._posterior_loss(teacher_logits, student_logits)
                 + self.adversarial_weight * adversarial)

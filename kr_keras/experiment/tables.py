@@ -10,7 +10,6 @@ architectures scaled to a laptop budget.
 import csv
 import dataclasses
 import io as _io
-import math
 import os
 import time
 from typing import Optional
