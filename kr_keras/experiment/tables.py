@@ -24,11 +24,15 @@ from kr_keras.experiment import io, training
 @dataclasses.dataclass(frozen=True)
 class Row:
     """One table row: its label, registry method (`"teacher"` for the
-    teacher) and the paper's top-1 accuracy (percent) if any."""
+    teacher), the paper's top-1 accuracy (percent) if any, and a student
+    width of its own where the method needs one (FSP compares Gram
+    matrices entry-wise, so its student must be as wide as the teacher —
+    the paper's baselines all used the unreduced student)."""
 
     label: str
     method: str
     paper: Optional[float] = None
+    student_width: Optional[float] = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,10 +75,13 @@ class Budget:
 
 
 def _cifar_rows(paper, kdgan=True):
-    labels = ("Teacher", "Student (original)", "FitNet", "FSP", "Proposed-Dense", "Proposed",
-              "NST", "KDGAN", "Proposed + KDGAN")
+    labels = ("Teacher", "Student (original)", "FitNet", "FSP (student x1.0)",
+              "Proposed-Dense", "Proposed", "NST", "KDGAN", "Proposed + KDGAN")
     methods = ("teacher", "ce", "fitnet", "fsp", "kr_dense", "kr", "nst", "kdgan", "kr+kdgan")
-    return tuple(Row(l, m, p) for l, m, p in zip(labels, methods, paper) if p is not None or m)
+    # FSP needs a student as wide as the teacher (see Row).
+    widths = (None, None, None, 1.0, None, None, None, None, None)
+    return tuple(Row(l, m, p, w) for l, m, p, w in zip(labels, methods, paper, widths)
+                 if p is not None or m)
 
 
 TABLES = {
@@ -87,7 +94,7 @@ TABLES = {
         r for r in _cifar_rows((61.25, 54.37, 56.77, 57.31, None, 60.03, 57.88, 58.15, 60.33))
         if r.method != "kr_dense"), "Table 4"),
     "fashion_mnist": Table("fashion_mnist", "fashion_mnist", 20, 8, 0.75, 3, tuple(
-        Row(r.label, r.method) for r in _cifar_rows((None,) * 9)) + (
+        dataclasses.replace(r, paper=None) for r in _cifar_rows((None,) * 9)) + (
         Row("KD", "kd"), Row("Proposed + KD", "kr+kd")), "Table 1's rows (no paper table)"),
 }
 
@@ -235,7 +242,8 @@ def reproduce(table_name, seeds=3, budget_name="small", results_dir="results",
                         f"No teacher for seed {seed}; its row must run first. Received: {teacher_path!r}")
                 cfg = student_preset.with_overrides(
                     method=row.method, dataset=table.dataset, teacher=teacher_path,
-                    student_depth=table.student_depth, student_width=table.student_width,
+                    student_depth=table.student_depth,
+                    student_width=row.student_width or table.student_width,
                     epochs=budget.student_epochs or None, steps=budget.student_steps,
                     batch_size=budget.batch_size, seed=seed, train_take=budget.train_take,
                     eval_take=budget.eval_take, steps_per_epoch=steps_cap,
