@@ -50,7 +50,8 @@ def test_evaluate_reports_accuracy_params_flops_speed():
     report = json.load(open(out))
     assert 0.0 <= report["accuracy"] <= 1.0 and report["examples"] == 64
     assert report["params"] > 0 and report["flops"] > 0 and report["images_per_second"] > 0
-    assert "top5_accuracy" not in report  # 10 classes
+    assert "top5_accuracy" not in report and "top5_error" not in report  # 10 classes
+    assert abs(report["top1_error"] - (1.0 - report["accuracy"])) < 1e-9
 
 
 def test_tune_writes_a_usable_flagfile():

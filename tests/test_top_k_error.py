@@ -52,3 +52,23 @@ def test_imagenet_metrics_in_compile_and_helper_agree():
 def test_bad_k():
     with pytest.raises(ValueError, match="Received: k=0"):
         TopKError(k=0)
+
+
+def test_evaluate_saved_reports_top1_and_top5_error_with_100_classes(tmp_path):
+    import keras
+    import numpy as np
+
+    from kr_keras.experiment.evaluation import evaluate_saved
+    from kr_keras.models import cifar_resnet
+
+    rng = np.random.default_rng(0)
+    path = tmp_path / "d.npz"
+    np.savez(path, x_train=rng.integers(0, 255, (32, 8, 8, 3), dtype=np.uint8),
+             y_train=np.arange(32) % 100, x_test=rng.integers(0, 255, (16, 8, 8, 3), dtype=np.uint8),
+             y_test=np.arange(16), num_classes=100)
+    keras.utils.set_random_seed(0)
+    model = cifar_resnet(8, width_multiplier=0.25, num_classes=100, input_shape=(8, 8, 3))
+    report = evaluate_saved(model, f"npz:{path}", batch_size=8)
+    assert abs(report["top1_error"] - (1 - report["accuracy"])) < 1e-9
+    assert abs(report["top5_error"] - (1 - report["top5_accuracy"])) < 1e-9
+    assert report["top5_accuracy"] >= report["accuracy"]

@@ -94,8 +94,10 @@ def evaluate_saved(model, dataset, batch_size=256, take=None, data_dir=None):
     """Everything the `evaluate` binary reports for `model` on `dataset`.
 
     Returns:
-        Dict: `accuracy` (+ `top5_accuracy` when there are more than 5
-        classes), `examples`, `params`, `flops`, `images_per_second`.
+        Dict: `accuracy` and `top1_error` (+ `top5_accuracy` and
+        `top5_error` with 100 or more classes: the paper's Table 3 reports
+        ImageNet errors), `examples`, `params`, `flops`,
+        `images_per_second`.
     """
     info = data.info(dataset)
     shape = tuple(model.inputs[0].shape[1:])
@@ -108,6 +110,9 @@ def evaluate_saved(model, dataset, batch_size=256, take=None, data_dir=None):
     ds = data.load(dataset, split, batch_size, take=take, data_dir=data_dir)
     top_k = (1, 5) if info.num_classes > 5 and model.outputs[0].shape[-1] >= 100 else (1,)
     result = accuracy(model, ds, top_k)
+    result["top1_error"] = 1.0 - result["accuracy"]
+    if "top5_accuracy" in result:
+        result["top5_error"] = 1.0 - result["top5_accuracy"]
     batch = next(iter(ds))[0]
     result.update(
         params=int(model.count_params()),
