@@ -25,18 +25,24 @@ CLASSES = 4
 
 
 def models():
-    """Tiny functional nets: teacher with 2 taps, student with 1 (k = 2),
-    batch normalisation in the student, named like ResNet block outputs."""
+    """Tiny functional nets of two stages (4 then 8 channels, stride 2):
+    teacher with 2 blocks per stage (4 taps), student with 1 (2 taps, k = 2),
+    batch normalisation in the student, named like ResNet block outputs.
+    Two stages so that every method applies (FSP needs >= 2 section maps)."""
     import keras
 
     def net(name, blocks, batch_norm):
         inputs = keras.Input(SHAPE)
         x = inputs
-        for b in range(blocks):
-            x = keras.layers.Conv2D(4, 3, padding="same", name=f"{name}_conv{b}")(x)
-            if batch_norm:
-                x = keras.layers.BatchNormalization(momentum=0.9, name=f"{name}_bn{b}")(x)
-            x = keras.layers.ReLU(name=f"stage1_block{b + 1}_out")(x)
+        for stage, filters in enumerate((4, 8)):
+            for b in range(blocks):
+                strides = 2 if (stage and not b) else 1
+                x = keras.layers.Conv2D(filters, 3, strides=strides, padding="same",
+                                        name=f"{name}_s{stage}_conv{b}")(x)
+                if batch_norm:
+                    x = keras.layers.BatchNormalization(
+                        momentum=0.9, name=f"{name}_s{stage}_bn{b}")(x)
+                x = keras.layers.ReLU(name=f"stage{stage + 1}_block{b + 1}_out")(x)
         x = keras.layers.GlobalAveragePooling2D()(x)
         return keras.Model(inputs, keras.layers.Dense(CLASSES)(x), name=name)
 

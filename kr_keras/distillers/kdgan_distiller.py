@@ -44,7 +44,10 @@ def adversarial_posterior(discriminator, optimizer, tracker, teacher_logits,
     d_loss = discriminator_step(discriminator, optimizer, teacher_logits,
                                 student_logits, temperature, training)
     tracker.update_state(d_loss, sample_weight=tf.shape(student_logits)[0])
-    return student_adversarial_loss(discriminator, student_logits, temperature)
+    # float32 like every other loss term (the discriminator computes in the
+    # policy's dtype under mixed precision).
+    return tf.cast(student_adversarial_loss(discriminator, student_logits, temperature),
+                   tf.float32)
 
 
 @keras.saving.register_keras_serializable(package="kr_keras")
