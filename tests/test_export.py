@@ -15,7 +15,7 @@ served = tf.saved_model.load(sys.argv[1])
 serve = served.signatures["serving_default"]
 out = serve(images=tf.constant(np.load(sys.argv[2])))
 wrong = []  # Wrong shapes: the error message, or "accepted".
-for shape in ([2, 32, 32, 3], [2, 28, 28, 3], [2, 28, 28]):
+for shape in ([2, 32, 32, 4], [2, 28, 28, 2], [2, 28, 28, 3], [2, 28, 28]):
     try:
         serve(images=tf.zeros(shape, tf.uint8))
         wrong.append("accepted")
@@ -48,8 +48,9 @@ def test_export_round_trip_and_refusal():
     expected = keras.ops.convert_to_numpy(keras.ops.softmax(student(x, training=False)))
     np.testing.assert_allclose(served["probabilities"], expected, atol=1e-5)
     np.testing.assert_array_equal(served["classes"], expected.argmax(-1))
-    # Wrong shapes fail with INVALID_ARGUMENT naming the expected shape (TF
-    # would run a 3-channel batch through the 1-channel conv as a grouped conv).
+    # Wrong shapes fail with INVALID_ARGUMENT naming the expected shape. Without
+    # the check TF runs a k-channel batch through the 1-channel stem conv (4
+    # filters at width 0.25) as a grouped conv: k = 2 and 4 gave predictions.
     for message in served["wrong"]:
         assert "takes uint8 images of shape [batch, 28, 28, 1]" in str(message), message
 
