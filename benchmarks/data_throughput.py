@@ -7,9 +7,13 @@ then the images/s a KR distillation step ResNet-26 -> ResNet-8 consumes (fed
 from one fixed batch, so the pipeline is not in the way), and their ratio
 (> 1: the pipeline keeps up with training).
 
+Prints its lines and writes them to `results/benchmarks/data_throughput.md`
+(`--out`), with the command and the machine.
+
 Usage:
 
     python benchmarks/data_throughput.py --batches=50 --batch_size=128
+    python benchmarks/data_throughput.py --quick   # smoke run: 5 batches, 2 KR steps
 """
 
 import os
@@ -26,6 +30,25 @@ _BATCH_SIZE = flags.DEFINE_integer("batch_size", 128, "Batch size.")
 _WARMUP = flags.DEFINE_integer("warmup", 5, "Warm-up batches (mock CIFAR: one full epoch more, to fill the cache).")
 _DISTILL_STEPS = flags.DEFINE_integer("distill_steps", 20, "Timed KR distillation steps (0 to skip).")
 _MOCK_EXAMPLES = flags.DEFINE_integer("mock_examples", 2048, "Examples of the mock CIFAR-10 split.")
+_QUICK = flags.DEFINE_bool("quick", False, "Smoke run: 5 batches, 1 warm-up batch, at most 2 KR "
+                           "steps, 512 mock examples (its numbers are not the documented ones).")
+_OUT = flags.DEFINE_string("out", "results/benchmarks/data_throughput.md",
+                           "Also write the printed lines here ('' for nowhere).")
+
+LINES = []
+
+
+def emit(line):
+    """Prints `line` and keeps it for the `--out` report."""
+    print(line, flush=True)
+    LINES.append(line)
+
+
+def settings():
+    """`(batches, warmup, distill_steps, mock_examples)` after `--quick`."""
+    if _QUICK.value:
+        return 5, 1, min(2, _DISTILL_STEPS.value), 512
+    return _BATCHES.value, _WARMUP.value, _DISTILL_STEPS.value, _MOCK_EXAMPLES.value
 
 
 def pipeline_rate(ds, batches, warmup):
@@ -48,9 +71,6 @@ def distill_rate(shape, num_classes, batch_size, steps):
 
     import kr_keras
 
-    if not hasattr(kr_keras, "KRDistiller") or not hasattr(kr_keras, "models"):
-        print("  KR consumption: skipped (kr_keras.KRDistiller / kr_keras.models not available on this branch)")
-        return None
     teacher = kr_keras.models.cifar_resnet(depth=26, num_classes=num_classes, input_shape=shape)
     student = kr_keras.models.cifar_resnet(depth=8, num_classes=num_classes, input_shape=shape)
     d = kr_keras.KRDistiller(teacher, student)
@@ -71,14 +91,13 @@ def distill_rate(shape, num_classes, batch_size, steps):
 
 
 def report(label, ds, shape, num_classes, warmup):
-    rate = pipeline_rate(ds, _BATCHES.value, warmup)
-    print(f"{label}: pipeline {rate:,.0f} images/s ({_BATCHES.value} batches of {_BATCH_SIZE.value})")
-    if _DISTILL_STEPS.value > 0:
-        consumed = distill_rate(shape, num_classes, _BATCH_SIZE.value, _DISTILL_STEPS.value)
-        if consumed:
-            print(f"  KR ResNet-26 -> ResNet-8 consumes {consumed:,.0f} images/s; "
-                  f"pipeline / consumption = {rate / consumed:.1f}")
-    sys.stdout.flush()
+    batches, _, distill_steps, _ = settings()
+    rate = pipeline_rate(ds, batches, warmup)
+    emit(f"{label}: pipeline {rate:,.0f} images/s ({batches} batches of {_BATCH_SIZE.value})")
+    if distill_steps > 0:
+        consumed = distill_rate(shape, num_classes, _BATCH_SIZE.value, distill_steps)
+        emit(f"  KR ResNet-26 -> ResNet-8 consumes {consumed:,.0f} images/s; "
+             f"pipeline / consumption = {rate / consumed:.1f}")
 
 
 def main(argv):
@@ -88,11 +107,14 @@ def main(argv):
 
     import kr_keras
 
+    from kr_keras.experiment.io import write_benchmark_report
+
     bs = _BATCH_SIZE.value
-    print(f"cores: {os.cpu_count()}")
+    _, warmup, _, mock_examples = settings()
+    emit(f"cores: {os.cpu_count()}")
 
     ds = kr_keras.data.load("fashion_mnist", "train", bs, seed=0)
-    report("fashion_mnist (IDX, 28x28x1, pad-crop-flip)", ds, (28, 28, 1), 10, _WARMUP.value)
+    report("fashion_mnist (IDX, 28x28x1, pad-crop-flip)", ds, (28, 28, 1), 10, warmup)
 
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "bench.npz")
@@ -105,15 +127,19 @@ def main(argv):
             y_test=rng.integers(0, 10, 1_000),
         )
         ds = kr_keras.data.load(f"npz:{path}", "train", bs, seed=0)
-        report("npz (generated, 10k x 32x32x3, pad-crop-flip)", ds, (32, 32, 3), 10, _WARMUP.value)
+        report("npz (generated, 10k x 32x32x3, pad-crop-flip)", ds, (32, 32, 3), 10, warmup)
 
-    with tfds.testing.mock_data(num_examples=_MOCK_EXAMPLES.value):
-        epoch = _MOCK_EXAMPLES.value // bs
+    with tfds.testing.mock_data(num_examples=mock_examples):
+        epoch = mock_examples // bs
         for name in ("cifar10", "t_cifar100"):
             ds = kr_keras.data.load(name, "train", bs, seed=0)
             classes = 10 if name == "cifar10" else 100
-            report(f"{name} (tfds mock, {_MOCK_EXAMPLES.value} examples, cached)", ds, (32, 32, 3),
-                   classes, _WARMUP.value + epoch)
+            report(f"{name} (tfds mock, {mock_examples} examples, cached)", ds, (32, 32, 3),
+                   classes, warmup + epoch)
+    if _OUT.value:
+        command = " ".join(["PYTHONPATH=. python benchmarks/data_throughput.py", *sys.argv[1:]])
+        path = write_benchmark_report(_OUT.value, "Data pipeline throughput", command, LINES)
+        print(f"written to {path}")
 
 
 if __name__ == "__main__":

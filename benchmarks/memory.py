@@ -6,6 +6,8 @@ random data): the process builds the pair, records its resident memory
 memory (VmHWM). The step memory is peak - built; the script prints it per
 method and its ratio to the student-alone ("ce") step. On a GPU it also
 prints the peak GPU memory from `tf.config.experimental.get_memory_info`.
+The printed lines are also written to `results/benchmarks/memory.md`
+(`--out`), with the command and the machine.
 
 Usage:
 
@@ -28,6 +30,8 @@ _STEPS = flags.DEFINE_integer("steps", 5, "Steps after the measurement of the bu
 _METHODS = flags.DEFINE_list("methods", None, "Methods (default: all registered; ce first).")
 _QUICK = flags.DEFINE_bool("quick", False, "Batch 128, 2 steps, methods ce and kr.")
 _CHILD = flags.DEFINE_string("child", None, "Internal: run one method and print JSON.")
+_OUT = flags.DEFINE_string("out", "results/benchmarks/memory.md",
+                           "Also write the printed lines here ('' for nowhere).")
 
 
 def status_kib(field):
@@ -68,13 +72,20 @@ def main(argv):
         child(_CHILD.value, batch, steps)
         return
     import kr_keras
+    from kr_keras.experiment.io import write_benchmark_report
+
+    lines = []
+
+    def emit(line):
+        print(line, flush=True)
+        lines.append(line)
 
     methods = _METHODS.value or kr_keras.distillers.names()
     if _QUICK.value:
         batch, steps, methods = 128, 2, ["ce", "kr"]
     methods = ["ce"] + [m for m in methods if m != "ce"]
     env = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    print(f"batch={batch} steps={steps}")
+    emit(f"batch={batch} steps={steps}")
     base = None
     for method in methods:
         out = subprocess.run(
@@ -87,7 +98,11 @@ def main(argv):
                 f"step {step:6.0f} MiB  ratio {step / base:5.2f}")
         if "gpu_peak_mib" in result:
             line += f"  GPU peak {result['gpu_peak_mib']:7.0f} MiB"
-        print(line)
+        emit(line)
+    if _OUT.value:
+        command = " ".join(["PYTHONPATH=. python benchmarks/memory.py", *sys.argv[1:]])
+        path = write_benchmark_report(_OUT.value, "Peak memory of a distillation step", command, lines)
+        print(f"written to {path}")
 
 
 if __name__ == "__main__":

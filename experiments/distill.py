@@ -14,7 +14,7 @@ from absl import app, flags
 
 from kr_keras import distillers
 from kr_keras.experiment import PRESETS, distill, preset
-from kr_keras.experiment.cli import log_dir, present, user_errors
+from kr_keras.experiment.cli import log_dir, present, require_positive, user_errors
 from kr_keras.distribute import STRATEGIES
 from kr_keras.experiment.taps import ARCHITECTURES
 
@@ -24,33 +24,43 @@ _TEACHER = flags.DEFINE_string("teacher", None, "Trained teacher (.keras).")
 _DATASET = flags.DEFINE_string("dataset", None, "kr_keras.data dataset (default: the preset's).")
 _STUDENT_ARCH = flags.DEFINE_enum("student_arch", None, sorted(ARCHITECTURES),
                                   "Student family (builder and KR tap rule); the preset's by default.")
-_STUDENT_DEPTH = flags.DEFINE_integer("student_depth", None, "Student depth (6n+2 CIFAR; 18/34/50 ImageNet).")
-_STUDENT_WIDTH = flags.DEFINE_float("student_width", None, "Student width multiplier.")
-_EPOCHS = flags.DEFINE_integer("epochs", None, "Training epochs.")
-_STEPS = flags.DEFINE_integer("steps", None, "Total steps (overrides --epochs; whole epochs).")
-_STEPS_PER_EPOCH = flags.DEFINE_integer("steps_per_epoch", None, "Steps per epoch.")
-_BATCH = flags.DEFINE_integer("batch_size", None, "Global batch size.")
-_SEED = flags.DEFINE_integer("seed", None, "Seed.")
-_TRAIN_TAKE = flags.DEFINE_integer("train_take", None, "Use the first N training images.")
-_EVAL_TAKE = flags.DEFINE_integer("eval_take", None, "Evaluate on the first N test images.")
-_MU = flags.DEFINE_float("mu", None, "KR: weight of the prior (SRP) term, Eq. 10.")
-_GAMMA = flags.DEFINE_float("gamma", None, "KR: transport weight of Eq. 9.")
-_GROUP_SIZE = flags.DEFINE_integer("group_size", None, "KR: teacher taps per student tap (k).")
-_BOOST = flags.DEFINE_float("boost", None, "KR: SRP gradient multiplier beyond tau.")
-_FLOOR = flags.DEFINE_float("floor", None, "KR: SRP gradient multiplier within tau.")
-_TARGET_INACTIVE = flags.DEFINE_float("target_inactive", None, "KR: fraction SRP keeps inactive.")
-_STUDENT_LR = flags.DEFINE_float("student_lr", None, "Initial student learning rate.")
-_KNOWLEDGE_LR = flags.DEFINE_float("knowledge_lr", None, "Initial auxiliary (Eq. 9) learning rate.")
-_WD = flags.DEFINE_float("weight_decay", None, "Weight decay of both optimizers.")
-_MOMENTUM = flags.DEFINE_float("momentum", None, "SGD momentum of both optimizers.")
+_STUDENT_DEPTH = flags.DEFINE_integer("student_depth", None, "Student depth (6n+2 CIFAR; 18/34/50 ImageNet).",
+                                      lower_bound=1)
+_STUDENT_WIDTH = flags.DEFINE_float("student_width", None, "Student width multiplier (> 0).")
+_EPOCHS = flags.DEFINE_integer("epochs", None, "Training epochs.", lower_bound=1)
+_STEPS = flags.DEFINE_integer("steps", None, "Total steps (overrides --epochs; whole epochs).",
+                              lower_bound=1)
+_STEPS_PER_EPOCH = flags.DEFINE_integer("steps_per_epoch", None, "Steps per epoch.", lower_bound=1)
+_BATCH = flags.DEFINE_integer("batch_size", None, "Global batch size.", lower_bound=1)
+_SEED = flags.DEFINE_integer("seed", None, "Seed.", lower_bound=0)
+_TRAIN_TAKE = flags.DEFINE_integer("train_take", None, "Use the first N training images.",
+                                   lower_bound=1)
+_EVAL_TAKE = flags.DEFINE_integer("eval_take", None, "Evaluate on the first N images of the "
+                                  "evaluation split (test; validation for imagenet2012).",
+                                  lower_bound=1)
+_MU = flags.DEFINE_float("mu", None, "KR: weight of the prior (SRP) term, Eq. 10.", lower_bound=0.0)
+_GAMMA = flags.DEFINE_float("gamma", None, "KR: transport weight of Eq. 9.", lower_bound=0.0)
+_GROUP_SIZE = flags.DEFINE_integer("group_size", None, "KR: teacher taps per student tap (k).",
+                                   lower_bound=1)
+_BOOST = flags.DEFINE_float("boost", None, "KR: SRP gradient multiplier beyond tau.", lower_bound=0.0)
+_FLOOR = flags.DEFINE_float("floor", None, "KR: SRP gradient multiplier within tau.", lower_bound=0.0)
+_TARGET_INACTIVE = flags.DEFINE_float("target_inactive", None, "KR: fraction SRP keeps inactive.",
+                                      lower_bound=0.0, upper_bound=1.0)
+_STUDENT_LR = flags.DEFINE_float("student_lr", None, "Initial student learning rate (> 0).")
+_KNOWLEDGE_LR = flags.DEFINE_float("knowledge_lr", None, "Initial auxiliary (Eq. 9) learning rate (> 0).")
+_WD = flags.DEFINE_float("weight_decay", None, "Weight decay of both optimizers.", lower_bound=0.0)
+_MOMENTUM = flags.DEFINE_float("momentum", None, "SGD momentum of both optimizers.",
+                               lower_bound=0.0, upper_bound=1.0)
 _STRATEGY = flags.DEFINE_enum("strategy", "default", list(STRATEGIES), "tf.distribute strategy.")
 _MIXED = flags.DEFINE_bool("mixed_precision", False, "mixed_float16 policy.")
 _JIT = flags.DEFINE_bool("jit_compile", False, "XLA-compile the train step.")
 _CHECKPOINT_DIR = flags.DEFINE_string("checkpoint_dir", None, "Resumable checkpoints.")
-_SAVE_EVERY = flags.DEFINE_integer("save_every_steps", None, "Checkpoint period in steps.")
+_SAVE_EVERY = flags.DEFINE_integer("save_every_steps", None, "Checkpoint period in steps.",
+                                   lower_bound=1)
 _DETERMINISTIC = flags.DEFINE_bool("deterministic", False, "TF op determinism (bit-identical reruns).")
 _CHECK_NUMERICS = flags.DEFINE_bool("check_numerics", False, "Fail on NaN/Inf images.")
 _OUTPUT = flags.DEFINE_string("output", "saved_models/student.keras", "Output student (.keras).")
+require_positive(_STUDENT_WIDTH, _STUDENT_LR, _KNOWLEDGE_LR)
 
 HPARAM_FLAGS = ("mu", "gamma", "group_size", "boost", "floor", "target_inactive")
 

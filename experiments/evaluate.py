@@ -15,8 +15,9 @@ from kr_keras.experiment.evaluation import evaluate_saved
 
 _MODEL = flags.DEFINE_string("model", None, "Saved model (.keras).", required=True)
 _DATASET = flags.DEFINE_string("dataset", "fashion_mnist", "kr_keras.data dataset name.")
-_BATCH = flags.DEFINE_integer("batch_size", 256, "Batch size.")
-_TAKE = flags.DEFINE_integer("take", None, "Evaluate on the first N test images.")
+_BATCH = flags.DEFINE_integer("batch_size", 256, "Batch size.", lower_bound=1)
+_TAKE = flags.DEFINE_integer("take", None, "Evaluate on the first N images of the evaluation "
+                             "split (test; validation for imagenet2012).", lower_bound=1)
 _OUTPUT = flags.DEFINE_string("output", None, "Also write the JSON here.")
 
 

@@ -14,8 +14,8 @@ from kr_keras.experiment.figures import make_all
 
 _DATASET = flags.DEFINE_string("dataset", "fashion_mnist", "Dataset of Fig. 4/5.")
 _STEPS = flags.DEFINE_integer("steps", 500, "Training iterations per penalty.", lower_bound=1)
-_TAKE = flags.DEFINE_integer("take", None, "Use the first N training images.")
-_SEED = flags.DEFINE_integer("seed", 0, "Seed.")
+_TAKE = flags.DEFINE_integer("take", None, "Use the first N training images.", lower_bound=1)
+_SEED = flags.DEFINE_integer("seed", 0, "Seed.", lower_bound=0)
 _OUT = flags.DEFINE_string("out_dir", "docs/figures", "Output directory.")
 
 

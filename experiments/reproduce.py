@@ -1,14 +1,17 @@
 """Reproduces a paper table: teacher, student alone and every method of the
 table, same budget, several seeds; writes results/<table>.md and .csv.
-Resumable: runs whose rows exist in results/<table>.runs.csv are skipped.
+Every run trains: the runs already in results/<table>.runs.csv (the
+committed results of a clone, say) are replaced, unless `--resume` is given,
+which skips them (to continue an interrupted reproduction).
 
 Example:
   python -m experiments.reproduce --table=fashion_mnist --seeds=3 --budget=small
+  python -m experiments.reproduce --table=fashion_mnist --seeds=3 --budget=small --resume
 """
 
 from absl import app, flags
 
-from kr_keras.experiment.cli import user_errors
+from kr_keras.experiment.cli import require_positive, user_errors
 from kr_keras.experiment.tables import BUDGETS, TABLES, reproduce
 
 _TABLE = flags.DEFINE_enum("table", "fashion_mnist", sorted(TABLES), "Paper table.")
@@ -16,18 +19,30 @@ _SEEDS = flags.DEFINE_integer("seeds", 3, "Seeds 0..N-1.", lower_bound=1)
 _BUDGET = flags.DEFINE_enum("budget", "small", sorted(BUDGETS), "Training budget.")
 _RESULTS = flags.DEFINE_string("results_dir", "results", "Where results go.")
 _MODELS = flags.DEFINE_string("models_dir", "saved_models/reproduce", "Where teachers/students go.")
+_RESUME = flags.DEFINE_bool("resume", False, "Skip the runs already in "
+                            "<results_dir>/<table>.runs.csv (continue an interrupted reproduction); "
+                            "without it every run trains and the file is replaced.")
 _METHODS = flags.DEFINE_list("methods", None, "Run only these rows' methods (teacher included).")
 # Toy-size overrides (tests, smoke runs).
-_TRAIN_TAKE = flags.DEFINE_integer("train_take", None, "Override the budget's training subset.")
-_EVAL_TAKE = flags.DEFINE_integer("eval_take", None, "Override the budget's test subset.")
-_TEACHER_EPOCHS = flags.DEFINE_integer("teacher_epochs", None, "Override teacher epochs.")
-_STUDENT_EPOCHS = flags.DEFINE_integer("student_epochs", None, "Override student epochs.")
-_STEPS_PER_EPOCH = flags.DEFINE_integer("steps_per_epoch", None, "Cap steps per epoch.")
-_BATCH = flags.DEFINE_integer("batch_size", None, "Override the batch size.")
-_TEACHER_DEPTH = flags.DEFINE_integer("teacher_depth", None, "Override the teacher depth.")
-_STUDENT_DEPTH = flags.DEFINE_integer("student_depth", None, "Override the student depth.")
-_STUDENT_WIDTH = flags.DEFINE_float("student_width", None, "Override the student width.")
-_GROUP_SIZE = flags.DEFINE_integer("group_size", None, "Override the aggregation number k.")
+_TRAIN_TAKE = flags.DEFINE_integer("train_take", None, "Override the budget's training subset.",
+                                   lower_bound=1)
+_EVAL_TAKE = flags.DEFINE_integer("eval_take", None, "Override the budget's test subset.",
+                                  lower_bound=1)
+_TEACHER_EPOCHS = flags.DEFINE_integer("teacher_epochs", None, "Override teacher epochs.",
+                                       lower_bound=1)
+_STUDENT_EPOCHS = flags.DEFINE_integer("student_epochs", None, "Override student epochs.",
+                                       lower_bound=1)
+_STEPS_PER_EPOCH = flags.DEFINE_integer("steps_per_epoch", None, "Cap steps per epoch.",
+                                        lower_bound=1)
+_BATCH = flags.DEFINE_integer("batch_size", None, "Override the batch size.", lower_bound=1)
+_TEACHER_DEPTH = flags.DEFINE_integer("teacher_depth", None, "Override the teacher depth.",
+                                      lower_bound=1)
+_STUDENT_DEPTH = flags.DEFINE_integer("student_depth", None, "Override the student depth.",
+                                      lower_bound=1)
+_STUDENT_WIDTH = flags.DEFINE_float("student_width", None, "Override the student width (> 0).")
+_GROUP_SIZE = flags.DEFINE_integer("group_size", None, "Override the aggregation number k.",
+                                   lower_bound=1)
+require_positive(_STUDENT_WIDTH)
 
 
 @user_errors
@@ -41,7 +56,8 @@ def main(argv):
         "student_width": _STUDENT_WIDTH.value, "group_size": _GROUP_SIZE.value,
     }
     reproduce(_TABLE.value, _SEEDS.value, _BUDGET.value, _RESULTS.value, _MODELS.value,
-              {k: v for k, v in overrides.items() if v is not None}, methods=_METHODS.value)
+              {k: v for k, v in overrides.items() if v is not None}, methods=_METHODS.value,
+              resume=_RESUME.value)
     print(f"results: {_RESULTS.value}/{_TABLE.value}.md")
 
 

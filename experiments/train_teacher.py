@@ -8,29 +8,36 @@ Example:
 from absl import app, flags
 
 from kr_keras.experiment import TeacherConfig, train_teacher
-from kr_keras.experiment.cli import log_dir, user_errors
+from kr_keras.experiment.cli import log_dir, require_positive, user_errors
 from kr_keras.experiment.taps import ARCHITECTURES
 
 _DATASET = flags.DEFINE_string("dataset", "fashion_mnist", "kr_keras.data dataset name.")
 _ARCH = flags.DEFINE_enum("arch", "cifar_resnet", sorted(ARCHITECTURES), "Model family.")
 _DEPTH = flags.DEFINE_integer("depth", 20, "ResNet depth: 6n+2 (8, 14, 20, 26, 32, ...) for "
-                              "cifar_resnet; 18, 34 or 50 for imagenet_resnet.")
-_WIDTH = flags.DEFINE_float("width_multiplier", 1.0, "Filter-count multiplier.")
-_EPOCHS = flags.DEFINE_integer("epochs", 10, "Training epochs.")
-_STEPS_PER_EPOCH = flags.DEFINE_integer("steps_per_epoch", None, "Steps per epoch (default: one pass).")
-_BATCH = flags.DEFINE_integer("batch_size", 128, "Batch size.")
-_LR = flags.DEFINE_float("lr", 0.1, "Initial SGD learning rate.")
+                              "cifar_resnet; 18, 34 or 50 for imagenet_resnet.", lower_bound=1)
+_WIDTH = flags.DEFINE_float("width_multiplier", 1.0, "Filter-count multiplier (> 0).")
+_EPOCHS = flags.DEFINE_integer("epochs", 10, "Training epochs.", lower_bound=1)
+_STEPS_PER_EPOCH = flags.DEFINE_integer("steps_per_epoch", None, "Steps per epoch (default: one pass).",
+                                        lower_bound=1)
+_BATCH = flags.DEFINE_integer("batch_size", 128, "Batch size.", lower_bound=1)
+_LR = flags.DEFINE_float("lr", 0.1, "Initial SGD learning rate (> 0).")
 _SCHEDULE = flags.DEFINE_enum("lr_schedule", "cosine", ["constant", "step", "cosine"],
                               "Learning-rate schedule (step: x0.1 at 50% and 75%).")
-_WD = flags.DEFINE_float("weight_decay", 5e-4, "Decoupled weight decay.")
-_SEED = flags.DEFINE_integer("seed", 0, "Seed of weights, data order and augmentation.")
-_TRAIN_TAKE = flags.DEFINE_integer("train_take", None, "Use the first N training images.")
-_EVAL_TAKE = flags.DEFINE_integer("eval_take", None, "Evaluate on the first N test images.")
+_WD = flags.DEFINE_float("weight_decay", 5e-4, "Decoupled weight decay.", lower_bound=0.0)
+_SEED = flags.DEFINE_integer("seed", 0, "Seed of weights, data order and augmentation.",
+                             lower_bound=0)
+_TRAIN_TAKE = flags.DEFINE_integer("train_take", None, "Use the first N training images.",
+                                   lower_bound=1)
+_EVAL_TAKE = flags.DEFINE_integer("eval_take", None, "Evaluate on the first N images of the "
+                                  "evaluation split (test; validation for imagenet2012).",
+                                  lower_bound=1)
 _DETERMINISTIC = flags.DEFINE_bool("deterministic", False, "TF op determinism (bit-identical reruns).")
 _CHECK_NUMERICS = flags.DEFINE_bool("check_numerics", False, "Fail on NaN/Inf images.")
 _CHECKPOINT_DIR = flags.DEFINE_string("checkpoint_dir", None, "Resumable checkpoints.")
-_SAVE_EVERY = flags.DEFINE_integer("save_every_steps", 500, "Checkpoint period in steps.")
+_SAVE_EVERY = flags.DEFINE_integer("save_every_steps", 500, "Checkpoint period in steps.",
+                                   lower_bound=1)
 _OUTPUT = flags.DEFINE_string("output", "saved_models/teacher.keras", "Output .keras path.")
+require_positive(_WIDTH, _LR)
 
 
 @user_errors

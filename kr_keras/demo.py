@@ -2,17 +2,26 @@
 
 Trains (or loads the cached) teacher ResNet-20 on Fashion-MNIST, then the
 student ResNet-8x0.75 alone and with KR under the same budget (epochs,
-batch, optimizer, seed), and prints test accuracy and parameter counts.
-`experiments/demo.py` is the absl binary over `run_demo`.
+batch, optimizer, seed), and reports test accuracy, parameter counts and
+training time. `experiments/demo.py` is the absl binary over `run_demo`; it
+prints the table and writes it to `results/demo.md` (`DemoConfig.output`).
+
+The cached teacher's file name carries a short hash of everything that
+decides its training (dataset, depth, epochs, batch, examples, lr, seed), so
+a changed teacher flag trains a new teacher instead of reusing an old one
+under the new label.
 """
 
 import dataclasses
+import hashlib
+import json
 import os
 import time
 
 import keras
 
 from kr_keras import data
+from kr_keras.experiment import io
 from kr_keras.distillers import build_distiller
 from kr_keras.models import cifar_resnet
 
@@ -36,8 +45,31 @@ class DemoConfig:
     mu: float = 0.1  # mu = 1 let the prior term dominate CE here (docs/results.md)
     gamma: float = 1.0
     seed: int = 0
-    teacher_path: str = "saved_models/demo_teacher.keras"
+    teacher_dir: str = "saved_models"  # Cached teachers: <dir>/demo_teacher_<hash>.keras.
+    output: str = "results/demo.md"  # The table, with the command and config ("": none).
     verbose: int = 1
+
+
+# The `DemoConfig` fields that decide the teacher's weights.
+TEACHER_FIELDS = ("dataset", "teacher_depth", "teacher_epochs", "batch_size", "train_examples",
+                  "teacher_lr", "seed")
+
+
+def teacher_cache_path(config):
+    """Where `run_demo` caches the teacher of `config`.
+
+    `<teacher_dir>/demo_teacher_<hash>.keras`, the hash being the first 12
+    hex digits of the SHA-256 of `TEACHER_FIELDS`: two configs share a cached
+    teacher only when they would train the same one.
+
+    Example:
+
+    >>> teacher_cache_path(DemoConfig()) != teacher_cache_path(DemoConfig(teacher_epochs=1))
+    True
+    """
+    key = json.dumps({f: getattr(config, f) for f in TEACHER_FIELDS}, sort_keys=True)
+    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
+    return os.path.join(config.teacher_dir, f"demo_teacher_{digest}.keras")
 
 
 def _sgd(lr):
@@ -48,16 +80,6 @@ def _cosine(lr, steps):
     return keras.optimizers.schedules.CosineDecay(lr, decay_steps=max(1, steps))
 
 
-def atomic_save(model, path):
-    """Saves `model` to `path` through a temporary file and a rename, so an
-    interrupted save never leaves a broken file where a good one was."""
-    directory = os.path.dirname(path) or "."
-    os.makedirs(directory, exist_ok=True)
-    tmp = os.path.join(directory, f".tmp-{os.getpid()}-{os.path.basename(path)}")
-    model.save(tmp)
-    os.replace(tmp, path)
-
-
 def _evaluate(model, test_ds):
     model.compile(
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -66,15 +88,29 @@ def _evaluate(model, test_ds):
     return model.evaluate(test_ds, verbose=0, return_dict=True)["accuracy"]
 
 
-def _teacher(config, train_ds, steps_per_epoch, shape, classes, log):
-    if os.path.exists(config.teacher_path):
-        teacher = keras.models.load_model(config.teacher_path)
+def load_or_train_teacher(config, train_ds, steps_per_epoch, shape, classes, log=print):
+    """The teacher of `config`: loaded from `teacher_cache_path(config)`, or
+    trained on `train_ds` and cached there (with its training time beside
+    it, in `<path>.json`).
+
+    Returns:
+        `(teacher, seconds, cached)`: `seconds` is the time the teacher took
+        to train (when it was trained, for a cached one).
+    """
+    path = teacher_cache_path(config)
+    record = path + ".json"
+    if os.path.exists(path):
+        teacher = keras.models.load_model(path)
         if tuple(teacher.inputs[0].shape[1:]) == shape and (
             teacher.outputs[0].shape[-1] == classes
         ):
-            log(f"Loaded cached teacher {config.teacher_path}")
-            return teacher, 0.0
-        log(f"Cached teacher {config.teacher_path} does not fit {shape}; retraining.")
+            seconds = 0.0
+            if os.path.exists(record):
+                with open(record) as f:
+                    seconds = float(json.load(f).get("seconds", 0.0))
+            log(f"Loaded cached teacher {path}")
+            return teacher, seconds, True
+        log(f"Cached teacher {path} does not fit {shape}; retraining.")
     keras.utils.set_random_seed(config.seed)
     teacher = cifar_resnet(config.teacher_depth, num_classes=classes, input_shape=shape)
     teacher.compile(
@@ -86,8 +122,11 @@ def _teacher(config, train_ds, steps_per_epoch, shape, classes, log):
         f"({config.teacher_epochs} epochs)")
     start = time.time()
     teacher.fit(train_ds, epochs=config.teacher_epochs, verbose=config.verbose)
-    atomic_save(teacher, config.teacher_path)
-    return teacher, time.time() - start
+    seconds = time.time() - start
+    io.save_model(teacher, path)
+    config_fields = {f: getattr(config, f) for f in TEACHER_FIELDS}
+    io.write_text(record, json.dumps({"config": config_fields, "seconds": seconds}, indent=1) + "\n")
+    return teacher, seconds, False
 
 
 def run_demo(config=None, log=print):
@@ -99,7 +138,8 @@ def run_demo(config=None, log=print):
 
     Returns:
         `[{"model", "params", "accuracy", "seconds"}, ...]` for the teacher,
-        the student alone and the distilled student.
+        the student alone and the distilled student (the teacher's row also
+        has `"cached"`: loaded from the cache, `seconds` from when it trained).
     """
     config = config or DemoConfig()
     info = data.info(config.dataset)
@@ -109,15 +149,17 @@ def run_demo(config=None, log=print):
         return data.load(config.dataset, "train", config.batch_size,
                          seed=config.seed, take=config.train_examples)
 
-    test_ds = data.load(config.dataset, "test", 256)
+    test_ds = data.load(config.dataset, info.eval_split, 256)
     steps_per_epoch = (config.train_examples or info.split_sizes["train"]) // config.batch_size
 
-    teacher, teacher_seconds = _teacher(config, train_ds(), steps_per_epoch, shape, classes, log)
+    teacher, teacher_seconds, cached = load_or_train_teacher(
+        config, train_ds(), steps_per_epoch, shape, classes, log)
     rows = [{
         "model": f"Teacher ResNet-{config.teacher_depth}",
         "params": teacher.count_params(),
         "accuracy": _evaluate(teacher, test_ds),
         "seconds": teacher_seconds,
+        "cached": cached,
     }]
     student_steps = config.student_epochs * steps_per_epoch
     for method, label in (("ce", "Student alone"), (config.method, f"Student {config.method.upper()}")):
@@ -150,6 +192,27 @@ def format_table(rows):
     lines = ["| model | params | test accuracy | train time (s) |",
              "|---|---:|---:|---:|"]
     for row in rows:
+        seconds = f"{row['seconds']:.0f}" + (" (cached)" if row.get("cached") else "")
         lines.append(f"| {row['model']} | {row['params']:,} | "
-                     f"{row['accuracy']:.4f} | {row['seconds']:.0f} |")
+                     f"{row['accuracy']:.4f} | {seconds} |")
     return "\n".join(lines)
+
+
+def write_report(rows, config, path, command="python -m experiments.demo", wall_seconds=None):
+    """Writes `format_table(rows)` to `path` (atomically) with the command
+    and the full config that produced it, so the README's table can be
+    traced to its run.
+
+    Returns:
+        `path`.
+    """
+    wall = f" in {wall_seconds / 60:.1f} min wall time" if wall_seconds is not None else ""
+    lines = [
+        "# Demo: teacher, student alone, KR student",
+        "",
+        f"Written by `{command}`{wall} (`make demo` runs it with the default flags).",
+        f"Config: `{json.dumps(dataclasses.asdict(config), sort_keys=True)}`.",
+        "",
+        format_table(rows),
+    ]
+    return io.write_text(path, "\n".join(lines) + "\n")

@@ -26,8 +26,7 @@ def normalization(dataset, data_dir=None):
     builder = registry.get(dataset)
     mean, std = getattr(builder, "mean", None), getattr(builder, "std", None)
     if mean is None or std is None:
-        source = builder.source("test" if "test" in builder.info().split_sizes else "validation",
-                                data_dir=data_dir)
+        source = builder.source(builder.info().eval_split, data_dir=data_dir)
         mean, std = source.mean, source.std
     return tuple(float(m) for m in mean), tuple(float(s) for s in std)
 
@@ -45,7 +44,8 @@ def serving_archive(student, mean, std):
     """A `keras.export.ExportArchive` whose `serving_default` signature maps
     raw `uint8` images `[None, H, W, C]` to `probabilities` (float32
     `[None, classes]`) and `classes` (int64 `[None]`), with the dataset's
-    normalisation inside the graph."""
+    normalisation inside the graph. Images of another shape fail with
+    `INVALID_ARGUMENT` naming the expected shape."""
     shape = tuple(student.inputs[0].shape[1:])
     mean = tf.constant(mean, tf.float32)
     std = tf.constant(std, tf.float32)
@@ -53,8 +53,22 @@ def serving_archive(student, mean, std):
     archive = keras.export.ExportArchive()
     archive.track(student)
 
+    expected = tf.constant(shape, tf.int32)
+    message = (f"kr_keras: serving_default takes uint8 images of shape "
+               f"[batch, {', '.join(str(d) for d in shape)}]; Received: images.shape =")
+
     @tf.function(input_signature=[tf.TensorSpec((None, *shape), tf.uint8, name="images")])
     def serve(images):
+        # The signature's static shape is not enforced when it is called:
+        # TensorFlow would run the first conv of a 1-channel model on a
+        # 3-channel batch as a grouped convolution and answer. Check at run time.
+        # A sentinel-padded shape compares at any rank (the static rank of
+        # the signature would fold a rank test away).
+        actual = tf.shape(images)
+        padded = tf.concat([actual, tf.fill([len(shape) + 2], -1)], axis=0)
+        fits = tf.logical_and(tf.reduce_all(tf.equal(padded[1:len(shape) + 1], expected)),
+                              tf.equal(padded[len(shape) + 1], -1))
+        tf.debugging.Assert(fits, [message, actual], summarize=8, name="check_image_shape")
         x = (tf.cast(images, tf.float32) / 255.0 - mean) / std
         logits = tf.cast(student(x, training=False), tf.float32)
         probabilities = tf.nn.softmax(logits, axis=-1)

@@ -1,6 +1,7 @@
 """Toy-size binary runs shared by the experiment tests (run once per session)."""
 
 import functools
+import json
 import os
 import subprocess
 import sys
@@ -18,6 +19,33 @@ def run(binary, *args, timeout=240):
     """Runs `python -m experiments.<binary> args`; returns the CompletedProcess."""
     return subprocess.run([sys.executable, "-m", f"experiments.{binary}", *args], cwd=ROOT,
                           env=ENV, capture_output=True, text=True, timeout=timeout)
+
+
+CHAIN = """
+import importlib, json, sys
+from absl import flags
+import tensorflow_datasets as tfds
+with tfds.testing.mock_data(num_examples=int(sys.argv[1])):
+    for binary, *args in json.loads(sys.argv[2]):
+        before = set(flags.FLAGS)
+        main = importlib.import_module("experiments." + binary).main  # Defines its flags.
+        main(flags.FLAGS([binary, *args]))  # A user error exits 1 (SystemExit).
+        for name in set(flags.FLAGS) - before:  # The next binary defines its own.
+            delattr(flags.FLAGS, name)
+"""
+
+
+def run_chain(commands, tfds_data_dir, num_examples=8, timeout=400):
+    """Runs several binaries one after the other in one process (one
+    TensorFlow import), with TFDS mocked (`tfds.testing.mock_data`, random
+    examples, `num_examples` per split) and `TFDS_DATA_DIR=tfds_data_dir`.
+
+    Args:
+        commands: `[[binary, *args], ...]`, each like `python -m experiments.<binary> args`.
+    """
+    return subprocess.run([sys.executable, "-c", CHAIN, str(num_examples), json.dumps(commands)],
+                          cwd=ROOT, env={**ENV, "TFDS_DATA_DIR": tfds_data_dir},
+                          capture_output=True, text=True, timeout=timeout)
 
 
 def popen(binary, *args):

@@ -77,23 +77,32 @@ def test_tune_writes_a_usable_flagfile():
     assert values.mu > 0
 
 
-def test_reproduce_writes_table_and_skips_done_runs():
+def test_reproduce_trains_over_committed_runs_and_resumes_with_flag():
     results = os.path.join(runs.workdir(), "results")
+    # A clone's committed results mark every run done: a plain run still trains.
+    committed = "table,row,method,seed,params,best_accuracy,last_accuracy,top5_accuracy,seconds,status\n"
+    for row, method in (("Teacher", "teacher"), ("Student (original)", "ce"), ("Proposed", "kr")):
+        committed += f"fashion_mnist,{row},{method},0,1,0.5,0.5,,1.0,ok\n"
+    os.makedirs(results)
+    with open(os.path.join(results, "fashion_mnist.runs.csv"), "w") as f:
+        f.write(committed)
     args = ["--table=fashion_mnist", "--seeds=1", "--budget=small", "--methods=teacher,ce,kr",
             "--train_take=128", "--eval_take=32", "--teacher_epochs=1", "--student_epochs=1",
             "--steps_per_epoch=1", "--batch_size=32", "--teacher_depth=8", "--student_width=0.25", "--group_size=1",
             f"--results_dir={results}", f"--models_dir={runs.workdir()}/repro_models"]
     result = runs.run("reproduce", *args)
     assert result.returncode == 0, result.stderr[-3000:]
+    assert "Teacher seed 0:" in result.stdout and "Proposed seed 0:" in result.stdout
     md = open(os.path.join(results, "fashion_mnist.md")).read()
     assert "| Teacher |" in md and "`kr`" in md and "small budget" in md
     with open(os.path.join(results, "fashion_mnist.runs.csv")) as f:
         done = list(csv.DictReader(f))
     assert [r["method"] for r in done] == ["teacher", "ce", "kr"]
+    assert all(r["params"] != "1" for r in done)  # The committed rows were replaced.
     with open(os.path.join(results, "fashion_mnist.csv")) as f:
         summary = {r["method"]: r for r in csv.DictReader(f)}
     assert summary["kr"]["seeds"] == "1" and summary["kr"]["status"] == "ok"
-    again = runs.run("reproduce", *args)  # Resume: nothing left to run.
+    again = runs.run("reproduce", *args, "--resume")  # Resume: nothing left to run.
     assert again.returncode == 0
     assert "seed 0:" not in again.stdout
 
@@ -105,3 +114,32 @@ def test_figures_writes_three_pngs():
     for name in ("fig2_penalties.png", "fig4_kernels.png", "fig5_convergence.png"):
         with open(os.path.join(out, name), "rb") as f:
             assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_readme_imagenet_chain_runs_on_mock_data(tmp_path):
+    """The README's ImageNet commands (train_teacher -> distill -> evaluate) on
+    mock ImageNet, which has no test split: every binary evaluates on
+    `validation`. Shrunk to a test: CIFAR ResNet-8s at width 1/4 in place of
+    ResNet-34 -> ResNet-18 (their k = 4 taps: test_experiment_config), one
+    step."""
+    manual = tmp_path / "downloads" / "manual"
+    manual.mkdir(parents=True)
+    for name in ("ILSVRC2012_img_train.tar", "ILSVRC2012_img_val.tar"):
+        (manual / name).write_bytes(b"")
+    teacher, student = str(tmp_path / "teacher.keras"), str(tmp_path / "student.keras")
+    out = str(tmp_path / "eval.json")
+    small = ["--batch_size=4", "--train_take=4", "--eval_take=4"]
+    result = runs.run_chain([
+        ["train_teacher", "--dataset=imagenet2012", "--arch=cifar_resnet", "--depth=8",
+         "--width_multiplier=0.25", "--epochs=1", *small, f"--output={teacher}"],
+        ["distill", "--preset=imagenet", "--method=kr", f"--teacher={teacher}",
+         "--student_arch=cifar_resnet", "--student_depth=8", "--student_width=0.25",
+         "--group_size=1", "--steps=1", *small, f"--output={student}"],
+        ["evaluate", f"--model={student}", "--dataset=imagenet2012", "--batch_size=4",
+         "--take=4", f"--output={out}"],
+    ], tfds_data_dir=str(tmp_path))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "teacher:" in result.stdout and "student:" in result.stdout
+    report = json.load(open(out))
+    assert report["split"] == "validation" and report["examples"] == 4
+    assert 0.0 <= report["top1_error"] <= 1.0 and 0.0 <= report["top5_error"] <= 1.0

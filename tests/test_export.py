@@ -12,8 +12,17 @@ from tests import experiment_runs as runs
 LOAD = """
 import sys, numpy as np, tensorflow as tf
 served = tf.saved_model.load(sys.argv[1])
-out = served.signatures["serving_default"](images=tf.constant(np.load(sys.argv[2])))
-np.savez(sys.argv[3], probabilities=out["probabilities"].numpy(), classes=out["classes"].numpy())
+serve = served.signatures["serving_default"]
+out = serve(images=tf.constant(np.load(sys.argv[2])))
+wrong = []  # Wrong shapes: the error message, or "accepted".
+for shape in ([2, 32, 32, 4], [2, 28, 28, 2], [2, 28, 28, 3], [2, 28, 28]):
+    try:
+        serve(images=tf.zeros(shape, tf.uint8))
+        wrong.append("accepted")
+    except tf.errors.InvalidArgumentError as error:
+        wrong.append(error.message)
+np.savez(sys.argv[3], probabilities=out["probabilities"].numpy(), classes=out["classes"].numpy(),
+         wrong=np.array(wrong))
 """
 
 
@@ -39,6 +48,11 @@ def test_export_round_trip_and_refusal():
     expected = keras.ops.convert_to_numpy(keras.ops.softmax(student(x, training=False)))
     np.testing.assert_allclose(served["probabilities"], expected, atol=1e-5)
     np.testing.assert_array_equal(served["classes"], expected.argmax(-1))
+    # Wrong shapes fail with INVALID_ARGUMENT naming the expected shape. Without
+    # the check TF runs a k-channel batch through the 1-channel stem conv (4
+    # filters at width 0.25) as a grouped conv: k = 2 and 4 gave predictions.
+    for message in served["wrong"]:
+        assert "takes uint8 images of shape [batch, 28, 28, 1]" in str(message), message
 
     # The same version dir with another model is refused, in one line.
     teacher, _ = runs.teacher()

@@ -2,7 +2,8 @@
 
 The paper: "Each image in training and test set is distorted by the
 artifacts, from a gaussian distribution (sigma = 1) with the random sample."
-It does not state the scale of sigma. The project's reading (DESIGN.md Sec. 5):
+It does not state the scale of sigma. The project's reading (docs/data.md,
+"T-CIFAR100: the project's reading"):
 
 * sigma = 1 on the 0..255 scale would be invisible, and sigma = 1 on the
   [0, 1] scale would bury the image (the clean pixels' own std is ~0.27), yet

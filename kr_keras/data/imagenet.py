@@ -33,12 +33,14 @@ def _decode(encoded):
 
 
 class Imagenet(DatasetBuilder):
-    """Builder for `"imagenet2012"` (splits `"train"` and `"validation"`)."""
+    """Builder for `"imagenet2012"` (splits `"train"` and `"validation"`; the
+    binaries evaluate on `"validation"`, ImageNet's test labels are not public)."""
 
     name = "imagenet2012"
 
     def info(self):
-        return DatasetInfo(self.name, (224, 224, 3), 1000, {"train": 1_281_167, "validation": 50_000})
+        return DatasetInfo(self.name, (224, 224, 3), 1000, {"train": 1_281_167, "validation": 50_000},
+                           eval_split="validation")
 
     def source(self, split, data_dir=None):
         builder = tfds.builder(self.name, data_dir=data_dir)

@@ -35,12 +35,14 @@ def info(name):
         name: a dataset name (see `load`).
 
     Returns:
-        A frozen `DatasetInfo(name, image_shape, num_classes, split_sizes)`.
+        A frozen `DatasetInfo(name, image_shape, num_classes, split_sizes,
+        eval_split)`; `eval_split` is the split to evaluate on (`"test"`, or
+        `"validation"` for `"imagenet2012"`).
 
     Example:
 
     >>> kr_keras.data.info("fashion_mnist")
-    DatasetInfo(name='fashion_mnist', image_shape=(28, 28, 1), num_classes=10, split_sizes={'train': 60000, 'test': 10000})
+    DatasetInfo(name='fashion_mnist', image_shape=(28, 28, 1), num_classes=10, split_sizes={'train': 60000, 'test': 10000}, eval_split='test')
     """
     return registry.get(name).info()
 
@@ -69,7 +71,8 @@ def load(
         name: `"fashion_mnist"`, `"cifar10"`, `"cifar100"`, `"t_cifar100"`,
             `"imagenet2012"`, `"npz:<path>"` or `"dir:<path>"`.
         split: `"train"`, `"test"` (or `"validation"` for ImageNet); the keys
-            of `info(name).split_sizes`.
+            of `info(name).split_sizes`. `info(name).eval_split` names the
+            split to evaluate on.
         batch_size: examples per batch.
         augment: apply the dataset's training augmentation. `None`: only on
             `"train"`.

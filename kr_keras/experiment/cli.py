@@ -43,6 +43,21 @@ def user_errors(main):
     return wrapper
 
 
+def require_positive(*holders):
+    """Registers a `value > 0` check (unset `None` allowed) on float flags,
+    whose `lower_bound` would admit 0. A bad value stops absl's flag parsing
+    with one line: `FATAL Flags parsing error: flag --lr=0.0: --lr must be > 0`.
+
+    Args:
+        *holders: `FlagHolder`s returned by `flags.DEFINE_float`.
+    """
+    from absl import flags
+
+    for holder in holders:
+        flags.register_validator(holder, lambda value: value is None or value > 0,
+                                 message=f"--{holder.name} must be > 0")
+
+
 def present(flag_values, names):
     """The subset of `names` set explicitly on the command line / flagfile."""
     return {n for n in names if flag_values[n].present}

@@ -1,7 +1,7 @@
 """Building and compiling any registered distiller without naming methods.
 
 Two things differ between distillers and are found here by introspection,
-never by method name (STYLE.md §3):
+never by method name (one registry, no `if method == ...` chains):
 
 * which hyper-parameters a method takes (KR's `mu`, `group_size`, ... mean
   nothing to `"ce"`): `build(method, teacher, student, hparams)` passes the

@@ -96,7 +96,8 @@ def evaluate_saved(model, dataset, batch_size=256, take=None, data_dir=None):
     Returns:
         Dict: `accuracy` and `top1_error` (+ `top5_accuracy` and
         `top5_error` with 100 or more classes: the paper's Table 3 reports
-        ImageNet errors), `examples`, `params`, `flops`,
+        ImageNet errors), `examples`, `split` (the dataset's
+        `eval_split`: `"test"`, or `"validation"` for ImageNet), `params`, `flops`,
         `images_per_second`.
     """
     info = data.info(dataset)
@@ -106,10 +107,10 @@ def evaluate_saved(model, dataset, batch_size=256, take=None, data_dir=None):
             f"The model takes {shape} images but {dataset!r} has {tuple(info.image_shape)}. "
             f"Received: dataset={dataset!r}"
         )
-    split = "test" if "test" in info.split_sizes else "validation"
-    ds = data.load(dataset, split, batch_size, take=take, data_dir=data_dir)
+    ds = data.load(dataset, info.eval_split, batch_size, take=take, data_dir=data_dir)
     top_k = (1, 5) if info.num_classes > 5 and model.outputs[0].shape[-1] >= 100 else (1,)
     result = accuracy(model, ds, top_k)
+    result["split"] = info.eval_split
     result["top1_error"] = 1.0 - result["accuracy"]
     if "top5_accuracy" in result:
         result["top5_error"] = 1.0 - result["top5_accuracy"]

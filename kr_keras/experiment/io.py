@@ -111,3 +111,51 @@ def write_text(path, text):
         with open(tmp, "w") as f:
             f.write(text)
     return path
+
+
+def machine_summary():
+    """One line naming what a measurement ran on: CPU model and cores, GPUs
+    TensorFlow sees, TensorFlow and Keras versions."""
+    import platform
+
+    import tensorflow as tf
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
+        cpu = names[0] if names else cpu
+    except OSError:
+        pass
+    gpus = []
+    for device in tf.config.list_physical_devices("GPU"):
+        details = tf.config.experimental.get_device_details(device)
+        gpus.append(details.get("device_name", device.name))
+    return (f"{cpu}, {os.cpu_count()} cores; GPU: {', '.join(gpus) if gpus else 'none'}; "
+            f"TensorFlow {tf.__version__}, Keras {keras.__version__}")
+
+
+def write_benchmark_report(path, title, command, lines):
+    """Writes a benchmark's printed lines to `path` (Markdown, atomically),
+    under a header naming the command and the machine (`machine_summary`).
+
+    Args:
+        path: Output file, e.g. `results/benchmarks/memory.md`.
+        title: First heading.
+        command: The command line that produced `lines`.
+        lines: The printed lines (kept verbatim in a code block).
+
+    Returns:
+        `path`.
+    """
+    text = "\n".join([
+        f"# {title}",
+        "",
+        f"Written by `{command}` on {machine_summary()}.",
+        "",
+        "```",
+        *lines,
+        "```",
+        "",
+    ])
+    return write_text(path, text)

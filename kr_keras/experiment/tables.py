@@ -181,12 +181,15 @@ def summarize(table, budget, runs):
 
 def reproduce(table_name, seeds=3, budget_name="small", results_dir="results",
               models_dir="saved_models/reproduce", overrides=None, verbose=0, log=print,
-              methods=None):
+              methods=None, resume=False):
     """Trains every row of a table for `seeds` seeds; writes the results.
 
-    Files: `<results_dir>/<table>.runs.csv` (one row per run; runs already
-    there are skipped, so an interrupted reproduction resumes),
+    Files: `<results_dir>/<table>.runs.csv` (one row per run),
     `<table>.csv` (mean ± std per row) and `<table>.md`. All writes atomic.
+    A fresh reproduction (`resume=False`) ignores an existing `.runs.csv`
+    (e.g. the committed results of a clone) and replaces it as its own
+    runs finish; `resume=True` keeps its runs and skips them, so an
+    interrupted reproduction continues where it stopped.
 
     Args:
         table_name: A key of `TABLES`.
@@ -199,6 +202,7 @@ def reproduce(table_name, seeds=3, budget_name="small", results_dir="results",
         verbose: Passed to `fit`.
         log: Progress printer.
         methods: Run only the rows of these methods (`"teacher"` included).
+        resume: Skip the runs already in `<results_dir>/<table>.runs.csv`.
 
     Returns:
         The aggregated rows.
@@ -217,7 +221,10 @@ def reproduce(table_name, seeds=3, budget_name="small", results_dir="results",
     steps_cap = overrides.pop("steps_per_epoch", None)
     budget = dataclasses.replace(budget, **overrides)
     runs_path = os.path.join(results_dir, f"{table.name}.runs.csv")
-    runs = _read_runs(runs_path)
+    runs = _read_runs(runs_path) if resume else []
+    if not resume and os.path.exists(runs_path):
+        log(f"Starting afresh: the runs in {runs_path} are replaced as new runs finish "
+            "(--resume continues them instead).")
     done = {(r["row"], r["seed"]) for r in runs}
     registered = set(distillers.names())
     student_preset = config_lib.preset("cifar" if budget.name == "paper" else "fashion_mnist")

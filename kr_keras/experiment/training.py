@@ -164,8 +164,14 @@ def run_length(epochs, steps, spe):
     return spe, int(epochs)
 
 
+def eval_pipeline(dataset, batch_size, take=None):
+    """The evaluation pipeline of `dataset`: its `eval_split` (`"test"`, or
+    `"validation"` for ImageNet), not shuffled, not augmented."""
+    return data.load(dataset, data.info(dataset).eval_split, batch_size, take=take)
+
+
 def _evaluate(model, dataset, batch_size, take):
-    test = data.load(dataset, "test", batch_size, take=take)
+    test = eval_pipeline(dataset, batch_size, take)
     classes = model.outputs[0].shape[-1]
     return evaluation.accuracy(model, test, top_k=(1, 5) if classes >= 100 else (1,))
 
@@ -201,8 +207,7 @@ def train_teacher(config, verbose="auto"):
         lambda: train_pipeline(config.dataset, config.batch_size, config.seed,
                                config.train_take, config.check_numerics, info.num_classes),
         spe, config.epochs,
-        validation_data=data.load(config.dataset, "test", config.batch_size,
-                                  take=config.eval_take),
+        validation_data=eval_pipeline(config.dataset, config.batch_size, config.eval_take),
         callbacks=_logging_callbacks(config.log_dir),
         checkpoint=checkpoint,
         verbose=verbose,
@@ -282,8 +287,7 @@ def distill(config, explicit=(), verbose="auto"):
         lambda: train_pipeline(config.dataset, config.batch_size, config.seed,
                                config.train_take, config.check_numerics, info.num_classes),
         spe, epochs,
-        validation_data=data.load(config.dataset, "test", config.batch_size,
-                                  take=config.eval_take),
+        validation_data=eval_pipeline(config.dataset, config.batch_size, config.eval_take),
         callbacks=_logging_callbacks(config.log_dir),
         checkpoint=checkpoint,
         verbose=verbose,

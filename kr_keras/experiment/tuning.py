@@ -7,7 +7,7 @@ import keras_tuner as kt
 
 from kr_keras import data
 from kr_keras.experiment import io, runtime
-from kr_keras.experiment.training import build_distillation, train_pipeline
+from kr_keras.experiment.training import build_distillation, eval_pipeline, train_pipeline
 
 ALGORITHMS = ("hyperband", "bayesian")
 TUNED = ("mu", "gamma", "boost", "target_inactive", "student_lr")
@@ -40,7 +40,7 @@ class KRHyperModel(kt.HyperModel):
         info = data.info(base.dataset)
         train = train_pipeline(base.dataset, base.batch_size, base.seed, base.train_take,
                                base.check_numerics, info.num_classes).repeat()
-        val = data.load(base.dataset, "test", base.batch_size, take=base.eval_take)
+        val = eval_pipeline(base.dataset, base.batch_size, base.eval_take)
         kwargs.pop("validation_data", None)
         return model.fit(train, steps_per_epoch=self.steps_per_epoch, validation_data=val,
                          verbose=0, **kwargs)
