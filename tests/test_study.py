@@ -1,0 +1,41 @@
+"""Tests of `kr_keras.experiment.study`: the run cache and the report."""
+
+import csv
+import os
+
+from kr_keras.experiment import study
+
+
+def _add(runs, cell, variant, seed, accuracy, stage="grid"):
+    runs.add({"stage": stage, "cell": cell.key, "variant": variant, "method": variant,
+              "seed": seed, "split": "test", "accuracy": accuracy, "seconds": 1.0,
+              "hparams": "{}"})
+
+
+def test_report_marks_gains_beyond_the_pooled_seed_std(tmp_path):
+    runs = study.Runs(str(tmp_path))
+    cell = study.REFERENCE
+    for seed, (ce, kr, kd, kr_kd) in enumerate([(0.80, 0.83, 0.84, 0.84),
+                                                 (0.81, 0.84, 0.85, 0.83),
+                                                 (0.79, 0.82, 0.86, 0.85)]):
+        for variant, value in (("ce", ce), ("kr", kr), ("kd", kd), ("kr+kd", kr_kd)):
+            _add(runs, cell, variant, seed, value)
+    # A rerun reads the cache back.
+    runs = study.Runs(str(tmp_path))
+    assert runs.find("grid", cell, study.Variant("kr", "kr"), 2, "test")["accuracy"] == "0.82"
+    text = study.report(runs, str(tmp_path), str(tmp_path / "gain.png"), "cmd")
+    row = next(line for line in text.splitlines() if line.startswith(f"| {cell.key}"))
+    assert "**+3.00**" in row          # KR - CE = 3 points, pooled std 1
+    assert "| -1.00 |" in row          # KR+KD - KD = -1, not bold
+    with open(tmp_path / "kr_study.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert {r["variant"] for r in rows} == {"ce", "kd", "kr", "kr+kd"}
+    assert os.path.getsize(tmp_path / "gain.png") > 0
+
+
+def test_variant_changes_keep_the_base_settings():
+    kr = study.Variant("kr", "kr", 0.05, 0.1, (("mu", 0.3),))
+    faster = kr.with_("fast", knowledge_lr=0.5, boost=1.0)
+    assert (faster.student_lr, faster.knowledge_lr) == (0.05, 0.5)
+    assert dict(faster.hparams) == {"mu": 0.3, "boost": 1.0}
+    assert [v.label for v, _ in study.ablations(kr)][0] == "KR, pre-ReLU taps"
