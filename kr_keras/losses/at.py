@@ -3,13 +3,20 @@
 Reference: Zagoruyko and Komodakis, "Paying More Attention to Attention:
 Improving the Performance of Convolutional Neural Networks via Attention
 Transfer", ICLR 2017 (paper ref. [36]); RepDistiller `distiller_zoo/AT.py`
-(`Attention`), whose form is followed here.
+(`Attention`), whose form is followed here. Defaults: RepDistiller's CIFAR
+run (`-a 0 -b 1000`, `p = 2`): `CE + 1000 * sum_i at_loss(s_i, t_i)` over
+the stage ends (RepDistiller's `feat[1:-1]`).
 """
 
 import keras
 import tensorflow as tf
 
+from kr_keras.losses.common import paired_taps
+from kr_keras.losses.common import scale_for_replicas
 from kr_keras.losses.spatial import match_spatial
+
+DEFAULTS = {"teacher_layers": None, "student_layers": None, "p": 2,
+            "student_loss_weight": 1.0, "distillation_loss_weight": 1000.0}
 
 
 def attention_map(feature, p=2):
@@ -56,7 +63,8 @@ class AttentionTransfer(keras.distillation.DistillationLoss):
 
     Inside `keras.distillation.Distiller`, the named layers' outputs are
     extracted and `compute_loss(teacher_map, student_map)` returns
-    `at_loss(student_map, teacher_map, p)`. Give the paper's weight
+    `at_loss(student_map, teacher_map, p)` (divided by the replicas in
+    sync, `kr_keras.losses.common`). Give the paper's weight
     through the distiller, e.g. `distillation_loss_weights=[1000.0]`, and
     one instance per tapped pair of layers.
 
@@ -88,7 +96,7 @@ class AttentionTransfer(keras.distillation.DistillationLoss):
         student.get_layer(self.student_layer_name)
 
     def compute_loss(self, teacher_outputs, student_outputs, **kwargs):
-        return at_loss(student_outputs, teacher_outputs, self.p)
+        return scale_for_replicas(at_loss(student_outputs, teacher_outputs, self.p))
 
     def get_config(self):
         return {
@@ -100,3 +108,13 @@ class AttentionTransfer(keras.distillation.DistillationLoss):
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+
+def build_losses(teacher, student, teacher_layers, student_layers, p,
+                 distillation_loss_weight):
+    """One `AttentionTransfer` per tapped pair (default: the stage ends),
+    each weighted `distillation_loss_weight`."""
+    teacher_layers, student_layers = paired_taps(
+        teacher, student, teacher_layers, student_layers, "AT")
+    losses = [AttentionTransfer(t, s, p) for t, s in zip(teacher_layers, student_layers)]
+    return losses, [distillation_loss_weight] * len(losses)

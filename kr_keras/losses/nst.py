@@ -3,12 +3,20 @@
 Reference: Huang and Wang, "Like What You Like: Knowledge Distill via Neuron
 Selectivity Transfer", 2017 (paper ref. [12]); RepDistiller
 `distiller_zoo/NST.py` (`NSTLoss`, full loss), whose form is followed here.
+Defaults: RepDistiller's CIFAR run (`-a 0 -b 50`, polynomial kernel d=2,
+c=0): `CE + 50 * sum_i nst_loss(s_i, t_i)` over the stage ends. (Huang and
+Wang also combine NST with KD; add `kr_keras.losses.KD` for that.)
 """
 
 import keras
 import tensorflow as tf
 
+from kr_keras.losses.common import paired_taps
+from kr_keras.losses.common import scale_for_replicas
 from kr_keras.losses.spatial import match_spatial
+
+DEFAULTS = {"teacher_layers": None, "student_layers": None,
+            "student_loss_weight": 1.0, "distillation_loss_weight": 50.0}
 
 
 def _channel_vectors(feature):
@@ -62,7 +70,8 @@ class NeuronSelectivityTransfer(keras.distillation.DistillationLoss):
     """NST as a `keras.distillation.DistillationLoss`.
 
     `compute_loss(teacher_map, student_map)` returns
-    `nst_loss(student_map, teacher_map)` of the named layers' outputs. Give
+    `nst_loss(student_map, teacher_map)` of the named layers' outputs
+    (divided by the replicas in sync, `kr_keras.losses.common`). Give
     the weight (RepDistiller: 50) through the distiller's
     `distillation_loss_weights`, one instance per tapped pair.
 
@@ -90,7 +99,7 @@ class NeuronSelectivityTransfer(keras.distillation.DistillationLoss):
         student.get_layer(self.student_layer_name)
 
     def compute_loss(self, teacher_outputs, student_outputs, **kwargs):
-        return nst_loss(student_outputs, teacher_outputs)
+        return scale_for_replicas(nst_loss(student_outputs, teacher_outputs))
 
     def get_config(self):
         return {
@@ -101,3 +110,14 @@ class NeuronSelectivityTransfer(keras.distillation.DistillationLoss):
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+
+def build_losses(teacher, student, teacher_layers, student_layers,
+                 distillation_loss_weight):
+    """One `NeuronSelectivityTransfer` per tapped pair (default: the stage
+    ends), each weighted `distillation_loss_weight`."""
+    teacher_layers, student_layers = paired_taps(
+        teacher, student, teacher_layers, student_layers, "NST")
+    losses = [NeuronSelectivityTransfer(t, s)
+              for t, s in zip(teacher_layers, student_layers)]
+    return losses, [distillation_loss_weight] * len(losses)
