@@ -115,6 +115,7 @@ class BaseDistiller(keras.Model):
             self.auxiliary_optimizer = build_optimizer(
                 auxiliary_optimizer, helpers, "auxiliary_optimizer")
         elif auxiliary_optimizer is not None:
+            config["auxiliary_optimizer"] = None
             warnings.warn(f"{self.name} has no trainable helpers; it ignores "
                           f"auxiliary_optimizer={auxiliary_optimizer!r}.", stacklevel=2)
         optimizer = build_optimizer(

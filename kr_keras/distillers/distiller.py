@@ -153,7 +153,7 @@ class Distiller(BaseDistiller):
             **super().get_config(),
             "distillation_losses": [keras.saving.serialize_keras_object(l)
                                     for l in self.distillation_losses],
-            "distillation_loss_weights": self.distillation_loss_weights,
+            "distillation_loss_weights": list(self.distillation_loss_weights),
             "stages": [{**s, "distillation_loss_weights": list(s["distillation_loss_weights"])}
                        for s in self.stages],
         }
