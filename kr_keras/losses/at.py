@@ -11,7 +11,8 @@ the stage ends (RepDistiller's `feat[1:-1]`).
 import keras
 import tensorflow as tf
 
-from kr_keras.losses.common import paired_taps
+from kr_keras.losses.common import TappedLoss
+from kr_keras.losses.common import paired_losses
 from kr_keras.losses.common import scale_for_replicas
 from kr_keras.losses.spatial import match_spatial
 
@@ -58,7 +59,7 @@ def at_loss(student_feat, teacher_feat, p=2):
 
 
 @keras.saving.register_keras_serializable(package="kr_keras")
-class AttentionTransfer(keras.distillation.DistillationLoss):
+class AttentionTransfer(TappedLoss):
     """Attention transfer as a `keras.distillation.DistillationLoss`.
 
     Inside `keras.distillation.Distiller`, the named layers' outputs are
@@ -76,10 +77,8 @@ class AttentionTransfer(keras.distillation.DistillationLoss):
     Example:
 
     ```python
-    distiller = keras.distillation.Distiller(
-        teacher, student,
-        distillation_losses=[kr_keras.losses.AttentionTransfer(
-            "stage3_block3_out", "stage3_block1_out")],
+    at = kr_keras.losses.AttentionTransfer("stage3_block3_out", "stage3_block1_out")
+    distiller = keras.distillation.Distiller(teacher, student, [at],
         distillation_loss_weights=[1000.0], student_loss_weight=0.5)
     ```
     """
@@ -87,34 +86,19 @@ class AttentionTransfer(keras.distillation.DistillationLoss):
     def __init__(self, teacher_layer_name, student_layer_name, p=2):
         if p <= 0:
             raise ValueError(f"`p` must be > 0. Received: p={p}")
-        self.teacher_layer_name = teacher_layer_name
-        self.student_layer_name = student_layer_name
+        super().__init__(teacher_layer_name, student_layer_name)
         self.p = p
-
-    def validate_model_compatibility(self, teacher, student):
-        teacher.get_layer(self.teacher_layer_name)
-        student.get_layer(self.student_layer_name)
 
     def compute_loss(self, teacher_outputs, student_outputs, **kwargs):
         return scale_for_replicas(at_loss(student_outputs, teacher_outputs, self.p))
 
     def get_config(self):
-        return {
-            "teacher_layer_name": self.teacher_layer_name,
-            "student_layer_name": self.student_layer_name,
-            "p": self.p,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
+        return {**super().get_config(), "p": self.p}
 
 
 def build_losses(teacher, student, teacher_layers, student_layers, p,
                  distillation_loss_weight):
     """One `AttentionTransfer` per tapped pair (default: the stage ends),
     each weighted `distillation_loss_weight`."""
-    teacher_layers, student_layers = paired_taps(
-        teacher, student, teacher_layers, student_layers, "AT")
-    losses = [AttentionTransfer(t, s, p) for t, s in zip(teacher_layers, student_layers)]
-    return losses, [distillation_loss_weight] * len(losses)
+    return paired_losses(lambda t, s: AttentionTransfer(t, s, p), teacher, student,
+                         teacher_layers, student_layers, distillation_loss_weight, "AT")

@@ -8,6 +8,7 @@ losses do (`keras.losses.Loss` under `tf.distribute`): the gradients that
 pure loss functions (`kd_loss`, `at_loss`, ...) return plain batch means.
 """
 
+import keras
 import tensorflow as tf
 
 from kr_keras.models.tap import default_tap_names
@@ -45,6 +46,15 @@ def stage_end_names(model):
             if i == len(names) - 1 or shapes[i + 1] != shapes[i]]
 
 
+def paired_losses(make, teacher, student, teacher_layers, student_layers, weight,
+                  method):
+    """`([make(t, s) for each tapped pair], [weight] * pairs)`; taps default
+    to the stage ends (see `paired_taps`)."""
+    pairs = list(zip(*paired_taps(teacher, student, teacher_layers, student_layers,
+                                  method)))
+    return [make(t, s) for t, s in pairs], [weight] * len(pairs)
+
+
 def paired_taps(teacher, student, teacher_layers, student_layers, method):
     """`(teacher_layers, student_layers)`: the given lists, or the stage ends
     of each network for a list left `None` (an explicit `[]` stays empty and
@@ -61,3 +71,32 @@ def paired_taps(teacher, student, teacher_layers, student_layers, method):
             f"teacher_layers={teacher_layers}, student_layers={student_layers}"
         )
     return teacher_layers, student_layers
+
+
+class TappedLoss(keras.distillation.DistillationLoss):
+    """Base of the losses on named taps: stores the teacher's and the
+    student's layer name (or list of names), checks that the models have
+    them, and serialises them (subclasses add their own arguments).
+
+    Args:
+        teacher_layer_name: A teacher layer name or a list of them.
+        student_layer_name: A student layer name or a list of them.
+    """
+
+    def __init__(self, teacher_layer_name, student_layer_name):
+        self.teacher_layer_name = teacher_layer_name
+        self.student_layer_name = student_layer_name
+
+    def validate_model_compatibility(self, teacher, student):
+        for model, names in ((teacher, self.teacher_layer_name),
+                             (student, self.student_layer_name)):
+            for name in [names] if isinstance(names, str) else names:
+                model.get_layer(name)
+
+    def get_config(self):
+        return {"teacher_layer_name": self.teacher_layer_name,
+                "student_layer_name": self.student_layer_name}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)

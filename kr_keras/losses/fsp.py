@@ -14,6 +14,7 @@ the cross-entropy alone.
 import keras
 import tensorflow as tf
 
+from kr_keras.losses.common import TappedLoss
 from kr_keras.losses.common import scale_for_replicas
 from kr_keras.losses.common import stage_end_names
 from kr_keras.losses.spatial import match_spatial
@@ -93,7 +94,7 @@ def fsp_loss(student_features, teacher_features):
 
 
 @keras.saving.register_keras_serializable(package="kr_keras")
-class FSPDistillation(keras.distillation.DistillationLoss):
+class FSPDistillation(TappedLoss):
     """FSP as a `DistillationLoss` over lists of taps (the section
     boundaries, in order): `kr_keras.distillers.Distiller` passes lists of
     maps (`keras.distillation.Distiller` taps one layer per loss).
@@ -105,24 +106,16 @@ class FSPDistillation(keras.distillation.DistillationLoss):
     """
 
     def __init__(self, teacher_layer_name, student_layer_name):
-        self.teacher_layer_name = list(teacher_layer_name)
-        self.student_layer_name = list(student_layer_name)
+        super().__init__(list(teacher_layer_name), list(student_layer_name))
 
     def validate_model_compatibility(self, teacher, student):
+        super().validate_model_compatibility(teacher, student)
         check_fsp_channels(
             [student.get_layer(n).output.shape[-1] for n in self.student_layer_name],
             [teacher.get_layer(n).output.shape[-1] for n in self.teacher_layer_name])
 
     def compute_loss(self, teacher_outputs, student_outputs, **kwargs):
         return scale_for_replicas(fsp_loss(student_outputs, teacher_outputs))
-
-    def get_config(self):
-        return {"teacher_layer_name": self.teacher_layer_name,
-                "student_layer_name": self.student_layer_name}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
 
 
 def _boundaries(model):

@@ -11,7 +11,8 @@ Wang also combine NST with KD; add `kr_keras.losses.KD` for that.)
 import keras
 import tensorflow as tf
 
-from kr_keras.losses.common import paired_taps
+from kr_keras.losses.common import TappedLoss
+from kr_keras.losses.common import paired_losses
 from kr_keras.losses.common import scale_for_replicas
 from kr_keras.losses.spatial import match_spatial
 
@@ -66,7 +67,7 @@ def nst_loss(student_feat, teacher_feat):
 
 
 @keras.saving.register_keras_serializable(package="kr_keras")
-class NeuronSelectivityTransfer(keras.distillation.DistillationLoss):
+class NeuronSelectivityTransfer(TappedLoss):
     """NST as a `keras.distillation.DistillationLoss`.
 
     `compute_loss(teacher_map, student_map)` returns
@@ -82,42 +83,18 @@ class NeuronSelectivityTransfer(keras.distillation.DistillationLoss):
     Example:
 
     ```python
-    distiller = keras.distillation.Distiller(
-        teacher, student,
-        distillation_losses=[kr_keras.losses.NeuronSelectivityTransfer(
-            "stage3_block3_out", "stage3_block1_out")],
-        distillation_loss_weights=[50.0])
+    nst = kr_keras.losses.NeuronSelectivityTransfer("stage3_block3_out", "stage3_block1_out")
+    distiller = keras.distillation.Distiller(teacher, student, [nst], [50.0])
     ```
     """
 
-    def __init__(self, teacher_layer_name, student_layer_name):
-        self.teacher_layer_name = teacher_layer_name
-        self.student_layer_name = student_layer_name
-
-    def validate_model_compatibility(self, teacher, student):
-        teacher.get_layer(self.teacher_layer_name)
-        student.get_layer(self.student_layer_name)
-
     def compute_loss(self, teacher_outputs, student_outputs, **kwargs):
         return scale_for_replicas(nst_loss(student_outputs, teacher_outputs))
-
-    def get_config(self):
-        return {
-            "teacher_layer_name": self.teacher_layer_name,
-            "student_layer_name": self.student_layer_name,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
 
 
 def build_losses(teacher, student, teacher_layers, student_layers,
                  distillation_loss_weight):
     """One `NeuronSelectivityTransfer` per tapped pair (default: the stage
     ends), each weighted `distillation_loss_weight`."""
-    teacher_layers, student_layers = paired_taps(
-        teacher, student, teacher_layers, student_layers, "NST")
-    losses = [NeuronSelectivityTransfer(t, s)
-              for t, s in zip(teacher_layers, student_layers)]
-    return losses, [distillation_loss_weight] * len(losses)
+    return paired_losses(NeuronSelectivityTransfer, teacher, student, teacher_layers,
+                         student_layers, distillation_loss_weight, "NST")
