@@ -60,24 +60,22 @@ def test_every_method_fits_and_reloads_with_one_compile_signature(method, tmp_pa
     if helpers:
         assert int(auxiliary.iterations) >= 2
         assert any(not np.allclose(b, v.numpy()) for b, v in zip(helpers_before, helpers))
-    np.testing.assert_allclose(distiller.predict(x, verbose=0),
-                               distiller.student.predict(x, verbose=0), atol=1e-5)
+    np.testing.assert_allclose(distiller(x[:8]), distiller.student(x[:8]), atol=1e-6)
     config = distiller.get_config()
     assert type(distiller).from_config(copy.deepcopy(config)).get_config() == config
-    # A reloaded distiller trains on with the same optimizers (schedules and
-    # slots included): one more step on both lands on the same weights.
+    # A reloaded distiller trains on with the same optimizers: same configs
+    # (schedules included) and the same state (iterations, momenta).
     distiller.save(tmp_path / "d.keras")
     loaded = keras.models.load_model(tmp_path / "d.keras")
     assert type(loaded) is type(distiller)
+    np.testing.assert_allclose(loaded(x[:8]), distiller(x[:8]), atol=1e-6)
     saved, reloaded = optimizers_of(distiller), optimizers_of(loaded)
     assert sorted(saved) == sorted(reloaded)
     for key, optimizer in saved.items():
         assert reloaded[key].get_config() == optimizer.get_config(), key
-        assert int(reloaded[key].iterations) == int(optimizer.iterations), key
-    distiller.train_on_batch(x[:8], y[:8])
-    loaded.train_on_batch(x[:8], y[:8])
-    for a, b in zip(distiller.get_weights(), loaded.get_weights()):
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+        assert len(reloaded[key].variables) == len(optimizer.variables) > 1, key
+        for a, b in zip(optimizer.variables, reloaded[key].variables):
+            np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=f"{key} {a.path}")
 
 
 def test_knowledge_lr_reaches_kr_aggregators_alone():
@@ -87,7 +85,7 @@ def test_knowledge_lr_reaches_kr_aggregators_alone():
         distiller = build(method)
         distiller_lib.compile_distiller(distiller, keras.optimizers.SGD(0.01),
                                         keras.optimizers.SGD(0.5))
-        rate = lambda o: float(o.learning_rate)  # noqa: E731
+        rate = lambda o: pytest.approx(float(o.learning_rate))  # noqa: E731
         assert rate(distiller.auxiliary_optimizer) == (0.5 if method.startswith("kr") else 0.01)
         if method == "kr+kdgan":
             assert rate(distiller.posterior_optimizer) == 0.01
@@ -136,7 +134,7 @@ def test_student_regularisers_are_outside_the_cross_entropy_weight(method):
     teacher, student = models()
     for layer in student.layers:
         if isinstance(layer, keras.layers.Conv2D):
-            layer.kernel_regularizer = keras.regularizers.L2(0.1)
+            layer.kernel.regularizer = keras.regularizers.L2(0.1)
     distiller = kr_keras.build_distiller(method, teacher, student, student_loss_weight=0.5)
     distiller.compile(optimizer=sgd())
     x, y = data(False)

@@ -32,25 +32,41 @@ register_losses("kdgan", kdgan.build_losses, kdgan.DEFAULTS)
 # Every KRDistiller argument but the two models and the name.
 KR_HYPERPARAMETERS = (
     "teacher_layers", "student_layers", "group_size", "mu", "gamma", "sparse", "boost",
-    "floor", "target_inactive", "posterior", "distillation_loss_weights",
+    "floor", "target_inactive", "threshold_rate", "posterior", "distillation_loss_weights",
     "student_loss_weight", "aggregation_momentum", "prior_warmup_steps",
     "feature_normalization",
 )
+_KR = set(KR_HYPERPARAMETERS) - {"sparse"}
+_KR_POSTERIOR = _KR - {"posterior", "distillation_loss_weights"}
 
 
-def _kr(sparse):
-    def build(teacher, student, **hparams):
-        return KRDistiller(teacher, student, sparse=sparse, **hparams)
-    return build
+def build_kr(teacher, student, **hparams):
+    """"kr": KR with the sparse recoding penalty (paper "Proposed")."""
+    return KRDistiller(teacher, student, sparse=True, name="kr_distiller", **hparams)
 
 
-register("kr", _kr(True), set(KR_HYPERPARAMETERS) - {"sparse"})
-register("kr_dense", _kr(False), set(KR_HYPERPARAMETERS) - {"sparse"})
+def build_kr_dense(teacher, student, **hparams):
+    """"kr_dense": KR without sparse recoding (paper "Proposed-Dense")."""
+    return KRDistiller(teacher, student, sparse=False, name="kr_dense_distiller", **hparams)
 
 
 def build_kr_kd(teacher, student, temperature=4.0, **hparams):
     """"kr+kd": KR's prior term plus Hinton KD as the posterior term."""
-    return KRDistiller(teacher, student, posterior=kd.KD(temperature), **hparams)
+    return KRDistiller(teacher, student, posterior=kd.KD(temperature),
+                       name="kr_kd_distiller", **hparams)
 
 
-register("kr+kd", build_kr_kd, {"temperature", *KR_HYPERPARAMETERS} - {"posterior"})
+def build_kr_kdgan(teacher, student, temperature=4.0, adversarial_weight=0.1,
+                   discriminator_units=64, **hparams):
+    """"kr+kdgan": KR's prior term plus KDGAN's posterior terms (KD weight 1)."""
+    losses, weights = kdgan.build_losses(teacher, student, temperature, adversarial_weight,
+                                         discriminator_units, distillation_loss_weight=1.0)
+    return KRDistiller(teacher, student, posterior=losses, distillation_loss_weights=weights,
+                       name="kr_kdgan_distiller", **hparams)
+
+
+register("kr", build_kr, _KR)
+register("kr_dense", build_kr_dense, _KR)
+register("kr+kd", build_kr_kd, _KR_POSTERIOR | {"temperature"})
+register("kr+kdgan", build_kr_kdgan,
+         _KR_POSTERIOR | {"temperature", "adversarial_weight", "discriminator_units"})

@@ -92,10 +92,11 @@ class KDGANDistillation(keras.layers.Layer, keras.distillation.DistillationLoss)
         self.temperature = float(temperature)
         self.units = int(units)
         self.teacher_layer_name = self.student_layer_name = None
-        self.discriminator = PosteriorDiscriminator(self.units, name="discriminator")
+        self.discriminator = None
 
     def validate_model_compatibility(self, teacher, student):
-        if not self.discriminator.built:
+        if self.discriminator is None:
+            self.discriminator = PosteriorDiscriminator(self.units, name="discriminator")
             self.discriminator.build((None, int(student.outputs[0].shape[-1])))
         self.built = True
 
