@@ -114,6 +114,8 @@ class BaseDistiller(keras.Model):
                     f"helpers. Received: auxiliary_optimizer={auxiliary_optimizer!r}")
             self.auxiliary_optimizer = build_optimizer(
                 auxiliary_optimizer, helpers, "auxiliary_optimizer")
+            if config["auxiliary_optimizer"] is not None:  # (a default is re-made)
+                config["auxiliary_optimizer"] = unwrapped(self.auxiliary_optimizer)
         elif auxiliary_optimizer is not None:
             config["auxiliary_optimizer"] = None
             warnings.warn(f"{self.name} has no trainable helpers; it ignores "

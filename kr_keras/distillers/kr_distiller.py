@@ -14,6 +14,7 @@ from kr_keras.distillers.common import build_optimizer
 from kr_keras.distillers.common import check_teacher_student
 from kr_keras.distillers.common import copy_optimizer
 from kr_keras.distillers.common import replica_scale
+from kr_keras.distillers.common import unwrapped
 from kr_keras.layers.knowledge_aggregation import KnowledgeAggregation
 from kr_keras.layers.sparse_recoding import SparseRecoding
 from kr_keras.models.tap import default_tap_names
@@ -350,7 +351,8 @@ class KRDistiller(BaseDistiller):
             self.posterior_optimizer = build_optimizer(
                 posterior_optimizer or copy_optimizer(self._compile_arguments["optimizer"]),
                 helpers, "posterior_optimizer")
-            self._compile_arguments["posterior_optimizer"] = posterior_optimizer
+            self._compile_arguments["posterior_optimizer"] = (
+                posterior_optimizer and unwrapped(self.posterior_optimizer))
 
     # ----------------------------------------------------------- the steps
     def _merged(self, teacher_features):
