@@ -4,9 +4,11 @@ Device layout and `TF_CONFIG` must be fixed before TensorFlow initialises its
 devices, so the strategy tests run these modes in fresh interpreters:
 
     python tests/distribute_script.py mirrored OUT.json
-        For every registered method: one `fit` step on a global batch of 8
-        under MirroredStrategy on 2 logical CPUs, against the same step on
-        one device. Writes per-method results (or the error) as JSON.
+        For every registered method, and for `keras.distillation.Distiller`
+        with each of kr_keras' KD, AT, NST and FitNet losses (keys
+        "keras:<loss>"): one `fit` step on a global batch of 8 under
+        MirroredStrategy on 2 logical CPUs, against the same step on one
+        device. Writes per-method results (or the error) as JSON.
     python tests/distribute_script.py worker OUT.npz [METHOD]
         One MultiWorkerMirroredStrategy worker (cluster from TF_CONFIG):
         3 distill steps, then the student's weights to OUT.npz.
@@ -59,6 +61,14 @@ def data(duplicate_halves, seed=0, batches=1):
     return x, y
 
 
+KERAS_LOSSES = {
+    "kd": lambda losses: losses.KD(),
+    "at": lambda losses: losses.AttentionTransfer("stage2_block2_out", "stage2_block1_out"),
+    "nst": lambda losses: losses.NeuronSelectivityTransfer("stage1_block2_out", "stage1_block1_out"),
+    "fitnet": lambda losses: losses.FitNetDistillation("stage2_block2_out", "stage2_block1_out"),
+}
+
+
 def build(method, strategy, init_weights=None):
     import keras
     import kr_keras
@@ -66,10 +76,21 @@ def build(method, strategy, init_weights=None):
     with strategy.scope():
         keras.utils.set_random_seed(0)
         teacher, student = models()
-        distiller = kr_keras.build_distiller(method, teacher, student)
+        if method.startswith("keras:"):
+            # kr_keras losses inside Keras' own Distiller, which does not
+            # divide distillation terms by the replica count itself.
+            loss = KERAS_LOSSES[method.split(":")[1]](kr_keras.losses)
+            distiller = keras.distillation.Distiller(
+                teacher, student, [loss], distillation_loss_weights=[10.0],
+                student_loss_weight=0.5)
+            compile_loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        else:
+            distiller = kr_keras.build_distiller(method, teacher, student)
+            compile_loss = None
         if init_weights is not None:
             distiller.set_weights(init_weights)
-        distiller.compile(optimizer=keras.optimizers.SGD(0.1), metrics=["accuracy"])
+        distiller.compile(optimizer=keras.optimizers.SGD(0.1), loss=compile_loss,
+                          metrics=["accuracy"])
     return distiller
 
 
@@ -94,7 +115,7 @@ def mirrored(out):
     # the one-step updates must agree to float tolerance.
     x, y = data(duplicate_halves=True)
     results = {}
-    for method in kr_keras.distillers.names():
+    for method in kr_keras.distillers.names() + [f"keras:{k}" for k in KERAS_LOSSES]:
         try:
             single = build(method, one)
             init = single.get_weights()

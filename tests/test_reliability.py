@@ -180,6 +180,6 @@ def test_nan_images_check_numerics_one_line(tmp_path):
 def test_method_rejects_explicit_foreign_hparam(toy_teacher):
     student = kr_keras.models.cifar_resnet(8, 0.25, input_shape=(28, 28, 1))
     distiller, used = distiller_lib.build("ce", toy_teacher, student, {"mu": 0.5})
-    assert used == {} and not distiller_lib.has_auxiliary_optimizer(distiller)
+    assert used == {} and not distiller_lib.takes_knowledge_optimizer(distiller)
     with pytest.raises(ValueError, match="does not take"):
         distiller_lib.build("ce", toy_teacher, student, {"mu": 0.5}, explicit={"mu"})

@@ -1,221 +1,230 @@
-"""`BaseDistiller`: what every baseline distiller shares.
+"""`BaseDistiller`: what `Distiller` and `KRDistiller` share.
 
-Teacher freezing and tapping by layer name, the compiled student loss, an
-optional auxiliary optimizer for trainable helpers (built in `compile`,
-NOTES.md), replica scaling, `loss`/`student_loss`/`distillation_loss`
-trackers (plus `auxiliary_loss` where helpers train) and the config of the
-two models. A subclass implements `distillation_loss`, and, with helpers,
-`auxiliary_variables` and `auxiliary_loss`.
+The frozen teacher (run in the global compute dtype), taps by layer name,
+the `DistillationLoss` terms and the helpers they own, the student loss
+with its regularisers outside `student_loss_weight`, one `compile`
+signature with its compile config, the loss trackers and the config of the
+two models.
 """
+
+import warnings
 
 import keras
 import tensorflow as tf
 
-from kr_keras.distillers.common import check_teacher_student
 from kr_keras.distillers.common import build_optimizer
+from kr_keras.distillers.common import check_teacher_student
+from kr_keras.distillers.common import copy_optimizer
 from kr_keras.distillers.common import replica_scale
-from kr_keras.models.tap import default_tap_names
+from kr_keras.distillers.common import run_in_global_dtype
+from kr_keras.distillers.common import unwrapped
 from kr_keras.models.tap import tap
 
 
-def stage_end_names(model):
-    """Names of the block outputs that end a stage (the next block's output
-    has another shape, or it is the last), in graph order: RepDistiller's
-    `feat[1:-1]` of a ResNet."""
-    names = default_tap_names(model)
-    shapes = [tuple(model.get_layer(n).output.shape[1:]) for n in names]
-    return [n for i, n in enumerate(names)
-            if i == len(names) - 1 or shapes[i + 1] != shapes[i]]
+def layer_names(losses, role):
+    """The distinct layer names the `losses` tap in the teacher or student
+    (`role`), in order (a loss's name is `None`, one name or a list)."""
+    names = []
+    for loss in losses:
+        name = getattr(loss, f"{role}_layer_name", None)
+        for n in [name] if isinstance(name, str) else (name or []):
+            if n not in names:
+                names.append(n)
+    return names
+
+
+def helper_variables(losses, adversarial):
+    """Trainable variables of the loss-owned helpers: those trained on their
+    own `helper_loss` (`adversarial=True`) or on the student's objective."""
+    return [v for loss in losses if isinstance(loss, keras.layers.Layer)
+            and hasattr(loss, "helper_loss") == adversarial
+            for v in loss.trainable_variables]
 
 
 class BaseDistiller(keras.Model):
-    """Base of the baseline distillers (not registered; subclass it).
+    """Base of `Distiller` and `KRDistiller` (not registered; subclass it).
 
-    Per batch: one frozen teacher forward (`training=False`, tapped), one
-    student forward (tapped), then one student update on
-    `student_loss_weight * CE + distillation_loss_weight * distillation_loss`
-    and, where `auxiliary_loss` returns a value, one update of the helpers
-    on it with the auxiliary optimizer. Losses carry Keras' 1/replicas
-    factor, so `MirroredStrategy` sums gradients to the global mean.
+    The teacher is frozen, called with `training=False` and, when it was
+    saved in float32 (e.g. a loaded `.keras` file), run in the global
+    mixed-precision compute dtype. Losses follow Keras' convention: each
+    term is a per-replica mean divided by the replicas in sync, so
+    `MirroredStrategy` sums gradients to the global mean; the trackers
+    report per-example means.
 
     Args:
         teacher: Trained, built functional `keras.Model` returning logits.
         student: Built functional `keras.Model` returning logits.
-        teacher_layers: Names of the teacher layers to tap, in order.
-        student_layers: Names of the student layers to tap, in order.
-        student_loss_weight: Weight of the compiled (cross-entropy) loss.
-        distillation_loss_weight: Weight of `distillation_loss`.
+        student_loss_weight: Weight of the compiled (cross-entropy) loss;
+            the student's regularisers are added outside it.
         name: Model name.
     """
 
-    def __init__(self, teacher, student, teacher_layers=(), student_layers=(),
-                 student_loss_weight=1.0, distillation_loss_weight=1.0,
+    def __init__(self, teacher, student, student_loss_weight=1.0,
                  name="distiller", **kwargs):
         check_teacher_student(teacher, student)
-        if student_loss_weight < 0 or distillation_loss_weight < 0:
-            raise ValueError(
-                "Loss weights must be >= 0. Received: "
-                f"student_loss_weight={student_loss_weight}, "
-                f"distillation_loss_weight={distillation_loss_weight}"
-            )
+        if student_loss_weight < 0:
+            raise ValueError("`student_loss_weight` must be >= 0. Received: "
+                             f"student_loss_weight={student_loss_weight}")
         super().__init__(name=name, **kwargs)
         self.teacher = teacher
         self.student = student
         self.teacher.trainable = False
-        self.teacher_layers = list(teacher_layers)
-        self.student_layers = list(student_layers)
+        run_in_global_dtype(teacher)
         self.student_loss_weight = float(student_loss_weight)
-        self.distillation_loss_weight = float(distillation_loss_weight)
-        self._teacher_tapped = tap(teacher, self.teacher_layers)
-        self._student_tapped = tap(student, self.student_layers)
         self.student_loss_tracker = keras.metrics.Mean(name="student_loss")
-        self.distillation_loss_tracker = keras.metrics.Mean(name="distillation_loss")
-        # Subclasses with helpers set a Mean(name="auxiliary_loss") here.
-        self.auxiliary_loss_tracker = None
         self.auxiliary_optimizer = None
-        # Every part is built from the models' symbolic shapes.
-        self.built = True
 
-    # ------------------------------------------------------ subclass hooks
-    def distillation_loss(self, teacher_logits, teacher_features,
-                          student_logits, student_features, training):
-        """The unweighted distillation term, a float32 scalar."""
+    # ------------------------------------------------------------ hooks
+    def auxiliary_variables(self):
+        """The variables `auxiliary_optimizer` trains."""
         raise NotImplementedError
 
-    @property
-    def auxiliary_variables(self):
-        """Trainable helper variables (FitNet regressor, discriminator)."""
-        return []
-
-    def auxiliary_loss(self, distillation, teacher_logits, teacher_features,
-                       student_logits, student_features, training):
-        """Loss of the helpers (given this step's unweighted
-        `distillation` value), trained by `auxiliary_optimizer` after the
-        student step; `None` when a subclass updates them itself."""
-        return None
-
-    def loss_weights(self):
-        """`(student_loss_weight, distillation_loss_weight)` of this step."""
-        return self.student_loss_weight, self.distillation_loss_weight
+    def default_auxiliary_optimizer(self, optimizer):
+        """`auxiliary_optimizer` when `compile` is not given one: a copy of
+        the student optimizer's config (RepDistiller's joint update)."""
+        return copy_optimizer(optimizer)
 
     # ------------------------------------------------------------ compile
     def compile(self, optimizer=None, loss=None, metrics=None,
                 auxiliary_optimizer=None, **kwargs):
-        """Configures the student optimizer, the helpers' optimizer, the
-        student loss and the metrics.
+        """Configures the optimizers, the student loss and the metrics.
 
         Args:
-            optimizer: Student optimizer; default SGD(0.01, momentum 0.9)
-                (the paper's student rate, as `KRDistiller`).
+            optimizer: Student optimizer; default SGD(0.01, momentum 0.9).
             loss: Student loss on `(y, logits)`; default sparse categorical
                 cross-entropy from logits.
             metrics: Metrics of the student logits, e.g. `["accuracy"]`.
-            auxiliary_optimizer: Optimizer of the helpers; default: a fresh
-                optimizer with the student optimizer's config (RepDistiller
-                trains helpers with the student's settings). Ignored by
-                distillers without helpers.
-            **kwargs: Passed to `keras.Model.compile`.
+            auxiliary_optimizer: Optimizer of the trainable helpers
+                (`auxiliary_variables()`); default
+                `default_auxiliary_optimizer(optimizer)`. A distiller
+                without helpers ignores it, with a warning.
+            **kwargs: Passed to `keras.Model.compile` (`jit_compile`, ...).
         """
-        if optimizer is None:
-            optimizer = keras.optimizers.SGD(0.01, momentum=0.9)
-        optimizer = keras.optimizers.get(optimizer)
-        if loss is None:
-            loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-        helpers = self.auxiliary_variables
+        optimizer = optimizer or keras.optimizers.SGD(0.01, momentum=0.9)
+        loss = loss or keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        config = dict(optimizer=optimizer, loss=loss, metrics=metrics,
+                      auxiliary_optimizer=auxiliary_optimizer, **kwargs)
+        helpers = self.auxiliary_variables()
         if helpers:
             if auxiliary_optimizer is None:
-                inner = getattr(optimizer, "inner_optimizer", optimizer)
-                auxiliary_optimizer = inner.__class__.from_config(inner.get_config())
+                auxiliary_optimizer = self.default_auxiliary_optimizer(optimizer)
             if auxiliary_optimizer is optimizer:
                 raise ValueError(
-                    "Pass distinct optimizer instances for the student and "
-                    "the helpers (`auxiliary_optimizer`)."
-                )
+                    "Pass distinct optimizer instances for the student and the "
+                    f"helpers. Received: auxiliary_optimizer={auxiliary_optimizer!r}")
             self.auxiliary_optimizer = build_optimizer(
-                auxiliary_optimizer, helpers, "auxiliary_optimizer"
-            )
+                auxiliary_optimizer, helpers, "auxiliary_optimizer")
+            if config["auxiliary_optimizer"] is not None:  # (a default is re-made)
+                config["auxiliary_optimizer"] = unwrapped(self.auxiliary_optimizer)
+        elif auxiliary_optimizer is not None:
+            config["auxiliary_optimizer"] = None
+            warnings.warn(f"{self.name} has no trainable helpers; it ignores "
+                          f"auxiliary_optimizer={auxiliary_optimizer!r}.", stacklevel=2)
         optimizer = build_optimizer(
-            optimizer, self.student.trainable_variables, "student_optimizer"
-        )
+            optimizer, self.student_variables(), "student_optimizer")
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
+        config["optimizer"] = unwrapped(optimizer)
+        self._compile_arguments = config
+
+    def get_compile_config(self):
+        """`compile`'s arguments, every optimizer included (schedules too)."""
+        if not self.compiled:
+            return {}
+        return {k: keras.saving.serialize_keras_object(v)
+                for k, v in self._compile_arguments.items()}
+
+    def compile_from_config(self, config):
+        """Compiles as `get_compile_config()` recorded, so that a reloaded
+        distiller trains on with the same optimizers."""
+        self.compile(**{k: keras.saving.deserialize_keras_object(v)
+                        for k, v in config.items()})
+
+    def student_variables(self):
+        """The variables the student optimizer trains."""
+        return list(self.student.trainable_variables)
 
     def call(self, inputs, training=None):
         return self.student(inputs, training=training)
 
     # -------------------------------------------------------------- steps
     @staticmethod
-    def _forward(tapped, x, training):
+    def forward(tapped, names, x, training):
+        """`(logits, {layer name: output})` of a `tap`ped model."""
         outputs = tapped(x, training=training)
-        if not isinstance(outputs, (list, tuple)):  # no taps: logits alone
-            return outputs, []
-        return outputs[0], list(outputs[1:])
+        if not names:  # a model of one output returns it bare
+            return outputs, {}
+        return outputs[0], dict(zip(names, outputs[1:]))
 
-    def _teacher_forward(self, x):
-        logits, features = self._forward(self._teacher_tapped, x, training=False)
-        return tf.stop_gradient(logits), [tf.stop_gradient(f) for f in features]
+    def teacher_forward(self, x):
+        logits, features = self.forward(self._teacher_tapped, self._teacher_names,
+                                        x, training=False)
+        return tf.stop_gradient(logits), {k: tf.stop_gradient(v) for k, v in features.items()}
 
-    def _step_losses(self, x, y, sample_weight, training):
-        teacher_logits, teacher_features = self._teacher_forward(x)
-        student_logits, student_features = self._forward(
-            self._student_tapped, x, training=training
-        )
-        args = (teacher_logits, teacher_features, student_logits,
-                student_features, training)
-        student_loss = tf.cast(self._compute_loss(
-            x=x, y=y, y_pred=student_logits, sample_weight=sample_weight,
-            training=training,
-        ), tf.float32)
-        distillation = tf.cast(self.distillation_loss(*args), tf.float32)
-        w_student, w_distill = self.loss_weights()
-        total = student_loss * w_student + replica_scale(w_distill * distillation)
-        auxiliary = None
-        if self.auxiliary_variables:
-            auxiliary = self.auxiliary_loss(distillation, *args)
-        return student_logits, total, student_loss, distillation, auxiliary
+    def student_forward(self, x, training):
+        return self.forward(self._student_tapped, self._student_names, x, training)
 
-    def train_step(self, data):
-        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        with tf.GradientTape(persistent=True) as tape:
-            logits, total, student_loss, distillation, auxiliary = self._step_losses(
-                x, y, sample_weight, training=True
-            )
-            scaled = self.optimizer.scale_loss(total)
-            if auxiliary is not None:
-                aux_scaled = self.auxiliary_optimizer.scale_loss(
-                    replica_scale(tf.cast(auxiliary, tf.float32))
-                )
-        variables = self.student.trainable_variables
-        self.optimizer.apply(tape.gradient(scaled, variables), variables)
-        if auxiliary is not None:
-            helpers = self.auxiliary_variables
-            self.auxiliary_optimizer.apply(tape.gradient(aux_scaled, helpers), helpers)
-        del tape
-        return self._update_metrics(x, y, sample_weight, logits, total,
-                                    student_loss, distillation, auxiliary)
+    def set_taps(self, teacher_names, student_names):
+        self._teacher_names, self._student_names = list(teacher_names), list(student_names)
+        self._teacher_tapped = tap(self.teacher, self._teacher_names)
+        self._student_tapped = tap(self.student, self._student_names)
 
-    def test_step(self, data):
-        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        logits, total, student_loss, distillation, auxiliary = self._step_losses(
-            x, y, sample_weight, training=False
-        )
-        return self._update_metrics(x, y, sample_weight, logits, total,
-                                    student_loss, distillation, auxiliary)
+    @staticmethod
+    def loss_inputs(loss, role, outputs):
+        """What `loss` takes of `outputs = (logits, features)`: the logits
+        (float32), one map or a list of maps."""
+        logits, features = outputs
+        name = getattr(loss, f"{role}_layer_name", None)
+        if name is None:
+            return tf.cast(logits, tf.float32)
+        return features[name] if isinstance(name, str) else [features[n] for n in name]
 
-    def _update_metrics(self, x, y, sample_weight, logits, total,
-                        student_loss, distillation, auxiliary):
-        batch = tf.shape(x)[0]
-        # `total` and `student_loss` carry the 1/replicas factor of Keras'
-        # compiled losses; report per-example means.
-        replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        self._loss_tracker.update_state(total * replicas, sample_weight=batch)
-        self.student_loss_tracker.update_state(
-            student_loss * replicas, sample_weight=batch
-        )
-        self.distillation_loss_tracker.update_state(distillation, sample_weight=batch)
-        if auxiliary is not None and self.auxiliary_loss_tracker is not None:
-            self.auxiliary_loss_tracker.update_state(
-                tf.cast(auxiliary, tf.float32), sample_weight=batch
-            )
+    def distillation(self, losses, weights, teacher, student, y, training):
+        """`sum_i w_i * loss_i.compute_loss(...)`, float32 (each term already
+        divided by the replicas in sync)."""
+        total = tf.constant(0.0)
+        for i, loss in enumerate(losses):
+            value = loss.compute_loss(self.loss_inputs(loss, "teacher", teacher),
+                                      self.loss_inputs(loss, "student", student),
+                                      labels=y, training=training)
+            total += weights[i] * tf.cast(value, tf.float32)
+        return total
+
+    def helper_step(self, losses, optimizer, teacher, student, y, training):
+        """One step of the helpers that have their own objective (losses
+        with `helper_loss`, e.g. KDGAN's discriminator) on it, taken before
+        the student's; returns its value, or `None` when there are none."""
+        adversarial = [l for l in losses if hasattr(l, "helper_loss")]
+        if not adversarial:
+            return None
+        student = tf.nest.map_structure(tf.stop_gradient, student)
+        with tf.GradientTape() as tape:
+            value = tf.add_n([tf.cast(l.helper_loss(
+                self.loss_inputs(l, "teacher", teacher), self.loss_inputs(l, "student", student),
+                labels=y, training=training), tf.float32) for l in adversarial])
+            scaled = optimizer.scale_loss(value)
+        if training:
+            variables = helper_variables(adversarial, adversarial=True)
+            optimizer.apply(tape.gradient(scaled, variables), variables)
+        return value
+
+    def student_loss(self, y, logits, sample_weight):
+        """`(compiled loss, student regularisers)`, float32, each divided by
+        the replicas in sync (Keras' compiled loss is; regularisers are not
+        in Keras 3.15, so they are here)."""
+        loss = tf.cast(self._compile_loss(y, logits, sample_weight), tf.float32)
+        regularisers = [tf.cast(tf.reduce_sum(r), tf.float32) for r in self.student.losses]
+        return loss, replica_scale(tf.add_n(regularisers)) if regularisers else 0.0
+
+    def update_metrics(self, x, y, sample_weight, logits, total, tracked):
+        """Updates `loss` with `total` and each `(tracker, value)` of
+        `tracked` (per-replica values divided by the replicas, or `None`),
+        as per-example means; returns the logs of the compiled metrics."""
+        batch = tf.shape(keras.tree.flatten(x)[0])[0]
+        replicas = float(tf.distribute.get_strategy().num_replicas_in_sync)
+        for tracker, value in [(self._loss_tracker, total), *tracked]:
+            if tracker is not None and value is not None:
+                tracker.update_state(tf.cast(value, tf.float32) * replicas,
+                                     sample_weight=batch)
         return self.compute_metrics(x, y, logits, sample_weight)
 
     # ------------------------------------------------------ serialisation
@@ -223,17 +232,13 @@ class BaseDistiller(keras.Model):
         config = {
             "teacher": keras.saving.serialize_keras_object(self.teacher),
             "student": keras.saving.serialize_keras_object(self.student),
-            "teacher_layers": self.teacher_layers,
-            "student_layers": self.student_layers,
             "student_loss_weight": self.student_loss_weight,
-            "distillation_loss_weight": self.distillation_loss_weight,
         }
-        base_config = super().get_config()
-        return {**base_config, **config}
+        return {**super().get_config(), **config}
 
     @classmethod
     def from_config(cls, config):
         config = dict(config)
-        config["teacher"] = keras.saving.deserialize_keras_object(config["teacher"])
-        config["student"] = keras.saving.deserialize_keras_object(config["student"])
+        for key in ("teacher", "student"):
+            config[key] = keras.saving.deserialize_keras_object(config[key])
         return cls(**config)

@@ -1,24 +1,16 @@
-"""Helpers every distiller shares: optimizer set-up, replica scaling,
-teacher/student checks."""
+"""Helpers every distiller shares: optimizers, model checks, the teacher's
+compute dtype."""
 
 import keras
-import tensorflow as tf
 
-
-def replica_scale(value):
-    """Divides a per-replica mean by the replica count (gradient all-reduce
-    sums), as Keras' compiled losses do."""
-    replicas = tf.distribute.get_strategy().num_replicas_in_sync
-    if replicas > 1:
-        value = value * tf.cast(1.0 / replicas, value.dtype)
-    return value
+from kr_keras.losses.common import scale_for_replicas as replica_scale  # noqa: F401
 
 
 def build_optimizer(optimizer, variables, name):
     """Resolves an optimizer identifier, wraps it for loss scaling under a
     `mixed_float16` policy, and builds it over `variables` now: Keras 3
     optimizers that build lazily inside a custom `train_step` fail under
-    `MirroredStrategy` (NOTES.md)."""
+    `MirroredStrategy` (keras#19246)."""
     optimizer = keras.optimizers.get(optimizer)
     policy = keras.config.dtype_policy()
     if policy.name == "mixed_float16" and not isinstance(
@@ -30,6 +22,34 @@ def build_optimizer(optimizer, variables, name):
     if not optimizer.built:
         optimizer.build(variables)
     return optimizer
+
+
+def unwrapped(optimizer):
+    """The optimizer inside a `LossScaleOptimizer` (or itself)."""
+    return getattr(optimizer, "inner_optimizer", optimizer)
+
+
+def copy_optimizer(optimizer):
+    """A fresh optimizer with `optimizer`'s class and config (learning-rate
+    schedule and weight decay included): RepDistiller trains helpers with
+    the student's settings."""
+    inner = unwrapped(keras.optimizers.get(optimizer))
+    return inner.__class__.from_config(inner.get_config())
+
+
+def run_in_global_dtype(model):
+    """Sets every layer of a model saved entirely in float32 (e.g. a loaded
+    float32 `.keras` teacher) to the global mixed-precision policy, so its
+    forward runs in float16/bfloat16 with float32 variables. A model with
+    per-layer policies of its own is left as it is."""
+    policy = keras.config.dtype_policy()
+    layers = [l for l in model._flatten_layers(include_self=False)
+              if not isinstance(l, keras.layers.InputLayer)]
+    if policy.compute_dtype == "float32" or any(
+            l.dtype_policy.name != "float32" for l in layers):
+        return
+    for layer in layers:
+        layer.dtype_policy = policy
 
 
 def check_teacher_student(teacher, student):

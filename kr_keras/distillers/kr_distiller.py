@@ -8,13 +8,16 @@ reading of the lost equations is written down in docs/method.md.
 import keras
 import tensorflow as tf
 
+from kr_keras.distillers.base import BaseDistiller
+from kr_keras.distillers.base import helper_variables
 from kr_keras.distillers.common import build_optimizer
 from kr_keras.distillers.common import check_teacher_student
+from kr_keras.distillers.common import copy_optimizer
 from kr_keras.distillers.common import replica_scale
+from kr_keras.distillers.common import unwrapped
 from kr_keras.layers.knowledge_aggregation import KnowledgeAggregation
 from kr_keras.layers.sparse_recoding import SparseRecoding
 from kr_keras.models.tap import default_tap_names
-from kr_keras.models.tap import tap
 
 
 def group_taps(teacher_taps, student_taps, group_size=None):
@@ -65,7 +68,7 @@ def group_taps(teacher_taps, student_taps, group_size=None):
 
 
 @keras.saving.register_keras_serializable(package="kr_keras")
-class KRDistiller(keras.Model):
+class KRDistiller(BaseDistiller):
     """Knowledge Representing distiller (paper Sec. 3).
 
     Per batch, one frozen teacher forward (`training=False`) and one student
@@ -89,8 +92,9 @@ class KRDistiller(keras.Model):
     then reads as a per-example sum of squares, averaged over the batch.
 
     `call` returns the student's logits; `distiller.student` is the trained
-    student, a plain `keras.Model`. Metrics: `loss` (= L_S), `student_loss`
-    (CE plus the student's regularisers), `knowledge_loss` (L_K),
+    student, a plain `keras.Model`. The student's regularisers are added to
+    L_S outside `w_s`. Metrics: `loss` (= L_S), `student_loss` (the
+    compiled loss, CE), `knowledge_loss` (L_K),
     `prior_loss` (the unweighted SRP match), `distillation_loss` (the
     weighted posterior terms, when any), with SRP `tau` (the thresholds'
     mean over taps) and `inactive_fraction` (the fraction of residual
@@ -117,7 +121,11 @@ class KRDistiller(keras.Model):
             `threshold_rate * max(target, 1 - target)` of itself per step,
             independent of the student optimizer.
         posterior: `None`, a `keras.distillation.DistillationLoss` on the
-            logits (e.g. `kr_keras.losses.KD()`), or a list of them.
+            logits (e.g. `kr_keras.losses.KD()`), or a list of them. A loss
+            owning helpers with their own `helper_loss` (e.g.
+            `kr_keras.losses.KDGANDistillation`'s discriminator) has them
+            trained by `compile(posterior_optimizer=...)` before each
+            student step; `auxiliary_loss` reports that objective.
         distillation_loss_weights: Weight(s) of the posterior term(s);
             defaults to 1.0 each.
         student_loss_weight: Weight of the cross-entropy term.
@@ -146,8 +154,8 @@ class KRDistiller(keras.Model):
     # ... train the teacher with compile/fit ...
     distiller = kr_keras.KRDistiller(teacher, student, group_size=3)
     distiller.compile(
-        student_optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
-        knowledge_optimizer=keras.optimizers.SGD(0.1, momentum=0.9),
+        optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
+        auxiliary_optimizer=keras.optimizers.SGD(0.1, momentum=0.9),
         metrics=["accuracy"])
     distiller.fit(train_ds, validation_data=test_ds, epochs=10)
     distiller.student.save("student.keras")
@@ -192,17 +200,24 @@ class KRDistiller(keras.Model):
             raise ValueError(
                 f"`mu` and `gamma` must be >= 0. Received: mu={mu}, gamma={gamma}"
             )
-        teacher_layers = list(teacher_layers or default_tap_names(teacher))
-        student_layers = list(student_layers or default_tap_names(student))
+        teacher_layers = (default_tap_names(teacher) if teacher_layers is None
+                          else list(teacher_layers))
+        student_layers = (default_tap_names(student) if student_layers is None
+                          else list(student_layers))
         groups = group_taps(teacher_layers, student_layers, group_size)
         posteriors = _as_list(posterior)
         for loss in posteriors:
-            if not isinstance(loss, keras.distillation.DistillationLoss):
+            if not isinstance(loss, keras.distillation.DistillationLoss) or any(
+                    getattr(loss, f"{r}_layer_name", None) is not None
+                    for r in ("teacher", "student")):
                 raise ValueError(
-                    "`posterior` must be a keras.distillation.DistillationLoss "
-                    "(e.g. kr_keras.losses.KD()) or a list of them. "
+                    "`posterior` takes keras.distillation.DistillationLosses "
+                    "on the logits (no teacher_layer_name/student_layer_name, "
+                    "e.g. kr_keras.losses.KD()), or a list of them; feature "
+                    "losses go in kr_keras.distillers.Distiller. "
                     f"Received: posterior={posterior!r}"
                 )
+
         if distillation_loss_weights is None:
             distillation_loss_weights = [1.0] * len(posteriors)
         distillation_loss_weights = [float(w) for w in _as_list(distillation_loss_weights)]
@@ -212,11 +227,7 @@ class KRDistiller(keras.Model):
                 f"term. Received: {len(distillation_loss_weights)} weights for "
                 f"{len(posteriors)} terms"
             )
-        super().__init__(name=name, **kwargs)
-
-        self.teacher = teacher
-        self.student = student
-        self.teacher.trainable = False
+        super().__init__(teacher, student, student_loss_weight, name=name, **kwargs)
         self.teacher_layers = teacher_layers
         self.student_layers = student_layers
         self.group_size = len(groups[0])
@@ -229,13 +240,11 @@ class KRDistiller(keras.Model):
         self.threshold_rate = float(threshold_rate)
         self.posterior = posteriors
         self.distillation_loss_weights = distillation_loss_weights
-        self.student_loss_weight = float(student_loss_weight)
         self.aggregation_momentum = float(aggregation_momentum)
         self.prior_warmup_steps = int(prior_warmup_steps)
         self.feature_normalization = feature_normalization
 
-        self._teacher_tapped = tap(teacher, teacher_layers)
-        self._student_tapped = tap(student, student_layers)
+        self.set_taps(teacher_layers, student_layers)
         t_shapes = {n: teacher.get_layer(n).output.shape for n in teacher_layers}
         self.aggregators = []
         self.recoders = []
@@ -266,9 +275,15 @@ class KRDistiller(keras.Model):
                 recoder.build(s_shape, s_shape)
                 self.recoders.append(recoder)
         self._groups = [[teacher_layers.index(n) for n in g] for g in groups]
+        for loss in posteriors:  # builds their helpers
+            loss.validate_model_compatibility(teacher, student)
+        if helper_variables(posteriors, adversarial=False):
+            raise ValueError(
+                "A posterior loss may own helpers only with their own "
+                "`helper_loss` (trained before the student step); use "
+                f"kr_keras.distillers.Distiller for others. Received: posterior={posterior!r}")
 
         self.knowledge_loss_tracker = keras.metrics.Mean(name="knowledge_loss")
-        self.student_loss_tracker = keras.metrics.Mean(name="student_loss")
         self.prior_loss_tracker = keras.metrics.Mean(name="prior_loss")
         self.distillation_loss_tracker = (
             keras.metrics.Mean(name="distillation_loss") if posteriors else None
@@ -277,7 +292,10 @@ class KRDistiller(keras.Model):
             [keras.metrics.Mean(name="tau"), keras.metrics.Mean(name="inactive_fraction")]
             if self.sparse else []
         )
-        self.knowledge_optimizer = None
+        self.auxiliary_loss_tracker = (
+            keras.metrics.Mean(name="auxiliary_loss")
+            if helper_variables(posteriors, adversarial=True) else None)
+        self.posterior_optimizer = None
         # Every part was built above from the models' symbolic shapes.
         self.built = True
 
@@ -287,77 +305,54 @@ class KRDistiller(keras.Model):
         """Trainable variables of the knowledge step (aggregators only)."""
         return [v for a in self.aggregators for v in a.trainable_variables]
 
-    @property
-    def student_variables(self):
-        """Trainable variables of the student step: the student's. (SRP's
-        thresholds follow their own rule, not an optimizer, so no weight
-        decay or learning rate of the student reaches them.)"""
-        return list(self.student.trainable_variables)
+    def auxiliary_variables(self):
+        return self.knowledge_variables
 
-    def compile(
-        self,
-        student_optimizer=None,
-        knowledge_optimizer=None,
-        loss=None,
-        metrics=None,
-        optimizer=None,
-        auxiliary_optimizer=None,
-        **kwargs,
-    ):
-        """Configures both optimizers, the student loss and the metrics.
+    def default_auxiliary_optimizer(self, optimizer):
+        """The paper's CIFAR knowledge optimizer, SGD(0.1, momentum 0.9)."""
+        return keras.optimizers.SGD(0.1, momentum=0.9)
+
+    @property
+    def knowledge_optimizer(self):
+        """Eq. 9's optimizer: `auxiliary_optimizer`."""
+        return self.auxiliary_optimizer
+
+    def compile(self, optimizer=None, loss=None, metrics=None, auxiliary_optimizer=None,
+                student_optimizer=None, knowledge_optimizer=None,
+                posterior_optimizer=None, **kwargs):
+        """Configures the optimizers, the student loss and the metrics.
 
         Args:
-            student_optimizer: Optimizer of Eq. 10 (student + SRP
-                thresholds). Becomes `self.optimizer`, so Keras'
-                learning-rate callbacks act on it. Paper CIFAR default:
-                SGD(0.01, momentum 0.9). `optimizer=` is an alias.
-            knowledge_optimizer: Optimizer of Eq. 9 (aggregators). Paper
-                CIFAR default: SGD(0.1, momentum 0.9). Give it a
-                `LearningRateSchedule` for the paper's step schedule.
+            optimizer: Optimizer of Eq. 10 (the student). Paper CIFAR
+                default: SGD(0.01, momentum 0.9). Alias: `student_optimizer`.
             loss: Student loss on `(y, logits)`; defaults to sparse
                 categorical cross-entropy from logits.
             metrics: Metrics of the student logits, e.g. `["accuracy"]`.
-            auxiliary_optimizer: Alias of `knowledge_optimizer`, the name
-                every distiller of `build_distiller` uses for the optimizer
-                of its trainable helpers.
-            **kwargs: Passed to `keras.Model.compile` (`jit_compile`,
-                `steps_per_execution`, ...).
+            auxiliary_optimizer: Optimizer of Eq. 9 (the aggregators). Paper
+                CIFAR default: SGD(0.1, momentum 0.9); give it a
+                `LearningRateSchedule` for the paper's step schedule.
+                Alias: `knowledge_optimizer`.
+            posterior_optimizer: Optimizer of the posterior losses' helpers
+                (e.g. a KDGAN discriminator); default a copy of the student
+                optimizer's config.
+            **kwargs: Passed to `keras.Model.compile` (`jit_compile`, ...).
         """
-        if optimizer is not None and student_optimizer is not None:
-            raise ValueError(
-                "Pass either `student_optimizer` or its alias `optimizer`, not both."
-            )
-        if auxiliary_optimizer is not None and knowledge_optimizer is not None:
-            raise ValueError(
-                "Pass either `knowledge_optimizer` or its alias "
-                "`auxiliary_optimizer`, not both."
-            )
-        student_optimizer = student_optimizer or optimizer
-        knowledge_optimizer = knowledge_optimizer or auxiliary_optimizer
-        if student_optimizer is None:
-            student_optimizer = keras.optimizers.SGD(0.01, momentum=0.9)
-        if knowledge_optimizer is None:
-            knowledge_optimizer = keras.optimizers.SGD(0.1, momentum=0.9)
-        if (isinstance(student_optimizer, keras.optimizers.Optimizer)
-                and student_optimizer is knowledge_optimizer):
-            raise ValueError(
-                "KR alternates two optimizers (paper Sec. 3.4); pass two "
-                "distinct optimizer instances."
-            )
-        if loss is None:
-            loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-        student_optimizer = build_optimizer(
-            student_optimizer, self.student_variables, "student_optimizer"
-        )
-        self.knowledge_optimizer = build_optimizer(
-            knowledge_optimizer, self.knowledge_variables, "knowledge_optimizer"
-        )
-        super().compile(
-            optimizer=student_optimizer, loss=loss, metrics=metrics, **kwargs
-        )
-
-    def call(self, inputs, training=None):
-        return self.student(inputs, training=training)
+        for name, value, alias, other in (
+                ("optimizer", optimizer, "student_optimizer", student_optimizer),
+                ("auxiliary_optimizer", auxiliary_optimizer, "knowledge_optimizer",
+                 knowledge_optimizer)):
+            if value is not None and other is not None:
+                raise ValueError(f"Pass either `{name}` or its alias `{alias}`, not both. "
+                                 f"Received: {alias}={other!r}")
+        super().compile(optimizer or student_optimizer, loss, metrics,
+                        auxiliary_optimizer or knowledge_optimizer, **kwargs)
+        helpers = helper_variables(self.posterior, adversarial=True)
+        if helpers:
+            self.posterior_optimizer = build_optimizer(
+                posterior_optimizer or copy_optimizer(self._compile_arguments["optimizer"]),
+                helpers, "posterior_optimizer")
+            self._compile_arguments["posterior_optimizer"] = (
+                posterior_optimizer and unwrapped(self.posterior_optimizer))
 
     # ----------------------------------------------------------- the steps
     def _merged(self, teacher_features):
@@ -436,17 +431,16 @@ class KRDistiller(keras.Model):
             total += self._distance(s_j, k_j)
         return total
 
-    def _posterior_loss(self, teacher_logits, student_logits):
-        total = 0.0
-        for weight, loss in zip(self.distillation_loss_weights, self.posterior):
-            total += weight * tf.cast(
-                loss.compute_loss(
-                    tf.cast(teacher_logits, tf.float32),
-                    tf.cast(student_logits, tf.float32),
-                ),
-                tf.float32,
-            )
-        return total
+    def _posterior_helpers(self, teacher_logits, student_logits, y, training):
+        """The posterior losses' helpers' own objective, after their step
+        when `training` (`None` without such helpers)."""
+        return self.helper_step(self.posterior, self.posterior_optimizer,
+                                (teacher_logits, {}), (student_logits, {}), y, training)
+
+    def _posterior_loss(self, teacher_logits, student_logits, y, training):
+        """The weighted posterior terms (each already divided by the replicas)."""
+        return self.distillation(self.posterior, self.distillation_loss_weights,
+                                 (teacher_logits, {}), (student_logits, {}), y, training)
 
     def _prior_weight(self):
         if not self.prior_warmup_steps:
@@ -455,11 +449,8 @@ class KRDistiller(keras.Model):
         return self.mu * tf.minimum(1.0, step / float(self.prior_warmup_steps))
 
     def _teacher_forward(self, x):
-        teacher_logits, *teacher_features = self._teacher_tapped(x, training=False)
-        return (
-            tf.stop_gradient(teacher_logits),
-            [tf.stop_gradient(f) for f in teacher_features],
-        )
+        teacher_logits, features = self.teacher_forward(x)
+        return teacher_logits, [features[n] for n in self.teacher_layers]
 
     def train_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
@@ -493,26 +484,27 @@ class KRDistiller(keras.Model):
                     tf.stop_gradient(k)
                     for k in self._knowledge(merged, training=True, update_statistics=False)
                 ]
+                # Posterior helpers' step (e.g. a discriminator's) first.
+                auxiliary = self._posterior_helpers(
+                    teacher_logits, student_logits, y, training=True)
             # Student step (Eq. 10).
-            student_loss = self._compute_loss(
-                x=x, y=y, y_pred=student_logits, sample_weight=sample_weight,
-                training=True,
-            )
+            student_loss, regularisers = self.student_loss(y, student_logits, sample_weight)
             prior_loss = self._prior_loss(knowledge, student_features)
-            total = tf.cast(student_loss, tf.float32) * self.student_loss_weight
+            total = student_loss * self.student_loss_weight + regularisers
             total += replica_scale(self._prior_weight() * prior_loss)
             posterior_loss = None
             if self.posterior:
-                posterior_loss = self._posterior_loss(teacher_logits, student_logits)
-                total += replica_scale(posterior_loss)
+                posterior_loss = self._posterior_loss(
+                    teacher_logits, student_logits, y, training=True)
+                total += posterior_loss
             scaled = self.optimizer.scale_loss(total)
-        student_variables = self.student_variables
+        student_variables = self.student_variables()
         self.optimizer.apply(
             student_tape.gradient(scaled, student_variables), student_variables
         )
         return self._update_metrics(
             x, y, sample_weight, student_logits, total, student_loss,
-            knowledge_loss, prior_loss, posterior_loss,
+            knowledge_loss, prior_loss, posterior_loss, auxiliary,
         )
 
     def test_step(self, data):
@@ -521,38 +513,23 @@ class KRDistiller(keras.Model):
         student_logits, *student_features = self._student_tapped(x, training=False)
         knowledge = self._knowledge(self._merged(teacher_features), training=False)
         knowledge_loss = self._knowledge_loss(knowledge, student_features)
-        student_loss = self._compute_loss(
-            x=x, y=y, y_pred=student_logits, sample_weight=sample_weight,
-            training=False,
-        )
+        student_loss, regularisers = self.student_loss(y, student_logits, sample_weight)
         prior_loss = self._prior_loss(knowledge, student_features, recode=False)
-        total = tf.cast(student_loss, tf.float32) * self.student_loss_weight
+        total = student_loss * self.student_loss_weight + regularisers
         total += replica_scale(self._prior_weight() * prior_loss)
+        auxiliary = self._posterior_helpers(teacher_logits, student_logits, y, training=False)
         posterior_loss = None
         if self.posterior:
-            posterior_loss = self._posterior_loss(teacher_logits, student_logits)
-            total += replica_scale(posterior_loss)
+            posterior_loss = self._posterior_loss(
+                teacher_logits, student_logits, y, training=False)
+            total += posterior_loss
         return self._update_metrics(
             x, y, sample_weight, student_logits, total, student_loss,
-            knowledge_loss, prior_loss, posterior_loss,
+            knowledge_loss, prior_loss, posterior_loss, auxiliary,
         )
 
-    def _update_metrics(self, x, y, sample_weight, student_logits, total,
-                        student_loss, knowledge_loss, prior_loss, posterior_loss):
-        batch = tf.shape(keras.tree.flatten(x)[0])[0]
-        # `total` and `student_loss` carry the 1/replicas factor of
-        # Keras' compiled losses; report per-example means.
-        replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        self._loss_tracker.update_state(total * replicas, sample_weight=batch)
-        self.student_loss_tracker.update_state(
-            tf.cast(student_loss, tf.float32) * replicas, sample_weight=batch
-        )
-        self.knowledge_loss_tracker.update_state(knowledge_loss, sample_weight=batch)
-        self.prior_loss_tracker.update_state(prior_loss, sample_weight=batch)
-        if posterior_loss is not None:
-            self.distillation_loss_tracker.update_state(
-                posterior_loss, sample_weight=batch
-            )
+    def _update_metrics(self, x, y, sample_weight, student_logits, total, student_loss,
+                        knowledge_loss, prior_loss, posterior_loss, auxiliary):
         if self.threshold_trackers:
             tau, fraction = self.threshold_trackers
             tau.update_state(tf.add_n([tf.convert_to_tensor(r.tau) for r in self.recoders])
@@ -560,13 +537,17 @@ class KRDistiller(keras.Model):
             fraction.update_state(
                 tf.add_n([tf.convert_to_tensor(r.inactive_fraction) for r in self.recoders])
                 / len(self.recoders))
-        return self.compute_metrics(x, y, student_logits, sample_weight)
+        # Losses carrying the 1/replicas factor (KR's own terms do not).
+        return self.update_metrics(x, y, sample_weight, student_logits, total, [
+            (self.student_loss_tracker, student_loss),
+            (self.knowledge_loss_tracker, replica_scale(knowledge_loss)),
+            (self.prior_loss_tracker, replica_scale(prior_loss)),
+            (self.distillation_loss_tracker, posterior_loss),
+            (self.auxiliary_loss_tracker, auxiliary)])
 
     # -------------------------------------------------------- serialisation
     def get_config(self):
         config = {
-            "teacher": keras.saving.serialize_keras_object(self.teacher),
-            "student": keras.saving.serialize_keras_object(self.student),
             "teacher_layers": self.teacher_layers,
             "student_layers": self.student_layers,
             "group_size": self.group_size,
@@ -580,8 +561,7 @@ class KRDistiller(keras.Model):
             "posterior": [
                 keras.saving.serialize_keras_object(p) for p in self.posterior
             ],
-            "distillation_loss_weights": self.distillation_loss_weights,
-            "student_loss_weight": self.student_loss_weight,
+            "distillation_loss_weights": list(self.distillation_loss_weights),
             "aggregation_momentum": self.aggregation_momentum,
             "prior_warmup_steps": self.prior_warmup_steps,
             "feature_normalization": self.feature_normalization,
@@ -592,12 +572,10 @@ class KRDistiller(keras.Model):
     @classmethod
     def from_config(cls, config):
         config = dict(config)
-        config["teacher"] = keras.saving.deserialize_keras_object(config["teacher"])
-        config["student"] = keras.saving.deserialize_keras_object(config["student"])
         config["posterior"] = [
             keras.saving.deserialize_keras_object(p) for p in config["posterior"]
         ]
-        return cls(**config)
+        return super().from_config(config)
 
 
 def _as_list(value):

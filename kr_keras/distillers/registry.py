@@ -1,80 +1,75 @@
-"""One registry mapping method names to distiller builders (STYLE.md §3).
+"""One registry mapping method names to distiller builders.
 
-Binaries use `flags.DEFINE_enum("method", ..., names())`; nothing else
-branches on method names.
+Each entry declares its hyper-parameters explicitly. Binaries use
+`flags.DEFINE_enum("method", ..., names())`; nothing else branches on
+method names. `kr_keras.distillers.methods` holds the entries.
 """
 
-import inspect
+from kr_keras.distillers.distiller import Distiller
 
 _BUILDERS = {}
-_CLASSES = {}
-# Arguments of every builder/distiller that are not hyper-parameters.
-_NOT_HPARAMS = {"self", "teacher", "student", "name"}
+_HYPERPARAMETERS = {}
 
 
-def register(name, distiller_class=None):
-    """Decorator: registers `builder(teacher, student, **hparams) -> Model`.
+def register(name, build, hyperparameters):
+    """Registers `build(teacher, student, **hparams) -> keras.Model`.
 
     Args:
         name: The method's name.
-        distiller_class: The class the builder returns; when the builder
-            forwards `**hparams`, the class's `__init__` arguments are the
-            method's hyper-parameters (see `hyperparameters`).
+        build: The builder.
+        hyperparameters: The names of the keyword arguments `build` takes;
+            `build_distiller` rejects any other.
+    """
+    if name in _BUILDERS:
+        raise ValueError(f"Method {name!r} is already registered.")
+    _BUILDERS[name] = build
+    _HYPERPARAMETERS[name] = frozenset(hyperparameters)
+
+
+def register_losses(name, build_losses, defaults, stages=None):
+    """Registers a method of the generic `Distiller`.
+
+    Args:
+        name: The method's name.
+        build_losses: `build_losses(teacher, student, **hparams) ->
+            (losses, weights)`, called with every key of `defaults` but
+            `student_loss_weight`.
+        defaults: Dict of the method's hyper-parameters and their defaults
+            (the reference scripts' values); `student_loss_weight`, if
+            present, is the `Distiller`'s (default 1.0).
+        stages: Optional `stages(**hparams) -> list` of stage dicts that run
+            before the main weights (see `Distiller`).
 
     Example:
 
     ```python
-    @register("kd", KDDistiller)
-    def build_kd(teacher, student, temperature=4.0, **hparams):
-        return KDDistiller(teacher, student, temperature=temperature, **hparams)
+    register_losses("kd", kd.build_losses, kd.DEFAULTS)
     ```
     """
 
-    def decorator(builder):
-        if name in _BUILDERS:
-            raise ValueError(f"Method {name!r} is already registered.")
-        _BUILDERS[name] = builder
-        _CLASSES[name] = distiller_class
-        return builder
+    def build(teacher, student, **hparams):
+        hparams = {**defaults, **hparams}
+        student_loss_weight = hparams.pop("student_loss_weight", 1.0)
+        losses, weights = build_losses(teacher, student, **hparams)
+        return Distiller(
+            teacher, student, losses, weights, student_loss_weight,
+            stages=stages(**hparams) if stages else None,
+            name=f"{name.replace('+', '_')}_distiller")
 
-    return decorator
+    register(name, build, defaults)
 
 
-def _named_parameters(function):
-    parameters = inspect.signature(function).parameters.values()
-    names = {p.name for p in parameters
-             if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
-    forwards = any(p.kind == p.VAR_KEYWORD for p in parameters)
-    return names - _NOT_HPARAMS, forwards
+def _check(method):
+    if method not in _BUILDERS:
+        raise ValueError(f"Unknown distillation method {method!r}. "
+                         f"Known methods: {names()}")
 
 
 def hyperparameters(method):
-    """The keyword hyper-parameters `build_distiller(method, ...)` accepts.
-
-    The builder's own keyword arguments plus, when it forwards `**hparams`,
-    those of the distiller class it was registered with. Binaries use this
-    to pass each method only what it takes, without naming methods.
-    """
-    if method not in _BUILDERS:
-        raise ValueError(
-            f"Unknown distillation method {method!r}. Known methods: {names()}"
-        )
-    accepted, forwards = _named_parameters(_BUILDERS[method])
-    distiller_class = _CLASSES[method]
-    if not forwards or distiller_class is None:
-        return accepted
-    # Follow `**kwargs` up the class's own hierarchy (kr+kdgan forwards to
-    # KRDistiller), stopping before Keras' classes.
-    for cls in distiller_class.__mro__:
-        if cls.__module__.startswith("keras"):
-            break
-        if "__init__" not in vars(cls):
-            continue
-        names_, forwards = _named_parameters(cls.__init__)
-        accepted |= names_
-        if not forwards:
-            break
-    return accepted
+    """The keyword hyper-parameters `build_distiller(method, ...)` accepts,
+    as the method declared them."""
+    _check(method)
+    return set(_HYPERPARAMETERS[method])
 
 
 def names():
@@ -86,22 +81,26 @@ def build_distiller(method, teacher, student, **hparams):
     """Builds the distiller of `method` for `teacher` → `student`.
 
     Every distiller is a `keras.Model` that `compile(optimizer=...,
-    metrics=...)`s and `fit(...)`s like `kr_keras.KRDistiller`; those with
-    trainable helpers (KR aggregators, FitNet regressors, a KDGAN
-    discriminator) also take `auxiliary_optimizer=` and default it when it
-    is omitted. `distiller.student` is the trained student.
+    auxiliary_optimizer=..., loss=..., metrics=...)`s and `fit(...)`s;
+    `distiller.student` is the trained student. `auxiliary_optimizer`
+    trains the helpers (KR's aggregators, FitNet's regressor, KDGAN's
+    discriminator) and defaults per method; methods without helpers warn
+    that they ignore it.
 
     Args:
         method: A name from `names()`, e.g. `"kr"`, `"kd"`, `"ce"`.
         teacher: Trained functional `keras.Model` returning logits.
         student: Functional `keras.Model` returning logits.
-        **hparams: Method hyper-parameters (see each builder's docstring).
+        **hparams: Method hyper-parameters (`hyperparameters(method)`).
 
     Raises:
-        ValueError: for an unknown method, listing the known ones.
+        ValueError: for an unknown method (listing the known ones) or a
+            hyper-parameter the method does not declare.
     """
-    if method not in _BUILDERS:
+    _check(method)
+    unknown = sorted(set(hparams) - _HYPERPARAMETERS[method])
+    if unknown:
         raise ValueError(
-            f"Unknown distillation method {method!r}. Known methods: {names()}"
-        )
+            f"Method {method!r} does not take {unknown}; it takes "
+            f"{sorted(_HYPERPARAMETERS[method])}. Received: {unknown}")
     return _BUILDERS[method](teacher, student, **hparams)

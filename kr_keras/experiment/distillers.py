@@ -1,43 +1,37 @@
 """Building and compiling any registered distiller without naming methods.
 
-Two things differ between distillers and are found here by introspection,
-never by method name (one registry, no `if method == ...` chains):
+Two things differ between distillers, and neither is found by method name:
 
 * which hyper-parameters a method takes (KR's `mu`, `group_size`, ... mean
   nothing to `"ce"`): `build(method, teacher, student, hparams)` passes the
-  ones `registry.hyperparameters(method)` lists;
-* whether the distiller has trainable helpers with their own optimizer:
-  `has_auxiliary_optimizer(distiller)` reads `compile`'s signature.
+  ones the method declares (`registry.hyperparameters(method)`);
+* whether it has KR's knowledge step, whose aggregators alone train with
+  the `knowledge_lr` optimizer (`takes_knowledge_optimizer`).
 """
 
-import inspect
 import logging
 
+from kr_keras.distillers import KRDistiller
 from kr_keras.distillers import registry
 
-def has_auxiliary_optimizer(distiller):
-    """Whether `distiller.compile` takes `auxiliary_optimizer=`.
 
-    Distillers with trainable helpers (KR aggregators, FitNet regressors, a
-    KDGAN discriminator) accept it (`registry.build_distiller`'s contract);
-    `StudentAlone` does not.
-    """
-    parameters = inspect.signature(distiller.compile).parameters
-    return "auxiliary_optimizer" in parameters
+def takes_knowledge_optimizer(distiller):
+    """Whether `distiller` has KR's aggregators (Eq. 9's optimizer)."""
+    return isinstance(distiller, KRDistiller)
 
 
-def compile_distiller(distiller, optimizer, auxiliary_optimizer, metrics=("accuracy",),
+def compile_distiller(distiller, optimizer, knowledge_optimizer, metrics=("accuracy",),
                       **kwargs):
-    """`distiller.compile(optimizer=..., auxiliary_optimizer=..., metrics=...)`,
-    passing `auxiliary_optimizer` only to distillers that take it.
+    """`distiller.compile(optimizer=..., metrics=...)`, with
+    `knowledge_optimizer=` for KR's aggregators alone: other helpers (FitNet's
+    regressor, KDGAN's discriminator) train with a copy of the student
+    optimizer's config, their distiller's default.
 
     Returns:
-        `True` when the auxiliary optimizer was used.
+        `True` when the knowledge optimizer was used.
     """
-    extra = {}
-    used = has_auxiliary_optimizer(distiller)
-    if used:
-        extra["auxiliary_optimizer"] = auxiliary_optimizer
+    used = takes_knowledge_optimizer(distiller)
+    extra = {"knowledge_optimizer": knowledge_optimizer} if used else {}
     distiller.compile(optimizer=optimizer, metrics=list(metrics), **extra, **kwargs)
     return used
 

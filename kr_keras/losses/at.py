@@ -3,13 +3,21 @@
 Reference: Zagoruyko and Komodakis, "Paying More Attention to Attention:
 Improving the Performance of Convolutional Neural Networks via Attention
 Transfer", ICLR 2017 (paper ref. [36]); RepDistiller `distiller_zoo/AT.py`
-(`Attention`), whose form is followed here.
+(`Attention`), whose form is followed here. Defaults: RepDistiller's CIFAR
+run (`-a 0 -b 1000`, `p = 2`): `CE + 1000 * sum_i at_loss(s_i, t_i)` over
+the stage ends (RepDistiller's `feat[1:-1]`).
 """
 
 import keras
 import tensorflow as tf
 
+from kr_keras.losses.common import TappedLoss
+from kr_keras.losses.common import paired_losses
+from kr_keras.losses.common import scale_for_replicas
 from kr_keras.losses.spatial import match_spatial
+
+DEFAULTS = {"teacher_layers": None, "student_layers": None, "p": 2,
+            "student_loss_weight": 1.0, "distillation_loss_weight": 1000.0}
 
 
 def attention_map(feature, p=2):
@@ -51,12 +59,13 @@ def at_loss(student_feat, teacher_feat, p=2):
 
 
 @keras.saving.register_keras_serializable(package="kr_keras")
-class AttentionTransfer(keras.distillation.DistillationLoss):
+class AttentionTransfer(TappedLoss):
     """Attention transfer as a `keras.distillation.DistillationLoss`.
 
     Inside `keras.distillation.Distiller`, the named layers' outputs are
     extracted and `compute_loss(teacher_map, student_map)` returns
-    `at_loss(student_map, teacher_map, p)`. Give the paper's weight
+    `at_loss(student_map, teacher_map, p)` (divided by the replicas in
+    sync, `kr_keras.losses.common`). Give the paper's weight
     through the distiller, e.g. `distillation_loss_weights=[1000.0]`, and
     one instance per tapped pair of layers.
 
@@ -68,10 +77,8 @@ class AttentionTransfer(keras.distillation.DistillationLoss):
     Example:
 
     ```python
-    distiller = keras.distillation.Distiller(
-        teacher, student,
-        distillation_losses=[kr_keras.losses.AttentionTransfer(
-            "stage3_block3_out", "stage3_block1_out")],
+    at = kr_keras.losses.AttentionTransfer("stage3_block3_out", "stage3_block1_out")
+    distiller = keras.distillation.Distiller(teacher, student, [at],
         distillation_loss_weights=[1000.0], student_loss_weight=0.5)
     ```
     """
@@ -79,24 +86,19 @@ class AttentionTransfer(keras.distillation.DistillationLoss):
     def __init__(self, teacher_layer_name, student_layer_name, p=2):
         if p <= 0:
             raise ValueError(f"`p` must be > 0. Received: p={p}")
-        self.teacher_layer_name = teacher_layer_name
-        self.student_layer_name = student_layer_name
+        super().__init__(teacher_layer_name, student_layer_name)
         self.p = p
 
-    def validate_model_compatibility(self, teacher, student):
-        teacher.get_layer(self.teacher_layer_name)
-        student.get_layer(self.student_layer_name)
-
     def compute_loss(self, teacher_outputs, student_outputs, **kwargs):
-        return at_loss(student_outputs, teacher_outputs, self.p)
+        return scale_for_replicas(at_loss(student_outputs, teacher_outputs, self.p))
 
     def get_config(self):
-        return {
-            "teacher_layer_name": self.teacher_layer_name,
-            "student_layer_name": self.student_layer_name,
-            "p": self.p,
-        }
+        return {**super().get_config(), "p": self.p}
 
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
+
+def build_losses(teacher, student, teacher_layers, student_layers, p,
+                 distillation_loss_weight):
+    """One `AttentionTransfer` per tapped pair (default: the stage ends),
+    each weighted `distillation_loss_weight`."""
+    return paired_losses(lambda t, s: AttentionTransfer(t, s, p), teacher, student,
+                         teacher_layers, student_layers, distillation_loss_weight, "AT")

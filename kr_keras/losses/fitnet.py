@@ -3,12 +3,21 @@
 Reference: Romero, Ballas, Kahou, Chassang, Gatta and Bengio, "FitNets:
 Hints for Thin Deep Nets", ICLR 2015 (paper ref. [26]); RepDistiller
 `distiller_zoo/FitNet.py` (`HintLoss`) with `models/util.py` (`ConvReg`).
+Defaults: RepDistiller's single-stage CIFAR run (`-a 0 -b 100`,
+`--hint_layer 2`): `CE + 100 * fitnet_loss`, hint and guided layers at the
+end of the middle stage. Romero et al.'s original is two-stage (hint
+pre-training, then KD); not done here.
 """
 
 import keras
 import tensorflow as tf
 
 from kr_keras.layers.hint_regressor import HintRegressor
+from kr_keras.losses.common import scale_for_replicas
+from kr_keras.losses.common import stage_end_names
+
+DEFAULTS = {"teacher_layer": None, "student_layer": None,
+            "student_loss_weight": 1.0, "distillation_loss_weight": 100.0}
 
 
 def fitnet_loss(student_hint, teacher_hint):
@@ -27,9 +36,8 @@ def fitnet_loss(student_hint, teacher_hint):
 
     Example:
 
-    >>> t = tf.random.normal([2, 4, 4, 8])
-    >>> float(fitnet_loss(t, t))
-    0.0
+    >>> float(fitnet_loss(tf.ones([1, 2, 2, 3]), tf.zeros([1, 2, 2, 3])))
+    1.0
     """
     if tuple(student_hint.shape[1:]) != tuple(teacher_hint.shape[1:]):
         raise ValueError(
@@ -46,13 +54,16 @@ def fitnet_loss(student_hint, teacher_hint):
 class FitNetDistillation(keras.layers.Layer, keras.distillation.DistillationLoss):
     """FitNet as a `keras.distillation.DistillationLoss` that owns its regressor.
 
-    It is also a `keras.layers.Layer`, so `keras.distillation.Distiller`
-    tracks its `HintRegressor` (built in `validate_model_compatibility`,
-    which the Distiller calls with both models) and trains it with the
-    student's optimizer, as RepDistiller does, and `.keras` files save it.
-    `compute_loss` is not told whether it runs in training or evaluation,
-    so the regressor's batch norm always uses batch statistics (its moving
-    averages are never used; the regressor serves only the loss).
+    It is also a `keras.layers.Layer`, so a distiller tracks its
+    `HintRegressor` (built in `validate_model_compatibility`, which
+    distillers call with both models) and trains it on the student's
+    objective (RepDistiller's joint update): `keras.distillation.Distiller`
+    with the student's optimizer, `kr_keras.distillers.Distiller` with its
+    auxiliary optimizer (by default a copy of the student's); `.keras` files
+    save it. The regressor's batch norm follows `compute_loss`'s `training`
+    keyword, which `keras.distillation.Distiller` does not pass (then batch
+    statistics always). The value is divided by the replicas in sync
+    (`kr_keras.losses.common`).
 
     Args:
         teacher_layer_name: Name of the teacher's hint layer.
@@ -86,9 +97,8 @@ class FitNetDistillation(keras.layers.Layer, keras.distillation.DistillationLoss
         self.built = True
 
     def compute_loss(self, teacher_outputs, student_outputs, **kwargs):
-        return fitnet_loss(
-            self.regressor(student_outputs, training=True), teacher_outputs
-        )
+        hint = self.regressor(student_outputs, training=kwargs.get("training", True))
+        return scale_for_replicas(fitnet_loss(hint, teacher_outputs))
 
     def get_config(self):
         config = {
@@ -97,3 +107,16 @@ class FitNetDistillation(keras.layers.Layer, keras.distillation.DistillationLoss
         }
         base_config = super().get_config()
         return {**base_config, **config}
+
+
+def build_losses(teacher, student, teacher_layer, student_layer,
+                 distillation_loss_weight):
+    """One `FitNetDistillation`; hint and guided layer default to the end of
+    each network's middle stage."""
+    if teacher_layer is None:
+        ends = stage_end_names(teacher)
+        teacher_layer = ends[(len(ends) - 1) // 2]
+    if student_layer is None:
+        ends = stage_end_names(student)
+        student_layer = ends[(len(ends) - 1) // 2]
+    return [FitNetDistillation(teacher_layer, student_layer)], [distillation_loss_weight]

@@ -3,12 +3,24 @@
 Reference: Yim, Joo, Bae and Kim, "A Gift from Knowledge Distillation: Fast
 Optimization, Network Minimization and Transfer Learning", CVPR 2017 (paper
 ref. [34]); RepDistiller `distiller_zoo/FSP.py` (`FSP`), whose form is
-followed here.
+followed here. Defaults: taps at the section boundaries (the stem output and
+the stage ends, RepDistiller's `feat[:-1]`), joint `CE + 50 * FSP` (`-b 50`,
+which RepDistiller's own two-stage run never applies: the joint form is our
+option); `fsp_stage_epochs=N` gives the paper's two stages (RepDistiller's
+`--init_epochs`): a declared stage of N epochs on the FSP loss alone, then
+the cross-entropy alone.
 """
 
+import keras
 import tensorflow as tf
 
+from kr_keras.losses.common import TappedLoss
+from kr_keras.losses.common import scale_for_replicas
+from kr_keras.losses.common import stage_end_names
 from kr_keras.losses.spatial import match_spatial
+
+DEFAULTS = {"teacher_layers": None, "student_layers": None, "fsp_stage_epochs": None,
+            "student_loss_weight": 1.0, "distillation_loss_weight": 50.0}
 
 
 def fsp_matrix(f1, f2):
@@ -48,11 +60,8 @@ def fsp_loss(student_features, teacher_features):
 
     `student_features[i]`, `student_features[i + 1]` give the student's
     `i`-th FSP matrix (likewise for the teacher): pass the section
-    boundaries in order (for CIFAR ResNets, the stem and the three stage
-    outputs, as RepDistiller does). The paper weighs every pair equally
-    and sums squared entries; RepDistiller (followed here) averages them.
-    FSP compares matrices entry-wise, so paired student and teacher maps
-    must have the same channel counts.
+    boundaries in order. The paper sums squared entries; RepDistiller
+    (followed here) averages them. Paired maps need equal channel counts.
 
     Args:
         student_features: List of >= 2 student maps.
@@ -82,3 +91,52 @@ def fsp_loss(student_features, teacher_features):
         g_t = fsp_matrix(teacher_features[i], teacher_features[i + 1])
         total += tf.reduce_mean(tf.square(g_s - tf.stop_gradient(g_t)))
     return total
+
+
+@keras.saving.register_keras_serializable(package="kr_keras")
+class FSPDistillation(TappedLoss):
+    """FSP as a `DistillationLoss` over lists of taps (the section
+    boundaries, in order): `kr_keras.distillers.Distiller` passes lists of
+    maps (`keras.distillation.Distiller` taps one layer per loss).
+    `compute_loss` returns `fsp_loss` divided by the replicas in sync.
+
+    Args:
+        teacher_layer_name: List of teacher layer names (>= 2).
+        student_layer_name: List of as many student layer names.
+    """
+
+    def __init__(self, teacher_layer_name, student_layer_name):
+        super().__init__(list(teacher_layer_name), list(student_layer_name))
+
+    def validate_model_compatibility(self, teacher, student):
+        super().validate_model_compatibility(teacher, student)
+        check_fsp_channels(
+            [student.get_layer(n).output.shape[-1] for n in self.student_layer_name],
+            [teacher.get_layer(n).output.shape[-1] for n in self.teacher_layer_name])
+
+    def compute_loss(self, teacher_outputs, student_outputs, **kwargs):
+        return scale_for_replicas(fsp_loss(student_outputs, teacher_outputs))
+
+
+def _boundaries(model):
+    stem = ["stem_out"] if any(l.name == "stem_out" for l in model.layers) else []
+    return stem + stage_end_names(model)
+
+
+def build_losses(teacher, student, teacher_layers, student_layers, fsp_stage_epochs,
+                 distillation_loss_weight):
+    """One `FSPDistillation` over the section boundaries; its weight is 0
+    after the FSP stage when `fsp_stage_epochs` is set."""
+    loss = FSPDistillation(
+        _boundaries(teacher) if teacher_layers is None else teacher_layers,
+        _boundaries(student) if student_layers is None else student_layers)
+    loss.validate_model_compatibility(teacher, student)
+    return [loss], [0.0 if fsp_stage_epochs else distillation_loss_weight]
+
+
+def stages(fsp_stage_epochs, distillation_loss_weight, **hparams):
+    """The paper's first stage: `fsp_stage_epochs` epochs of FSP alone."""
+    if fsp_stage_epochs is None:
+        return []
+    return [{"epochs": fsp_stage_epochs, "student_loss_weight": 0.0,
+             "distillation_loss_weights": [distillation_loss_weight]}]

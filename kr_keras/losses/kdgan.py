@@ -16,14 +16,32 @@ simplification suited to a *frozen, pre-trained* teacher:
   which KDGAN also distils through);
 * per batch, `D` is updated first, then the student against the updated
   `D` (alternating, one step each).
+
+Defaults: KD's (`T = 4`, `0.1 * CE + 0.9 * (KD + 0.1 * adversarial)`);
+`adversarial_weight = 0.1` and 64 hidden units are our choices, not the
+paper's (its three-player game has other parameters).
 """
 
+import keras
 import tensorflow as tf
+
+from kr_keras.layers.posterior_discriminator import PosteriorDiscriminator
+from kr_keras.losses.common import scale_for_replicas
+from kr_keras.losses.kd import KD
+
+DEFAULTS = {"temperature": 4.0, "adversarial_weight": 0.1, "discriminator_units": 64,
+            "student_loss_weight": 0.1, "distillation_loss_weight": 0.9}
 
 
 def softened_posterior(logits, temperature):
     """`softmax(logits / T)` in float32: what the discriminator sees."""
     return tf.nn.softmax(tf.cast(logits, tf.float32) / temperature, axis=-1)
+
+
+def _bce(logits, label):
+    logits = tf.cast(logits, tf.float32)
+    return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(
+        labels=tf.fill(tf.shape(logits), float(label)), logits=logits))
 
 
 def discriminator_loss(real_logits, fake_logits):
@@ -36,13 +54,7 @@ def discriminator_loss(real_logits, fake_logits):
     Returns:
         A scalar float32 tensor.
     """
-    real = tf.nn.sigmoid_cross_entropy_with_logits(
-        labels=tf.ones_like(real_logits), logits=real_logits
-    )
-    fake = tf.nn.sigmoid_cross_entropy_with_logits(
-        labels=tf.zeros_like(fake_logits), logits=fake_logits
-    )
-    return tf.reduce_mean(real) + tf.reduce_mean(fake)
+    return _bce(real_logits, 1.0) + _bce(fake_logits, 0.0)
 
 
 def adversarial_loss(fake_logits):
@@ -53,8 +65,62 @@ def adversarial_loss(fake_logits):
     >>> float(adversarial_loss(tf.constant([[0.0]])))  # D undecided: log 2
     0.6931...
     """
-    return tf.reduce_mean(
-        tf.nn.sigmoid_cross_entropy_with_logits(
-            labels=tf.ones_like(fake_logits), logits=fake_logits
-        )
-    )
+    return _bce(fake_logits, 1.0)
+
+
+@keras.saving.register_keras_serializable(package="kr_keras")
+class KDGANDistillation(keras.layers.Layer, keras.distillation.DistillationLoss):
+    """The adversarial posterior term; owns the discriminator `D`.
+
+    `compute_loss(teacher_logits, student_logits)` is the student's
+    `adversarial_loss`; `helper_loss` is `D`'s `discriminator_loss`, which a
+    `kr_keras` distiller minimises over `D` with its helper optimizer in a
+    step before the student's. Both are divided by the replicas in sync.
+    Not for `keras.distillation.Distiller`: its one optimizer cannot take
+    `D`'s opposite-sign step.
+
+    Args:
+        temperature: Softening of the posteriors `D` sees.
+        units: Hidden width of `D`.
+        **kwargs: Base layer keyword arguments.
+    """
+
+    def __init__(self, temperature=4.0, units=64, **kwargs):
+        if temperature <= 0:
+            raise ValueError(f"`temperature` must be > 0. Received: temperature={temperature}")
+        super().__init__(**kwargs)
+        self.temperature = float(temperature)
+        self.units = int(units)
+        self.teacher_layer_name = self.student_layer_name = None
+        self.discriminator = None
+
+    def validate_model_compatibility(self, teacher, student):
+        if self.discriminator is None:
+            self.discriminator = PosteriorDiscriminator(self.units, name="discriminator")
+            self.discriminator.build((None, int(student.outputs[0].shape[-1])))
+        self.built = True
+
+    def _judge(self, logits):
+        return self.discriminator(softened_posterior(logits, self.temperature))
+
+    def compute_loss(self, teacher_outputs, student_outputs, **kwargs):
+        return scale_for_replicas(adversarial_loss(self._judge(student_outputs)))
+
+    def helper_loss(self, teacher_outputs, student_outputs, **kwargs):
+        fake = self._judge(tf.stop_gradient(student_outputs))
+        return scale_for_replicas(discriminator_loss(self._judge(teacher_outputs), fake))
+
+    def get_config(self):
+        return {**super().get_config(), "temperature": self.temperature, "units": self.units}
+
+
+def build_losses(teacher, student, temperature, adversarial_weight, discriminator_units,
+                 distillation_loss_weight):
+    """`[KD(T), KDGANDistillation(T)]` weighted `w_d` and `w_d * w_adv`; the
+    logits alone, so "kdgan" takes no tap arguments."""
+    del teacher, student
+    if adversarial_weight < 0:
+        raise ValueError(f"`adversarial_weight` must be >= 0. "
+                         f"Received: adversarial_weight={adversarial_weight}")
+    return ([KD(temperature), KDGANDistillation(temperature, discriminator_units)],
+            [distillation_loss_weight, distillation_loss_weight * adversarial_weight])

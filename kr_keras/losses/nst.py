@@ -3,12 +3,21 @@
 Reference: Huang and Wang, "Like What You Like: Knowledge Distill via Neuron
 Selectivity Transfer", 2017 (paper ref. [12]); RepDistiller
 `distiller_zoo/NST.py` (`NSTLoss`, full loss), whose form is followed here.
+Defaults: RepDistiller's CIFAR run (`-a 0 -b 50`, polynomial kernel d=2,
+c=0): `CE + 50 * sum_i nst_loss(s_i, t_i)` over the stage ends. (Huang and
+Wang also combine NST with KD; add `kr_keras.losses.KD` for that.)
 """
 
 import keras
 import tensorflow as tf
 
+from kr_keras.losses.common import TappedLoss
+from kr_keras.losses.common import paired_losses
+from kr_keras.losses.common import scale_for_replicas
 from kr_keras.losses.spatial import match_spatial
+
+DEFAULTS = {"teacher_layers": None, "student_layers": None,
+            "student_loss_weight": 1.0, "distillation_loss_weight": 50.0}
 
 
 def _channel_vectors(feature):
@@ -58,11 +67,12 @@ def nst_loss(student_feat, teacher_feat):
 
 
 @keras.saving.register_keras_serializable(package="kr_keras")
-class NeuronSelectivityTransfer(keras.distillation.DistillationLoss):
+class NeuronSelectivityTransfer(TappedLoss):
     """NST as a `keras.distillation.DistillationLoss`.
 
     `compute_loss(teacher_map, student_map)` returns
-    `nst_loss(student_map, teacher_map)` of the named layers' outputs. Give
+    `nst_loss(student_map, teacher_map)` of the named layers' outputs
+    (divided by the replicas in sync, `kr_keras.losses.common`). Give
     the weight (RepDistiller: 50) through the distiller's
     `distillation_loss_weights`, one instance per tapped pair.
 
@@ -73,31 +83,18 @@ class NeuronSelectivityTransfer(keras.distillation.DistillationLoss):
     Example:
 
     ```python
-    distiller = keras.distillation.Distiller(
-        teacher, student,
-        distillation_losses=[kr_keras.losses.NeuronSelectivityTransfer(
-            "stage3_block3_out", "stage3_block1_out")],
-        distillation_loss_weights=[50.0])
+    nst = kr_keras.losses.NeuronSelectivityTransfer("stage3_block3_out", "stage3_block1_out")
+    distiller = keras.distillation.Distiller(teacher, student, [nst], [50.0])
     ```
     """
 
-    def __init__(self, teacher_layer_name, student_layer_name):
-        self.teacher_layer_name = teacher_layer_name
-        self.student_layer_name = student_layer_name
-
-    def validate_model_compatibility(self, teacher, student):
-        teacher.get_layer(self.teacher_layer_name)
-        student.get_layer(self.student_layer_name)
-
     def compute_loss(self, teacher_outputs, student_outputs, **kwargs):
-        return nst_loss(student_outputs, teacher_outputs)
+        return scale_for_replicas(nst_loss(student_outputs, teacher_outputs))
 
-    def get_config(self):
-        return {
-            "teacher_layer_name": self.teacher_layer_name,
-            "student_layer_name": self.student_layer_name,
-        }
 
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
+def build_losses(teacher, student, teacher_layers, student_layers,
+                 distillation_loss_weight):
+    """One `NeuronSelectivityTransfer` per tapped pair (default: the stage
+    ends), each weighted `distillation_loss_weight`."""
+    return paired_losses(NeuronSelectivityTransfer, teacher, student, teacher_layers,
+                         student_layers, distillation_loss_weight, "NST")

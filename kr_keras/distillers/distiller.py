@@ -1,0 +1,166 @@
+"""`Distiller`: a student trained on CE plus any list of distillation losses."""
+
+import keras
+import tensorflow as tf
+
+from kr_keras.distillers.base import BaseDistiller
+from kr_keras.distillers.base import helper_variables
+from kr_keras.distillers.base import layer_names
+
+
+class _StageSchedule(keras.callbacks.Callback):
+    """Sets the loss weights of the stage each epoch falls in."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.model.stage_weights.assign(self.model.weights_at_epoch(epoch))
+
+
+@keras.saving.register_keras_serializable(package="kr_keras")
+class Distiller(BaseDistiller):
+    """`w_s * CE + sum_i w_i * L_i`, `L_i` any `DistillationLoss`es.
+
+    `keras.distillation.Distiller`'s design (frozen teacher, pluggable
+    losses tapping layers by name, `distiller.student`), with what
+    kr_keras' methods need on top:
+
+    * a loss's `teacher_layer_name` / `student_layer_name` may be `None`
+      (the logits), a layer name or a list of names (it then gets a list of
+      maps); `compute_loss` also receives `labels=y` and `training=`;
+    * a loss that is a `keras.layers.Layer` may own trainable helpers,
+      built in `validate_model_compatibility(teacher, student)`. The
+      auxiliary optimizer trains them on the student's objective (joint,
+      as RepDistiller), or, for a loss with `helper_loss(...)` (KDGAN's
+      discriminator), on that, in a step before the student's;
+    * `student_loss_weight` is any weight >= 0, and the student's
+      regularisers are added outside it;
+    * `stages`: weights for the first epochs of `fit` (e.g. FSP's stage of
+      FSP alone), each `{"epochs": n, "student_loss_weight": w_s,
+      "distillation_loss_weights": [...]}`, then the main weights.
+
+    Metrics: `loss`, `student_loss` (compiled loss), `distillation_loss`
+    (the weighted sum), `auxiliary_loss` (the helpers' own objectives).
+
+    Args:
+        teacher: Trained functional `keras.Model` returning logits; frozen.
+        student: Functional `keras.Model` returning logits.
+        distillation_losses: A `keras.distillation.DistillationLoss` or a
+            list of them (may be empty: the student alone).
+        distillation_loss_weights: One weight per loss; default 1.0 each.
+        student_loss_weight: Weight of the compiled loss.
+        stages: Optional list of stage dicts, run in order before the main
+            weights apply.
+        name: Model name.
+
+    Example:
+
+    ```python
+    distiller = kr_keras.distillers.Distiller(
+        teacher, student, [kr_keras.losses.KD(4.0)],
+        distillation_loss_weights=[0.9], student_loss_weight=0.1)
+    distiller.compile(optimizer=keras.optimizers.SGD(0.05, momentum=0.9),
+                      metrics=["accuracy"])
+    distiller.fit(train_ds, epochs=1)
+    ```
+    """
+
+    def __init__(self, teacher, student, distillation_losses=(),
+                 distillation_loss_weights=None, student_loss_weight=1.0,
+                 stages=None, name="distiller", **kwargs):
+        losses = (list(distillation_losses) if isinstance(distillation_losses, (list, tuple))
+                  else [distillation_losses])
+        for loss in losses:
+            if not isinstance(loss, keras.distillation.DistillationLoss):
+                raise ValueError("`distillation_losses` takes keras.distillation."
+                                 f"DistillationLoss instances. Received: {loss!r}")
+        weights = [1.0] * len(losses) if distillation_loss_weights is None else [
+            float(w) for w in distillation_loss_weights]
+        stages = [dict(s) for s in stages or []]
+        for stage in [{"distillation_loss_weights": weights}, *stages]:
+            if len(stage["distillation_loss_weights"]) != len(losses):
+                raise ValueError("Give one weight per distillation loss. Received: "
+                                 f"{len(losses)} losses, weights {stage}")
+        super().__init__(teacher, student, student_loss_weight, name=name, **kwargs)
+        self.stages = stages
+        for loss in losses:
+            loss.validate_model_compatibility(teacher, student)
+        self.distillation_losses = losses
+        self.distillation_loss_weights = weights
+        self.set_taps(layer_names(losses, "teacher"), layer_names(losses, "student"))
+        self.distillation_loss_tracker = (
+            keras.metrics.Mean(name="distillation_loss") if losses else None)
+        self.auxiliary_loss_tracker = (
+            keras.metrics.Mean(name="auxiliary_loss")
+            if helper_variables(losses, adversarial=True) else None)
+        if self.stages:
+            self.stage_weights = self.add_weight(
+                shape=(len(losses) + 1,), trainable=False, name="stage_weights",
+                initializer=keras.initializers.Constant(self.weights_at_epoch(0)))
+        self.built = True
+
+    def weights_at_epoch(self, epoch):
+        """`[student_loss_weight, *distillation_loss_weights]` of `epoch`."""
+        for stage in self.stages:
+            if epoch < stage["epochs"]:
+                return [stage["student_loss_weight"], *stage["distillation_loss_weights"]]
+            epoch -= stage["epochs"]
+        return [self.student_loss_weight, *self.distillation_loss_weights]
+
+    def auxiliary_variables(self):
+        return (helper_variables(self.distillation_losses, adversarial=False)
+                + helper_variables(self.distillation_losses, adversarial=True))
+
+    def fit(self, *args, **kwargs):
+        if self.stages:
+            kwargs["callbacks"] = [*(kwargs.get("callbacks") or []), _StageSchedule()]
+        return super().fit(*args, **kwargs)
+
+    def _step(self, data, training):
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        losses = self.distillation_losses
+        joint = helper_variables(losses, adversarial=False) if training else []
+        teacher = self.teacher_forward(x) if losses else None
+        with tf.GradientTape(persistent=bool(joint)) as tape:
+            student = self.student_forward(x, training=training)
+            with tape.stop_recording():
+                auxiliary = self.helper_step(losses, self.auxiliary_optimizer,
+                                             teacher, student, y, training)
+            weights = ([self.stage_weights[i] for i in range(len(losses) + 1)]
+                       if self.stages else [self.student_loss_weight, *self.distillation_loss_weights])
+            student_loss, regularisers = self.student_loss(y, student[0], sample_weight)
+            distillation = self.distillation(losses, weights[1:], teacher, student, y, training)
+            total = weights[0] * student_loss + distillation + regularisers
+            scaled = self.optimizer.scale_loss(total)
+            if joint:
+                joint_scaled = self.auxiliary_optimizer.scale_loss(total)
+        if training:
+            variables = self.student_variables()
+            self.optimizer.apply(tape.gradient(scaled, variables), variables)
+        if joint:
+            self.auxiliary_optimizer.apply(tape.gradient(joint_scaled, joint), joint)
+        return self.update_metrics(x, y, sample_weight, student[0], total, [
+            (self.student_loss_tracker, student_loss),
+            (self.distillation_loss_tracker, distillation),
+            (self.auxiliary_loss_tracker, auxiliary)])
+
+    def train_step(self, data):
+        return self._step(data, training=True)
+
+    def test_step(self, data):
+        return self._step(data, training=False)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "distillation_losses": [keras.saving.serialize_keras_object(l)
+                                    for l in self.distillation_losses],
+            "distillation_loss_weights": list(self.distillation_loss_weights),
+            "stages": [{**s, "distillation_loss_weights": list(s["distillation_loss_weights"])}
+                       for s in self.stages],
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["distillation_losses"] = [keras.saving.deserialize_keras_object(l)
+                                         for l in config["distillation_losses"]]
+        return super().from_config(config)

@@ -1,0 +1,72 @@
+"""The registry's entries: every method by name, its losses and defaults.
+
+Methods of the generic `Distiller` are one line each: the method module's
+`build_losses` and `DEFAULTS` (and `stages`, where it has a stage before
+the main fit). The KR family builds `KRDistiller`s, whose posterior terms
+are the same `DistillationLoss`es.
+"""
+
+from kr_keras.distillers.kr_distiller import KRDistiller
+from kr_keras.distillers.registry import register
+from kr_keras.distillers.registry import register_losses
+from kr_keras.losses import at
+from kr_keras.losses import fitnet
+from kr_keras.losses import fsp
+from kr_keras.losses import kd
+from kr_keras.losses import kdgan
+from kr_keras.losses import nst
+
+
+def _no_losses(teacher, student):
+    return [], []
+
+
+register_losses("ce", _no_losses, {})
+register_losses("kd", kd.build_losses, kd.DEFAULTS)
+register_losses("at", at.build_losses, at.DEFAULTS)
+register_losses("nst", nst.build_losses, nst.DEFAULTS)
+register_losses("fitnet", fitnet.build_losses, fitnet.DEFAULTS)
+register_losses("fsp", fsp.build_losses, fsp.DEFAULTS, stages=fsp.stages)
+register_losses("kdgan", kdgan.build_losses, kdgan.DEFAULTS)
+
+# Every KRDistiller argument but the two models and the name.
+KR_HYPERPARAMETERS = (
+    "teacher_layers", "student_layers", "group_size", "mu", "gamma", "sparse", "boost",
+    "floor", "target_inactive", "threshold_rate", "posterior", "distillation_loss_weights",
+    "student_loss_weight", "aggregation_momentum", "prior_warmup_steps",
+    "feature_normalization",
+)
+_KR = set(KR_HYPERPARAMETERS) - {"sparse"}
+_KR_POSTERIOR = _KR - {"posterior", "distillation_loss_weights"}
+
+
+def build_kr(teacher, student, **hparams):
+    """"kr": KR with the sparse recoding penalty (paper "Proposed")."""
+    return KRDistiller(teacher, student, sparse=True, name="kr_distiller", **hparams)
+
+
+def build_kr_dense(teacher, student, **hparams):
+    """"kr_dense": KR without sparse recoding (paper "Proposed-Dense")."""
+    return KRDistiller(teacher, student, sparse=False, name="kr_dense_distiller", **hparams)
+
+
+def build_kr_kd(teacher, student, temperature=4.0, **hparams):
+    """"kr+kd": KR's prior term plus Hinton KD as the posterior term."""
+    return KRDistiller(teacher, student, posterior=kd.KD(temperature),
+                       name="kr_kd_distiller", **hparams)
+
+
+def build_kr_kdgan(teacher, student, temperature=4.0, adversarial_weight=0.1,
+                   discriminator_units=64, **hparams):
+    """"kr+kdgan": KR's prior term plus KDGAN's posterior terms (KD weight 1)."""
+    losses, weights = kdgan.build_losses(teacher, student, temperature, adversarial_weight,
+                                         discriminator_units, distillation_loss_weight=1.0)
+    return KRDistiller(teacher, student, posterior=losses, distillation_loss_weights=weights,
+                       name="kr_kdgan_distiller", **hparams)
+
+
+register("kr", build_kr, _KR)
+register("kr_dense", build_kr_dense, _KR)
+register("kr+kd", build_kr_kd, _KR_POSTERIOR | {"temperature"})
+register("kr+kdgan", build_kr_kdgan,
+         _KR_POSTERIOR | {"temperature", "adversarial_weight", "discriminator_units"})

@@ -1,0 +1,102 @@
+"""What the method modules share: default taps and Keras' replica reduction.
+
+Every `DistillationLoss` of kr_keras returns from `compute_loss` its batch
+mean divided by the number of replicas in sync, as Keras' own reducing
+losses do (`keras.losses.Loss` under `tf.distribute`): the gradients that
+`tf.distribute` sums over replicas then equal the one-device gradient, in
+`keras.distillation.Distiller` as in `kr_keras.distillers.Distiller`. The
+pure loss functions (`kd_loss`, `at_loss`, ...) return plain batch means.
+"""
+
+import keras
+import tensorflow as tf
+
+from kr_keras.models.tap import default_tap_names
+
+
+def scale_for_replicas(value):
+    """`value / num_replicas_in_sync` (unchanged on one device), float32.
+
+    Example:
+
+    >>> float(scale_for_replicas(tf.constant(3.0)))
+    3.0
+    """
+    value = tf.cast(value, tf.float32)
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    if replicas > 1:
+        value = value * (1.0 / replicas)
+    return value
+
+
+def stage_end_names(model):
+    """Names of the block outputs that end a stage (the next block's output
+    has another shape, or it is the last), in graph order: RepDistiller's
+    `feat[1:-1]` of a ResNet.
+
+    Example:
+
+    >>> net = kr_keras.models.cifar_resnet(8, input_shape=(8, 8, 1))
+    >>> stage_end_names(net)
+    ['stage1_block1_out', 'stage2_block1_out', 'stage3_block1_out']
+    """
+    names = default_tap_names(model)
+    shapes = [tuple(model.get_layer(n).output.shape[1:]) for n in names]
+    return [n for i, n in enumerate(names)
+            if i == len(names) - 1 or shapes[i + 1] != shapes[i]]
+
+
+def paired_losses(make, teacher, student, teacher_layers, student_layers, weight,
+                  method):
+    """`([make(t, s) for each tapped pair], [weight] * pairs)`; taps default
+    to the stage ends (see `paired_taps`)."""
+    pairs = list(zip(*paired_taps(teacher, student, teacher_layers, student_layers,
+                                  method)))
+    return [make(t, s) for t, s in pairs], [weight] * len(pairs)
+
+
+def paired_taps(teacher, student, teacher_layers, student_layers, method):
+    """`(teacher_layers, student_layers)`: the given lists, or the stage ends
+    of each network for a list left `None` (an explicit `[]` stays empty and
+    is an error); raises unless they pair one to one."""
+    teacher_layers = (stage_end_names(teacher) if teacher_layers is None
+                      else list(teacher_layers))
+    student_layers = (stage_end_names(student) if student_layers is None
+                      else list(student_layers))
+    if not teacher_layers or len(teacher_layers) != len(student_layers):
+        raise ValueError(
+            f"{method} pairs one teacher tap with each student tap: pass "
+            "as many teacher_layers as student_layers (at least one), or "
+            "leave both None for the stage ends. Received: "
+            f"teacher_layers={teacher_layers}, student_layers={student_layers}"
+        )
+    return teacher_layers, student_layers
+
+
+class TappedLoss(keras.distillation.DistillationLoss):
+    """Base of the losses on named taps: stores the teacher's and the
+    student's layer name (or list of names), checks that the models have
+    them, and serialises them (subclasses add their own arguments).
+
+    Args:
+        teacher_layer_name: A teacher layer name or a list of them.
+        student_layer_name: A student layer name or a list of them.
+    """
+
+    def __init__(self, teacher_layer_name, student_layer_name):
+        self.teacher_layer_name = teacher_layer_name
+        self.student_layer_name = student_layer_name
+
+    def validate_model_compatibility(self, teacher, student):
+        for model, names in ((teacher, self.teacher_layer_name),
+                             (student, self.student_layer_name)):
+            for name in [names] if isinstance(names, str) else names:
+                model.get_layer(name)
+
+    def get_config(self):
+        return {"teacher_layer_name": self.teacher_layer_name,
+                "student_layer_name": self.student_layer_name}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
