@@ -23,7 +23,9 @@ _BATCH = flags.DEFINE_integer("batch_size", 128, "Batch size.", lower_bound=1)
 _LR = flags.DEFINE_float("lr", 0.1, "Initial SGD learning rate (> 0).")
 _SCHEDULE = flags.DEFINE_enum("lr_schedule", "cosine", ["constant", "step", "cosine"],
                               "Learning-rate schedule (step: x0.1 at 50% and 75%).")
-_WD = flags.DEFINE_float("weight_decay", 5e-4, "Decoupled weight decay.", lower_bound=0.0)
+_WD = flags.DEFINE_float("weight_decay", 5e-4, "Decoupled weight decay (Keras SGD subtracts "
+    "lr*wd*w each step, outside the momentum); RepDistiller's coupled 5e-4 with momentum 0.9 "
+    "corresponds to 5e-3 here.", lower_bound=0.0)
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of weights, data order and augmentation.",
                              lower_bound=0)
 _TRAIN_TAKE = flags.DEFINE_integer("train_take", None, "Use the first N training images.",

@@ -36,8 +36,8 @@ class DistillConfig:
         train_take: Use only the first N training images (small budgets).
         eval_take: Evaluate on the first N test images.
         student_lr: Student optimizer schedule (Eq. 10 / the only optimizer).
-        knowledge_lr: Auxiliary optimizer schedule (Eq. 9: KR aggregators,
-            FitNet regressors, a KDGAN discriminator).
+        knowledge_lr: Schedule of KR's aggregators (Eq. 9) only; other
+            distillers' helpers copy the student optimizer.
         weight_decay: Decoupled weight decay of both SGD optimizers.
         momentum: SGD momentum of both optimizers.
         hparams: Method hyper-parameters (KR: `mu`, `gamma`, `group_size`,
