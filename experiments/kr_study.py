@@ -15,6 +15,8 @@ from kr_keras.experiment import study
 _STAGE = flags.DEFINE_enum("stage", "all", ["select", "grid", "ablations", "report", "all"],
                            "What to run; every stage first selects the settings (cached).")
 _SEEDS = flags.DEFINE_integer("seeds", 3, "Seeds per cell.", lower_bound=1)
+_ABLATION_SEEDS = flags.DEFINE_integer("ablation_seeds", None,
+                                       "Seeds per ablation row (default: --seeds).", lower_bound=1)
 _RESULTS = flags.DEFINE_string("results_dir", "results", "Where the runs and the report go.")
 _FIGURE = flags.DEFINE_string("figure", "docs/figures/kr_study.png", "The gain plot.")
 _STEPS = flags.DEFINE_integer("plan_steps", len(study.PLAN),
@@ -35,7 +37,10 @@ def main(argv):
     runners = {"grid": study.grid, "ablation": study.run_ablations}
     for stage, index in study.PLAN[:_STEPS.value]:
         if _STAGE.value in ("all", stage if stage == "grid" else "ablations"):
-            runners[stage](runs, teachers, chosen, _SEEDS.value, cells=(study.CELLS[index],))
+            seeds = _SEEDS.value
+            if stage == "ablation" and _ABLATION_SEEDS.value:
+                seeds = _ABLATION_SEEDS.value
+            runners[stage](runs, teachers, chosen, seeds, cells=(study.CELLS[index],))
             write_report()
     write_report()
     print(f"Wrote {_RESULTS.value}/kr_study.md")

@@ -95,7 +95,7 @@ CELLS = (
 )
 # What runs, in order, so that a study cut short has filled the regimes the
 # paper cares about first: (stage, index into CELLS).
-PLAN = (("grid", 0), ("grid", 1), ("ablation", 0), ("grid", 2), ("grid", 3),
+PLAN = (("grid", 0), ("ablation", 0), ("grid", 1), ("grid", 2), ("grid", 3),
         ("ablation", 1), ("grid", 4), ("grid", 5))
 # Ablations run in this order (most informative first), so a study cut
 # short has the first ones.
