@@ -6,16 +6,39 @@ FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 export PYTHONPATH := $(CURDIR)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: setup data demo test benchmarks clean
+.PHONY: setup python3-venv data demo test benchmarks wheel clean
 
 setup: $(VENV)/.installed data
 
-# A venv with the pinned ranges of requirements.txt (about a minute).
-$(VENV)/.installed: requirements.txt
-	$(PYTHON) -m venv $(VENV)
+# The venv: requirements.txt's ranges (pip downloads TensorFlow once), then kr_keras itself,
+# editable, so `import kr_keras` and the kr-* console scripts work from any
+# directory (setuptools and wheel come from requirements.txt: no build isolation).
+$(VENV)/.installed: requirements.txt pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
+
+$(PY): | python3-venv
+	$(PYTHON) -m venv $(VENV)
+
+# Debian and Ubuntu ship venv's ensurepip in python3-venv (python3.X-venv):
+# without it `python3 -m venv` fails. Install it, before the venv is created,
+# when $(PYTHON) cannot import ensurepip.
+python3-venv:
+	@if [ ! -x $(PY) ] && ! $(PYTHON) -c "import ensurepip, venv" >/dev/null 2>&1; then \
+	  if ! command -v apt-get >/dev/null 2>&1; then \
+	    echo "$(PYTHON) cannot create a venv (no ensurepip): install your system's python3-venv." >&2; exit 1; \
+	  fi; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  PKG=python$$($(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')-venv; \
+	  $$SUDO apt-get update -qq || exit 1; \
+	  if apt-cache show $$PKG >/dev/null 2>&1; then PKGS="python3-venv $$PKG"; else PKGS=python3-venv; fi; \
+	  echo "Installing $$PKGS (python3 -m venv needs ensurepip)."; \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$PKGS || exit 1; \
+	  $(PYTHON) -c "import ensurepip, venv" || { \
+	    echo "$(PYTHON) still has no ensurepip after installing $$PKGS: install its venv package." >&2; exit 1; }; \
+	fi
 
 # Fashion-MNIST from Debian's dataset-fashion-mnist (offline IDX files).
 data: $(FASHION_MNIST)
@@ -23,7 +46,7 @@ $(FASHION_MNIST):
 	@if command -v apt-get >/dev/null 2>&1; then \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq dataset-fashion-mnist; \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist; \
 	else \
 	  echo "No apt-get: kr_keras will fall back to tfds for fashion_mnist."; \
 	fi
@@ -38,8 +61,12 @@ test: setup
 benchmarks: setup
 	$(PY) benchmarks/data_throughput.py --batches=50
 
+# A wheel of kr_keras (and the experiments binaries) in dist/, built offline.
+wheel: setup
+	$(PY) -m pip wheel --quiet --no-deps --no-build-isolation --no-index -w dist .
+
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache build dist *.egg-info
 
 # On a GPU machine (<= 8 min on one H100): the tests marked gpu and a step-time
 # table, written to results/gpu/<device>.md. Without a GPU it says so and exits 0.

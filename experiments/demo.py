@@ -30,5 +30,12 @@ def main(argv):
     print(format_table(rows))
 
 
+def run():
+    """Entry point of the `kr-demo` console script."""
+    from experiments import _console
+
+    _console.run(main, __name__)
+
+
 if __name__ == "__main__":
     app.run(main)

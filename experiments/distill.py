@@ -76,5 +76,12 @@ def main(argv):
           f"params {result['params']}")
 
 
+def run():
+    """Entry point of the `kr-distill` console script."""
+    from experiments import _console
+
+    _console.run(main, __name__)
+
+
 if __name__ == "__main__":
     app.run(main)

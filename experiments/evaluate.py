@@ -31,5 +31,12 @@ def main(argv):
     print(text)
 
 
+def run():
+    """Entry point of the `kr-evaluate` console script."""
+    from experiments import _console
+
+    _console.run(main, __name__)
+
+
 if __name__ == "__main__":
     app.run(main)

@@ -35,5 +35,12 @@ def main(argv):
     print(f"exported: {path}")
 
 
+def run():
+    """Entry point of the `kr-export` console script."""
+    from experiments import _console
+
+    _console.run(main, __name__)
+
+
 if __name__ == "__main__":
     app.run(main)

@@ -26,5 +26,12 @@ def main(argv):
     print(json.dumps({"figures": paths, "summary": summary}, indent=1))
 
 
+def run():
+    """Entry point of the `kr-figures` console script."""
+    from experiments import _console
+
+    _console.run(main, __name__)
+
+
 if __name__ == "__main__":
     app.run(main)

@@ -45,5 +45,12 @@ def main(argv):
     print(f"results: {_RESULTS.value}/{_TABLE.value}.md")
 
 
+def run():
+    """Entry point of the `kr-reproduce` console script."""
+    from experiments import _console
+
+    _console.run(main, __name__)
+
+
 if __name__ == "__main__":
     app.run(main)

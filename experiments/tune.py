@@ -48,5 +48,12 @@ def main(argv):
     print(f"best: {best}\nflagfile: {path}")
 
 
+def run():
+    """Entry point of the `kr-tune` console script."""
+    from experiments import _console
+
+    _console.run(main, __name__)
+
+
 if __name__ == "__main__":
     app.run(main)

@@ -25,7 +25,7 @@ from kr_keras import ops
 from kr_keras.distillers import KRDistiller
 from kr_keras.distillers import build_distiller
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "KRDistiller",

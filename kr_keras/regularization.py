@@ -3,7 +3,7 @@
 The paper's Sec. 4.1 (Fig. 4 and Fig. 5) applies the sparse recoding
 penalty to a network's parameters and compares it with L1 and L2 weight
 penalties. With SRP the kernels pass through `sparse_recode(w, w, tau)`
-(DESIGN.md §2: `r` is the weight itself), so the gradient of the loss with
+(paper Sec. 4.1: applied to parameters, `r` is the weight itself), so the gradient of the loss with
 respect to each kernel entry is boosted where `|w| > tau` and filtered to
 `floor` where `|w| <= tau`, with a learnable `tau` per kernel initialised
 to `mean(|w|)`.
@@ -13,7 +13,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from kr_keras.ops.sparse_recode import inactive_fraction
 from kr_keras.ops.sparse_recode import sparse_recode
+from kr_keras.ops.sparse_recode import track_threshold
 
 PENALTIES = ("srp", "l1", "l2", "none")
 
@@ -76,8 +78,7 @@ def train_with_parameter_penalty(model, dataset, penalty="srp", steps=100, learn
         for i in kernels
     } if penalty == "srp" else {}
     optimizer = keras.optimizers.SGD(learning_rate, momentum=momentum)
-    tau_list = list(taus.values())
-    optimizer.build(trainable + tau_list)
+    optimizer.build(trainable)
     cross_entropy = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
     @tf.function
@@ -95,10 +96,12 @@ def train_with_parameter_penalty(model, dataset, penalty="srp", steps=100, learn
                 loss += strength * tf.add_n([tf.reduce_sum(tf.abs(values[i])) for i in kernels])
             elif penalty == "l2":
                 loss += strength * tf.add_n([tf.reduce_sum(tf.square(values[i])) for i in kernels])
-        grads = tape.gradient(loss, trainable + tau_list)
-        optimizer.apply(grads, trainable + tau_list)
-        for tau in tau_list:
-            tau.assign(tf.maximum(tau, 0.0))
+        grads = tape.gradient(loss, trainable)
+        optimizer.apply(grads, trainable)
+        # SRP's threshold rule (as in `kr_keras.layers.SparseRecoding`).
+        for i, tau in taus.items():
+            fraction = inactive_fraction(values[i], tau)
+            tau.assign(track_threshold(tau, fraction, target_inactive))
         for variable, value in zip(non_trainable, updates):
             variable.assign(value)
         return loss

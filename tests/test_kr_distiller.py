@@ -71,10 +71,22 @@ def test_student_step_changes_only_student_and_thresholds():
     assert not any(changed["knowledge"])
     assert all(changed["student"])
     assert not any(changed["teacher"])
-    # tau: initialised on the first call, then moved by the student optimizer.
-    taus_before = _snapshot(distiller.recoders[0].trainable_variables)
+    # tau: initialised on the first call, then moved by its own rule.
+    assert all(changed["tau"])
+    taus_before = _snapshot([distiller.recoders[0].tau])
     distiller.train_on_batch(*_batch(seed=1))
-    assert _changed(taus_before, distiller.recoders[0].trainable_variables) == [True]
+    assert _changed(taus_before, [distiller.recoders[0].tau]) == [True]
+
+
+def test_thresholds_move_whatever_the_student_learning_rate():
+    """tau follows its own rule: the same with a frozen student (lr 0) as
+    with a learning one, on the first step (same residuals)."""
+    taus = []
+    for lr in (0.0, 0.1):
+        distiller = _distiller(student_lr=lr, knowledge_lr=0.0)
+        distiller.train_on_batch(*_batch())
+        taus.append([float(r.tau.numpy()) for r in distiller.recoders])
+    np.testing.assert_allclose(taus[0], taus[1], rtol=1e-6)
 
 
 def test_teacher_never_changes_in_fit_including_batchnorm_statistics():
@@ -140,7 +152,7 @@ def test_fit_on_fashion_mnist_lowers_the_loss_and_logs_every_metric():
     losses = history.history["loss"]
     assert losses[-1] < losses[0]
     for key in ("loss", "student_loss", "knowledge_loss", "prior_loss",
-                "distillation_loss", "accuracy"):
+                "distillation_loss", "tau", "inactive_fraction", "accuracy"):
         assert key in history.history and "val_" + key in history.history
         assert np.all(np.isfinite(history.history[key]))
 
@@ -193,7 +205,7 @@ def test_student_alone_trains_only_the_student():
     assert all(_changed(before, student.trainable_weights))
 
 
-def test_prior_warmup_ramps_mu_linearly():
+def test_prior_warmup_ramps_mu_linearly_in_training_and_evaluation():
     distiller = _distiller(0.01, 0.1, mu=2.0, prior_warmup_steps=4)
     x, y = _batch()
     for step in (1, 2):
@@ -201,6 +213,11 @@ def test_prior_warmup_ramps_mu_linearly():
         expected = logs["student_loss"] + 2.0 * step / 4 * logs["prior_loss"]
         np.testing.assert_allclose(logs["loss"], expected, rtol=1e-4)
         distiller.reset_metrics()
+    # After 2 student steps evaluation weighs the prior by mu * 3/4 (the
+    # weight of the next step), not by the full mu.
+    logs = distiller.evaluate(x, y, verbose=0, return_dict=True)
+    np.testing.assert_allclose(
+        logs["loss"], logs["student_loss"] + 2.0 * 3 / 4 * logs["prior_loss"], rtol=1e-4)
     with pytest.raises(ValueError, match="prior_warmup_steps"):
         _distiller(0.01, 0.1, prior_warmup_steps=-1)
 
@@ -238,3 +255,64 @@ def test_l2_matching_is_blind_to_the_scale_of_the_maps():
     np.testing.assert_allclose(value, np.mean(2 - 2 * cos), rtol=1e-5)
     with pytest.raises(ValueError, match="feature_normalization"):
         _distiller(0.0, 0.0, feature_normalization="l1")
+
+
+def test_gamma_weighs_the_group_with_the_larger_residual_more():
+    """Eq. 9: sigma_j must separate two groups whose unit-norm residuals
+    differ, whatever the maps' size and scale."""
+    rng = np.random.default_rng(0)
+    student = [tf.constant(rng.normal(size=(4, 8, 8, 6)), tf.float32),
+               tf.constant(3.0 * rng.normal(size=(4, 4, 4, 12)), tf.float32)]
+    close = student[0] + 0.1 * rng.normal(size=(4, 8, 8, 6)).astype("float32")
+    far = student[1] + 3.0 * rng.normal(size=(4, 4, 4, 12)).astype("float32")
+    distiller = _distiller(0.0, 0.0, gamma=1.0)
+    small, large = (float(w) for w in distiller.knowledge_weights([close, far], student))
+    assert large / small > 1.5, (small, large)
+    # gamma=0 gives equal weights; the weight does not depend on the norm.
+    flat = _distiller(0.0, 0.0, gamma=0.0)
+    assert [float(w) for w in flat.knowledge_weights([close, far], student)] == [1.0, 1.0]
+    scaled = distiller.knowledge_weights([10 * close, 10 * far], [10 * f for f in student])
+    np.testing.assert_allclose([float(w) for w in scaled], [small, large], rtol=1e-4)
+
+
+def test_aggregator_statistics_move_once_per_step():
+    distiller = _distiller(0.01, 0.1)
+    bn = distiller.aggregators[0].batch_norm
+    x, y = _batch()
+    teacher_features = distiller._teacher_forward(x)[1]
+    merged = distiller.aggregators[0].merge(
+        [teacher_features[i] for i in distiller._groups[0]])
+    before = bn.moving_mean.numpy().copy()
+    batch_mean = np.asarray(distiller.aggregators[0].projection(merged)).mean((0, 1, 2))
+    distiller.train_on_batch(x, y)
+    # One update with momentum 0.9 towards the batch mean of the first
+    # projection (a second update would move it by ~0.19 of the gap).
+    np.testing.assert_allclose(bn.moving_mean.numpy() - before, 0.1 * (batch_mean - before),
+                               rtol=1e-3, atol=1e-6)
+
+
+@pytest.mark.parametrize("student_lr", [0.01, 0.05, 0.1])
+def test_srp_threshold_is_stable_whatever_the_student_learning_rate(student_lr):
+    """Issue 13's acceptance, on a small pair: after step 20 no tau is ever
+    0 and each tap's median relative step is <= 0.10 (with SGD momentum
+    0.9, tau used to jump between 0 and above the 90th percentile)."""
+    distiller = _distiller(student_lr, 0.1, mu=0.1)
+    x, y = _batch(64)
+    taus = []
+    for step in range(40):
+        i = (step % 4) * 16
+        distiller.train_on_batch(x[i:i + 16], y[i:i + 16])
+        taus.append([float(r.tau.numpy()) for r in distiller.recoders])
+    taus = np.array(taus[20:])
+    assert np.all(taus > 0)
+    relative = np.abs(np.diff(taus, axis=0)) / taus[:-1]
+    assert np.all(np.median(relative, axis=0) <= 0.10), np.median(relative, axis=0)
+
+
+def test_thresholds_are_not_in_any_optimizer():
+    distiller = _distiller(0.05, 0.1)
+    distiller.compile(optimizer=keras.optimizers.SGD(0.05, weight_decay=0.1),
+                      auxiliary_optimizer=keras.optimizers.SGD(0.1))
+    taus = {id(r.tau) for r in distiller.recoders}
+    for optimizer in (distiller.optimizer, distiller.knowledge_optimizer):
+        assert not taus & {id(v) for v in optimizer._trainable_variables}

@@ -2,7 +2,7 @@
 
 Paper: Liu et al., "Knowledge Representing: Efficient, Sparse Representation
 of Prior Knowledge for Knowledge Distillation" (Sec. 3.1-3.4). The project's
-reading of the lost equations is fixed in DESIGN.md §1-§3 and docs/method.md.
+reading of the lost equations is written down in docs/method.md.
 """
 
 import keras
@@ -19,7 +19,7 @@ from kr_keras.models.tap import tap
 
 def group_taps(teacher_taps, student_taps, group_size=None):
     """Splits teacher taps, in order, into one consecutive group per student
-    tap (DESIGN.md §3).
+    tap (paper Sec. 3.3).
 
     Args:
         teacher_taps: List of teacher tap names (or shapes, anything).
@@ -66,15 +66,17 @@ def group_taps(teacher_taps, student_taps, group_size=None):
 
 @keras.saving.register_keras_serializable(package="kr_keras")
 class KRDistiller(keras.Model):
-    """Knowledge Representing distiller (paper Sec. 3; DESIGN.md §1).
+    """Knowledge Representing distiller (paper Sec. 3).
 
     Per batch, one frozen teacher forward (`training=False`) and one student
     forward feed two alternating updates:
 
     1. **Knowledge step** (paper Eq. 9), knowledge optimizer, aggregators
-       only: `L_K = sum_j (1 + gamma * sigma_j) * mean((K_j - sg(s_j))**2)`
-       with `K_j = A_j(group_j of teacher taps)` and
-       `sigma_j = sg(std(K_j - s_j))`.
+       only: `L_K = sum_j (1 + gamma * sigma_j) * d(K_j, sg(s_j))`
+       with `K_j = A_j(group_j of teacher taps)` and the relative residual
+       spread `sigma_j = sg(std(K_j - s_j) / rms(s_j))`, which does not
+       depend on the map's size or norm (about `sqrt(d_j)` for unit-norm
+       maps), so `gamma` weighs more the groups with the larger residual.
     2. **Student step** (paper Eq. 10), student optimizer, student weights
        and SRP thresholds only, against the knowledge of the *updated*
        aggregators: `L_S = w_s * CE(y, S(x)) + sum_i w_i * M_i(T(x), S(x))
@@ -90,7 +92,9 @@ class KRDistiller(keras.Model):
     student, a plain `keras.Model`. Metrics: `loss` (= L_S), `student_loss`
     (CE plus the student's regularisers), `knowledge_loss` (L_K),
     `prior_loss` (the unweighted SRP match), `distillation_loss` (the
-    weighted posterior terms, when any) and the compiled metrics.
+    weighted posterior terms, when any), with SRP `tau` (the thresholds'
+    mean over taps) and `inactive_fraction` (the fraction of residual
+    entries SRP filtered, mean over taps), and the compiled metrics.
 
     Args:
         teacher: A trained, built functional `keras.Model` returning logits.
@@ -108,6 +112,10 @@ class KRDistiller(keras.Model):
         boost: SRP gradient multiplier for dominant residuals.
         floor: SRP gradient multiplier for residuals within `tau`.
         target_inactive: Fraction of residuals SRP keeps inactive.
+        threshold_rate: Step size of SRP's threshold rule in log space
+            (`kr_keras.layers.SparseRecoding`): `tau` moves by at most
+            `threshold_rate * max(target, 1 - target)` of itself per step,
+            independent of the student optimizer.
         posterior: `None`, a `keras.distillation.DistillationLoss` on the
             logits (e.g. `kr_keras.losses.KD()`), or a list of them.
         distillation_loss_weights: Weight(s) of the posterior term(s);
@@ -124,7 +132,7 @@ class KRDistiller(keras.Model):
             norm — equal total measure, paper Eq. 5 — so neither step can
             lower its loss by shrinking the maps; the losses are then
             per-example sums (in [0, 4] per tap). `"none"` matches the raw
-            maps with element means (DESIGN.md's literal reading), which
+            maps with element means (the literal reading of Eq. 9-10), which
             let the student shrink its features towards zero in our runs
             (docs/method.md).
         name: Model name.
@@ -159,6 +167,7 @@ class KRDistiller(keras.Model):
         boost=2.0,
         floor=0.0,
         target_inactive=0.5,
+        threshold_rate=0.05,
         posterior=None,
         distillation_loss_weights=None,
         student_loss_weight=1.0,
@@ -217,6 +226,7 @@ class KRDistiller(keras.Model):
         self.boost = float(boost)
         self.floor = float(floor)
         self.target_inactive = float(target_inactive)
+        self.threshold_rate = float(threshold_rate)
         self.posterior = posteriors
         self.distillation_loss_weights = distillation_loss_weights
         self.student_loss_weight = float(student_loss_weight)
@@ -250,6 +260,7 @@ class KRDistiller(keras.Model):
                     boost=boost,
                     floor=floor,
                     target_inactive=target_inactive,
+                    threshold_rate=threshold_rate,
                     name=f"sparse_recoding_{j}",
                 )
                 recoder.build(s_shape, s_shape)
@@ -261,6 +272,10 @@ class KRDistiller(keras.Model):
         self.prior_loss_tracker = keras.metrics.Mean(name="prior_loss")
         self.distillation_loss_tracker = (
             keras.metrics.Mean(name="distillation_loss") if posteriors else None
+        )
+        self.threshold_trackers = (
+            [keras.metrics.Mean(name="tau"), keras.metrics.Mean(name="inactive_fraction")]
+            if self.sparse else []
         )
         self.knowledge_optimizer = None
         # Every part was built above from the models' symbolic shapes.
@@ -274,10 +289,10 @@ class KRDistiller(keras.Model):
 
     @property
     def student_variables(self):
-        """Trainable variables of the student step (student + SRP `tau`s)."""
-        return list(self.student.trainable_variables) + [
-            v for r in self.recoders for v in r.trainable_variables
-        ]
+        """Trainable variables of the student step: the student's. (SRP's
+        thresholds follow their own rule, not an optimizer, so no weight
+        decay or learning rate of the student reaches them.)"""
+        return list(self.student.trainable_variables)
 
     def compile(
         self,
@@ -345,10 +360,18 @@ class KRDistiller(keras.Model):
         return self.student(inputs, training=training)
 
     # ----------------------------------------------------------- the steps
-    def _knowledge(self, teacher_features, training):
+    def _merged(self, teacher_features):
+        """Each group's teacher maps mapped to its student tap's size and
+        concatenated (weight-free, so computed once per batch)."""
         return [
-            aggregator([teacher_features[i] for i in group], training=training)
+            aggregator.merge([teacher_features[i] for i in group])
             for aggregator, group in zip(self.aggregators, self._groups)
+        ]
+
+    def _knowledge(self, merged, training, update_statistics=True):
+        return [
+            aggregator.project(m, training=training, update_statistics=update_statistics)
+            for aggregator, m in zip(self.aggregators, merged)
         ]
 
     def _to_measure(self, feature):
@@ -357,7 +380,7 @@ class KRDistiller(keras.Model):
         `"l2"`: each example's map scaled to unit L2 norm, so that student
         map and knowledge have equal total measure (paper Eq. 5) and the
         match cannot be lowered by shrinking the student's features.
-        `"none"`: the raw map (DESIGN.md's literal reading).
+        `"none"`: the raw map (the literal reading of Eq. 9-10).
         """
         feature = tf.cast(feature, tf.float32)
         if self.feature_normalization == "l2":
@@ -372,14 +395,33 @@ class KRDistiller(keras.Model):
             return tf.reduce_mean(tf.reduce_sum(tf.square(a - b), axis=[1, 2, 3]))
         return tf.reduce_mean(tf.square(a - b))
 
-    def _knowledge_loss(self, knowledge, student_features):
-        """Eq. 9: residual-std re-weighted match of K_j to sg(s_j)."""
-        total = 0.0
+    def knowledge_weights(self, knowledge, student_features):
+        """Eq. 9's per-group weights `1 + gamma * sigma_j` (no gradient).
+
+        `sigma_j = std(K_j - s_j) / rms(s_j)`: the spread of the residual
+        relative to the student map's own scale, measured in the matching
+        space. It does not depend on the map's size or norm: for unit-norm
+        maps it equals `std(residual) * sqrt(H * W * C)`, about the
+        per-example residual norm (in [0, 2]). (The plain std of a
+        unit-norm residual, ~1e-2, left every weight within 1.06 of 1.)
+        """
+        weights = []
         for k_j, s_j in zip(knowledge, student_features):
+            k_j = tf.stop_gradient(self._to_measure(k_j))
+            s_j = tf.stop_gradient(self._to_measure(s_j))
+            rms = tf.sqrt(tf.reduce_mean(tf.square(s_j)) + 1e-12)
+            sigma_j = tf.math.reduce_std(k_j - s_j) / rms
+            weights.append(1.0 + self.gamma * sigma_j)
+        return weights
+
+    def _knowledge_loss(self, knowledge, student_features):
+        """Eq. 9: residual-spread re-weighted match of K_j to sg(s_j)."""
+        total = 0.0
+        weights = self.knowledge_weights(knowledge, student_features)
+        for w_j, k_j, s_j in zip(weights, knowledge, student_features):
             k_j = self._to_measure(k_j)
             s_j = tf.stop_gradient(self._to_measure(s_j))
-            sigma_j = tf.stop_gradient(tf.math.reduce_std(k_j - s_j))
-            total += (1.0 + self.gamma * sigma_j) * self._distance(k_j, s_j)
+            total += w_j * self._distance(k_j, s_j)
         return total
 
     def _prior_loss(self, knowledge, student_features, recode=True):
@@ -390,7 +432,7 @@ class KRDistiller(keras.Model):
             k_j = tf.stop_gradient(self._to_measure(k_j))
             s_j = self._to_measure(s_j)
             if self.sparse and recode:
-                s_j = self.recoders[j](s_j, s_j - k_j)
+                s_j = self.recoders[j](s_j, s_j - k_j, training=True)
             total += self._distance(s_j, k_j)
         return total
 
@@ -405,20 +447,6 @@ class KRDistiller(keras.Model):
                 tf.float32,
             )
         return total
-
-    def _scale_threshold_gradients(self, gradients, variables):
-        """SRP's `tau` gradient (`fraction_inactive - target_inactive`)
-        does not flow from the loss, so it lacks the loss's factors: the
-        loss scale (which `LossScaleOptimizer.apply` divides out) and
-        1/replicas (the all-reduce sums). Give it both."""
-        if not self.recoders:
-            return gradients
-        tau_ids = {id(v) for r in self.recoders for v in r.trainable_variables}
-        factor = replica_scale(self.optimizer.scale_loss(tf.constant(1.0)))
-        return [
-            g * tf.cast(factor, g.dtype) if id(v) in tau_ids and g is not None else g
-            for g, v in zip(gradients, variables)
-        ]
 
     def _prior_weight(self):
         if not self.prior_warmup_steps:
@@ -436,6 +464,7 @@ class KRDistiller(keras.Model):
     def train_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         teacher_logits, teacher_features = self._teacher_forward(x)
+        merged = self._merged(teacher_features)
 
         with tf.GradientTape() as student_tape:
             student_logits, *student_features = self._student_tapped(
@@ -445,7 +474,7 @@ class KRDistiller(keras.Model):
             # student's tape.
             with student_tape.stop_recording():
                 with tf.GradientTape() as knowledge_tape:
-                    knowledge = self._knowledge(teacher_features, training=True)
+                    knowledge = self._knowledge(merged, training=True)
                     knowledge_loss = self._knowledge_loss(
                         knowledge, student_features
                     )
@@ -457,10 +486,12 @@ class KRDistiller(keras.Model):
                     knowledge_tape.gradient(scaled, knowledge_variables),
                     knowledge_variables,
                 )
-                # Student step targets: knowledge of the updated aggregators.
+                # Student step targets: knowledge of the updated aggregators,
+                # batch-normalised with this batch's statistics without
+                # moving the averages a second time.
                 knowledge = [
                     tf.stop_gradient(k)
-                    for k in self._knowledge(teacher_features, training=True)
+                    for k in self._knowledge(merged, training=True, update_statistics=False)
                 ]
             # Student step (Eq. 10).
             student_loss = self._compute_loss(
@@ -476,10 +507,8 @@ class KRDistiller(keras.Model):
                 total += replica_scale(posterior_loss)
             scaled = self.optimizer.scale_loss(total)
         student_variables = self.student_variables
-        gradients = student_tape.gradient(scaled, student_variables)
         self.optimizer.apply(
-            self._scale_threshold_gradients(gradients, student_variables),
-            student_variables,
+            student_tape.gradient(scaled, student_variables), student_variables
         )
         return self._update_metrics(
             x, y, sample_weight, student_logits, total, student_loss,
@@ -490,7 +519,7 @@ class KRDistiller(keras.Model):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         teacher_logits, teacher_features = self._teacher_forward(x)
         student_logits, *student_features = self._student_tapped(x, training=False)
-        knowledge = self._knowledge(teacher_features, training=False)
+        knowledge = self._knowledge(self._merged(teacher_features), training=False)
         knowledge_loss = self._knowledge_loss(knowledge, student_features)
         student_loss = self._compute_loss(
             x=x, y=y, y_pred=student_logits, sample_weight=sample_weight,
@@ -498,7 +527,7 @@ class KRDistiller(keras.Model):
         )
         prior_loss = self._prior_loss(knowledge, student_features, recode=False)
         total = tf.cast(student_loss, tf.float32) * self.student_loss_weight
-        total += replica_scale(self.mu * prior_loss)
+        total += replica_scale(self._prior_weight() * prior_loss)
         posterior_loss = None
         if self.posterior:
             posterior_loss = self._posterior_loss(teacher_logits, student_logits)
@@ -510,7 +539,7 @@ class KRDistiller(keras.Model):
 
     def _update_metrics(self, x, y, sample_weight, student_logits, total,
                         student_loss, knowledge_loss, prior_loss, posterior_loss):
-        batch = tf.shape(x)[0]
+        batch = tf.shape(keras.tree.flatten(x)[0])[0]
         # `total` and `student_loss` carry the 1/replicas factor of
         # Keras' compiled losses; report per-example means.
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
@@ -524,6 +553,13 @@ class KRDistiller(keras.Model):
             self.distillation_loss_tracker.update_state(
                 posterior_loss, sample_weight=batch
             )
+        if self.threshold_trackers:
+            tau, fraction = self.threshold_trackers
+            tau.update_state(tf.add_n([tf.convert_to_tensor(r.tau) for r in self.recoders])
+                             / len(self.recoders))
+            fraction.update_state(
+                tf.add_n([tf.convert_to_tensor(r.inactive_fraction) for r in self.recoders])
+                / len(self.recoders))
         return self.compute_metrics(x, y, student_logits, sample_weight)
 
     # -------------------------------------------------------- serialisation
@@ -540,6 +576,7 @@ class KRDistiller(keras.Model):
             "boost": self.boost,
             "floor": self.floor,
             "target_inactive": self.target_inactive,
+            "threshold_rate": self.threshold_rate,
             "posterior": [
                 keras.saving.serialize_keras_object(p) for p in self.posterior
             ],

@@ -15,15 +15,19 @@ class KnowledgeAggregation(keras.layers.Layer):
     channels, and a 1x1 convolution (no bias) followed by batch
     normalisation projects them to the student tap's channel count. The
     result is the abstract knowledge map `K_j` that the student tap `s_j` is
-    matched against (DESIGN.md §3). Channels-last.
+    matched against (docs/method.md, "Knowledge aggregation"). Channels-last.
+
+    `merge` and `project` split the call in two, so a caller that projects
+    the same group twice (KR's student step re-projects with the updated
+    weights) maps and concatenates the teacher maps once.
 
     Args:
         filters: Channel count of the output (the student tap's channels).
         target_size: `(height, width)` of the output (the student tap's).
         use_batch_norm: Whether to normalise the projection.
-        momentum: Batch-normalisation momentum. 0.9 (not Keras' 0.99) so the
-            moving statistics are usable after a few hundred steps
-            (NOTES.md).
+        momentum: Batch-normalisation momentum. 0.9 (not Keras' 0.99, which
+            needs thousands of steps before its moving statistics are
+            usable in inference mode) as in PyTorch's CIFAR references.
         kernel_initializer: Initializer of the 1x1 projection.
         **kwargs: Base layer keyword arguments.
 
@@ -90,12 +94,35 @@ class KnowledgeAggregation(keras.layers.Layer):
             self.batch_norm.build((None, *self.target_size, self.filters))
 
     def call(self, inputs, training=None):
+        return self.project(self.merge(inputs), training=training)
+
+    def merge(self, inputs):
+        """The group's maps at the target size, concatenated on channels
+        (no weights: identity mappings are pooling or resizing)."""
         mapped = [layer(x) for layer, x in zip(self.id_layers, inputs)]
-        merged = mapped[0] if len(mapped) == 1 else ops.concatenate(mapped, -1)
+        return mapped[0] if len(mapped) == 1 else ops.concatenate(mapped, -1)
+
+    def project(self, merged, training=None, update_statistics=True):
+        """The 1x1 projection and batch norm of a `merge`d group.
+
+        Args:
+            merged: Output of `merge`.
+            training: Batch-norm mode.
+            update_statistics: With `training`, `False` normalises with the
+                batch statistics without moving the moving averages, for a
+                second forward of the same batch in one training step.
+        """
         outputs = self.projection(merged)
-        if self.batch_norm is not None:
-            outputs = self.batch_norm(outputs, training=training)
-        return outputs
+        if self.batch_norm is None:
+            return outputs
+        if training and not update_statistics:
+            bn = self.batch_norm
+            values = ops.cast(outputs, "float32")
+            mean, variance = ops.moments(values, axes=[0, 1, 2])
+            values = (values - mean) * ops.rsqrt(variance + bn.epsilon)
+            values = values * ops.cast(bn.gamma, "float32") + ops.cast(bn.beta, "float32")
+            return ops.cast(values, outputs.dtype)
+        return self.batch_norm(outputs, training=training)
 
     def compute_output_shape(self, input_shapes):
         return (input_shapes[0][0], *self.target_size, self.filters)

@@ -1,34 +1,49 @@
-"""`SparseRecoding` layer: SRP with a learnable threshold (paper Sec. 3.2)."""
+"""`SparseRecoding` layer: SRP with a learned threshold (paper Sec. 3.2)."""
 
 import keras
 import tensorflow as tf
 
+from kr_keras.ops.sparse_recode import inactive_fraction
 from kr_keras.ops.sparse_recode import sparse_recode
+from kr_keras.ops.sparse_recode import track_threshold
 
 
 @keras.saving.register_keras_serializable(package="kr_keras")
 class SparseRecoding(keras.layers.Layer):
-    """Sparse recoding penalty with a learnable threshold `tau`.
+    """Sparse recoding penalty with a learned threshold `tau`.
 
     An identity in the forward pass. In the backward pass the gradient to `x`
     is multiplied by `boost` where `|residual| > tau` (dominant neurons) and
     by `floor` elsewhere (inactive neurons), see
-    `kr_keras.ops.sparse_recode`. `tau` is a trainable scalar weight named
-    `tau`, initialised on the first call to `mean(|residual|)` (the paper:
-    "initialized with the mean value of parameters distribution"); its
-    gradient `fraction_inactive - target_inactive` makes it track the
-    `target_inactive` quantile of `|residual|` as training goes on.
+    `kr_keras.ops.sparse_recode`.
+
+    `tau` is a scalar weight named `tau`, initialised on the first call to
+    `mean(|residual|)` (the paper: "initialized with the mean value of
+    parameters distribution", Sec. 3.2) and then learned on every training
+    call by `kr_keras.ops.track_threshold`: `tau <- tau * exp(-rate * (f -
+    target_inactive))`, with `f` the batch's inactive fraction. This is
+    gradient descent on `log(tau)` of the quantile loss, so `tau` tracks the
+    `target_inactive` quantile of `|residual|` with relative steps of at most
+    `rate * max(target, 1 - target)`, whatever the residuals' scale, and
+    without the student's learning rate, momentum or weight decay (it is
+    not a trainable weight of any optimizer). Under `tf.distribute` the
+    fraction is averaged over replicas first, so every replica takes the
+    one-device step. `inactive_fraction` holds the last batch's `f`.
 
     Args:
         boost: Gradient multiplier for dominant entries. Must be >= 0.
         floor: Gradient multiplier for inactive entries. Must be >= 0.
         target_inactive: Fraction of entries kept inactive, in `[0, 1]`.
+        threshold_rate: Step size of `tau`'s rule in log space, >= 0 (0
+            keeps `tau` at its first value).
         **kwargs: Base layer keyword arguments (`name`, `dtype`, ...).
 
     Call arguments:
         x: The tensor to pass through (e.g. a student feature map).
         residual: Tensor broadcastable to `x` that decides which entries
             are dominant (in KR, `student_features - knowledge`).
+        training: `False` leaves `tau` where it is; otherwise (the default)
+            the call takes one step of the threshold rule.
 
     Returns:
         `x`, unchanged in value.
@@ -42,19 +57,20 @@ class SparseRecoding(keras.layers.Layer):
     True
     """
 
-    def __init__(self, boost=2.0, floor=0.0, target_inactive=0.5, **kwargs):
+    def __init__(self, boost=2.0, floor=0.0, target_inactive=0.5,
+                 threshold_rate=0.05, **kwargs):
         if boost < 0:
-            raise ValueError(
-                f"`boost` must be >= 0. Received: boost={boost}"
-            )
+            raise ValueError(f"`boost` must be >= 0. Received: boost={boost}")
         if floor < 0:
-            raise ValueError(
-                f"`floor` must be >= 0. Received: floor={floor}"
-            )
+            raise ValueError(f"`floor` must be >= 0. Received: floor={floor}")
         if not 0.0 <= target_inactive <= 1.0:
             raise ValueError(
                 "`target_inactive` must be in [0, 1]. "
                 f"Received: target_inactive={target_inactive}"
+            )
+        if threshold_rate < 0:
+            raise ValueError(
+                f"`threshold_rate` must be >= 0. Received: threshold_rate={threshold_rate}"
             )
         # An identity keeps its input's dtype: no autocast to the policy's
         # compute dtype (under mixed precision KR feeds float32 features).
@@ -63,46 +79,42 @@ class SparseRecoding(keras.layers.Layer):
         self.boost = float(boost)
         self.floor = float(floor)
         self.target_inactive = float(target_inactive)
+        self.threshold_rate = float(threshold_rate)
 
     def build(self, x_shape, residual_shape=None):
         # Statistics stay float32 under mixed precision (autocast=False).
-        self.tau = self.add_weight(
-            name="tau",
-            shape=(),
-            initializer="zeros",
-            dtype="float32",
-            autocast=False,
-            constraint=keras.constraints.NonNeg(),
-            aggregation="mean",
-        )
-        self.initialized = self.add_weight(
-            name="initialized",
-            shape=(),
-            initializer="zeros",
-            dtype="float32",
-            trainable=False,
-            autocast=False,
-            aggregation="only_first_replica",
-        )
+        # Every replica writes the same value (the fraction is all-reduced),
+        # so "mean" aggregation keeps them in sync.
+        def state(name):
+            return self.add_weight(
+                name=name, shape=(), initializer="zeros", dtype="float32",
+                trainable=False, autocast=False, aggregation="mean",
+            )
 
-    def call(self, x, residual):
-        residual = tf.cast(residual, tf.float32)
+        self.tau = state("tau")
+        self.inactive_fraction = state("inactive_fraction")
+        self.initialized = state("initialized")
+
+    def call(self, x, residual, training=None):
+        residual = tf.stop_gradient(tf.cast(residual, tf.float32))
         # Initialise tau on the first call only. Unconditional writes of a
         # `where` keep this graph- and MirroredStrategy-friendly (no assign
-        # inside a cond).
-        first_value = tf.reduce_mean(tf.abs(residual))
+        # inside a cond). The floor keeps an all-zero first residual from
+        # pinning the multiplicative rule at 0.
+        first_value = tf.maximum(_replica_mean(tf.reduce_mean(tf.abs(residual))), 1e-12)
         is_initialized = tf.convert_to_tensor(self.initialized) > 0.0
-        self.tau.assign(
-            tf.where(is_initialized, tf.convert_to_tensor(self.tau),
-                     tf.stop_gradient(first_value))
-        )
+        tau = tf.where(is_initialized, tf.convert_to_tensor(self.tau), first_value)
         self.initialized.assign(1.0)
+        fraction = _replica_mean(inactive_fraction(residual, tau))
+        self.inactive_fraction.assign(fraction)
+        if training is False:
+            self.tau.assign(tau)
+        else:
+            self.tau.assign(track_threshold(
+                tau, fraction, self.target_inactive, self.threshold_rate))
         return sparse_recode(
-            x,
-            residual,
-            tf.convert_to_tensor(self.tau),
-            boost=self.boost,
-            floor=self.floor,
+            x, residual, tau,
+            boost=self.boost, floor=self.floor,
             target_inactive=self.target_inactive,
         )
 
@@ -114,6 +126,16 @@ class SparseRecoding(keras.layers.Layer):
             "boost": self.boost,
             "floor": self.floor,
             "target_inactive": self.target_inactive,
+            "threshold_rate": self.threshold_rate,
         }
         base_config = super().get_config()
         return {**base_config, **config}
+
+
+def _replica_mean(value):
+    """The mean of `value` over replicas inside a `tf.distribute` replica
+    context (the value itself outside one)."""
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return value
+    return context.all_reduce(tf.distribute.ReduceOp.MEAN, value)

@@ -2,11 +2,13 @@
 
 Paper: Liu et al., "Knowledge Representing: Efficient, Sparse Representation
 of Prior Knowledge for Knowledge Distillation", Sec. 3.2 and 4.1 (Eq. 3-4).
-The project's reading of the lost equations is DESIGN.md §2: SRP is an
-identity in the forward pass whose backward pass *recodes* the gradient,
-boosting it where the residual is large (dominant neurons) and filtering it
-to `floor` where the residual is within a learnable threshold `tau`
-(inactive neurons get the "equal reward").
+The project's reading of the lost equations (docs/method.md, "Sparse
+recoding penalty"): SRP is an identity in the forward pass whose backward
+pass *recodes* the gradient, boosting it where the residual is large
+(dominant neurons) and filtering it to `floor` where the residual is within
+a learned threshold `tau` (inactive neurons get the "equal reward").
+`track_threshold` is the rule that learns `tau`: a multiplicative quantile
+tracker, free of the residuals' scale and of the student's optimizer.
 """
 
 import numpy as np
@@ -79,11 +81,55 @@ def sparse_recode(x, residual, tau, boost=2.0, floor=0.0, target_inactive=0.5):
     return _recode(x, tau)
 
 
+def inactive_fraction(residual, tau):
+    """`mean(|residual| <= tau)` in float32: the fraction SRP filters."""
+    residual = tf.abs(tf.cast(residual, tf.float32))
+    return tf.reduce_mean(tf.cast(residual <= tf.cast(tau, tf.float32), tf.float32))
+
+
+def track_threshold(tau, fraction_inactive, target_inactive=0.5, rate=0.05):
+    """One step of SRP's threshold rule: `tau * exp(-rate * (f - target))`.
+
+    This is stochastic gradient descent on `log(tau)` of the pinball
+    (quantile) loss, whose gradient in `tau` is `f - target` with
+    `f = fraction_inactive`, divided by `tau` (the natural step size in log
+    space). Its fixed point is the `target_inactive` quantile of
+    `|residual|`, and it has three properties that a plain optimizer step
+    on `tau` lacks:
+
+    * **scale-free**: the relative step `|dtau| / tau <= rate *
+      max(target, 1 - target)` whatever the residuals' magnitude, so a
+      threshold on 1e-3-sized residuals moves like one on 1e3-sized ones;
+    * **never zero or negative**: `tau` stays positive, so SRP never
+      collapses to boosting every entry;
+    * **independent of the student's optimizer**: no learning rate,
+      momentum or weight decay of the student reaches it.
+
+    Args:
+        tau: Current threshold (positive scalar tensor).
+        fraction_inactive: `mean(|residual| <= tau)` of the current batch
+            (averaged over replicas by the caller under `tf.distribute`).
+        target_inactive: The quantile to track, in `[0, 1]`.
+        rate: Step size in log space; 0 freezes `tau`.
+
+    Returns:
+        The next threshold, a float32 scalar tensor.
+
+    Example:
+
+    >>> tau = tf.constant(1.0)
+    >>> float(track_threshold(tau, 1.0, target_inactive=0.5, rate=0.1))  # too many inactive
+    0.951229...
+    """
+    step = tf.cast(fraction_inactive, tf.float32) - float(target_inactive)
+    return tf.cast(tau, tf.float32) * tf.exp(-float(rate) * step)
+
+
 def srp_penalty_curve(r, tau, boost=2.0):
     """The penalty SRP induces on a residual `r`, for plots (paper Fig. 2).
 
     Integrating the recoded gradient of `r**2 / 2` gives `0` for
-    `|r| <= tau` and `boost * (r**2 - tau**2) / 2` beyond it (DESIGN.md §2).
+    `|r| <= tau` and `boost * (r**2 - tau**2) / 2` beyond it.
 
     Args:
         r: Array of residual values.
