@@ -7,11 +7,11 @@ computes. Each re-implements the step from `KRDistiller`'s parts with
 switches:
 
 * `second_forward`: how the student step's targets are made after the
-  knowledge update: `"full"` (the library: both aggregator forwards run the
-  identity mappings, the concatenation, the projection and BN), `"cached"`
-  (the merged, concatenated teacher maps are built once and only the 1x1
-  projection + BN run twice; same math) or `"none"` (reuse the knowledge of
-  the first forward, before the update: other math, no second forward).
+  knowledge update: `"cached"` (the library: the teacher maps are mapped
+  and concatenated once, `merge`, and only the 1x1 projection + BN run
+  twice, `project`), `"uncached"` (both forwards map and concatenate the
+  k teacher maps again; same math) or `"none"` (reuse the knowledge of the
+  first forward, before the update: other math, no second forward).
 * `knowledge_step`: `False` leaves out Eq. 9 (no knowledge loss, gradient or
   aggregator update; one aggregator forward makes the targets).
 * `nested`: `False` records the knowledge step on its own tape after the
@@ -19,51 +19,36 @@ switches:
   (same math, no nested tape).
 * `prior`: `False` leaves out the prior term (no SRP, no second forward).
 
-Plus constructor changes: `feature_normalization="none"` (no l2
-normalisation) and one teacher map per group (`k1`: no concatenation, a
-projection from one map).
+`before_cuts` is the library's step before the cuts (kept to time the two
+side by side). Plus constructor changes: `feature_normalization="none"` (no l2
+normalisation), `sparse=False` (no SRP) and one teacher map per group
+(`k1`: no concatenation, a projection from one map).
 """
 
 import keras
 import tensorflow as tf
-from keras import ops
 
 from kr_keras.distillers.common import replica_scale
 from kr_keras.distillers.kr_distiller import KRDistiller
+from kr_keras.losses.kd import KD
 
 
-def _merge(aggregator, maps):
-    mapped = [layer(x) for layer, x in zip(aggregator.id_layers, maps)]
-    return mapped[0] if len(mapped) == 1 else ops.concatenate(mapped, -1)
-
-
-def _project(aggregator, merged, training):
-    outputs = aggregator.projection(merged)
-    if aggregator.batch_norm is not None:
-        outputs = aggregator.batch_norm(outputs, training=training)
-    return outputs
-
-
-def variant(name, second_forward="full", knowledge_step=True, nested=True, prior=True):
+def variant(name, second_forward="cached", knowledge_step=True, nested=True, prior=True):
     """A `KRDistiller` subclass whose `train_step` follows the switches."""
 
     class Variant(KRDistiller):
         def train_step(self, data):
             x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
             teacher_logits, teacher_features = self._teacher_forward(x)
-            groups = [[teacher_features[i] for i in g] for g in self._groups]
-            merged = None
-            if second_forward == "cached":
-                merged = [_merge(a, g) for a, g in zip(self.aggregators, groups)]
+            merged = self._merged(teacher_features)
 
-            def knowledge_forward():
-                if merged is not None:
-                    return [_project(a, m, True) for a, m in zip(self.aggregators, merged)]
-                return self._knowledge(teacher_features, training=True)
+            def knowledge_forward(update_statistics):
+                m = merged if second_forward != "uncached" else self._merged(teacher_features)
+                return self._knowledge(m, True, update_statistics)
 
             def knowledge_update(student_features):
                 with tf.GradientTape() as knowledge_tape:
-                    knowledge = knowledge_forward()
+                    knowledge = knowledge_forward(True)
                     knowledge_loss = self._knowledge_loss(knowledge, student_features)
                     scaled = self.knowledge_optimizer.scale_loss(replica_scale(knowledge_loss))
                 variables = self.knowledge_variables
@@ -71,21 +56,20 @@ def variant(name, second_forward="full", knowledge_step=True, nested=True, prior
                     knowledge_tape.gradient(scaled, variables), variables)
                 return knowledge, knowledge_loss
 
+            knowledge, knowledge_loss = None, tf.constant(0.0)
             with tf.GradientTape() as tape:
                 student_logits, *student_features = self._student_tapped(x, training=True)
-                knowledge_loss = tf.constant(0.0)
-                knowledge = None
-                if nested:
+                if nested and knowledge_step:
                     with tape.stop_recording():
-                        if knowledge_step:
-                            knowledge, knowledge_loss = knowledge_update(student_features)
+                        knowledge, knowledge_loss = knowledge_update(student_features)
             if not nested and knowledge_step:
                 knowledge, knowledge_loss = knowledge_update(student_features)
             if prior:
                 if second_forward == "none" and knowledge is not None:
                     targets = [tf.stop_gradient(k) for k in knowledge]
                 else:
-                    targets = [tf.stop_gradient(k) for k in knowledge_forward()]
+                    targets = [tf.stop_gradient(k)
+                               for k in knowledge_forward(knowledge is None)]
             with tape:
                 student_loss = self._compute_loss(
                     x=x, y=y, y_pred=student_logits, training=True)
@@ -100,10 +84,7 @@ def variant(name, second_forward="full", knowledge_step=True, nested=True, prior
                     total += replica_scale(posterior_loss)
                 scaled = self.optimizer.scale_loss(total)
             variables = self.student_variables
-            gradients = [tf.zeros_like(v) if g is None else g
-                         for g, v in zip(tape.gradient(scaled, variables), variables)]
-            self.optimizer.apply(self._scale_threshold_gradients(gradients, variables),
-                                 variables)
+            self.optimizer.apply(tape.gradient(scaled, variables), variables)
             return self._update_metrics(x, y, None, student_logits, total, student_loss,
                                         knowledge_loss, prior_loss, posterior_loss)
 
@@ -123,10 +104,38 @@ class _K1(KRDistiller):
                          **kwargs)
 
 
+class _BeforeCuts(variant("before_cuts")):
+    """The library's step as of the "KR core:" commit, before the cuts of
+    BUILD.md ("Where the KR step's time goes"): every loss measures
+    (l2-normalises) its maps itself, the knowledge weights form their own
+    residual."""
+
+    def _knowledge_loss(self, knowledge, student_features, measured=False):
+        total = 0.0
+        weights = self.knowledge_weights(knowledge, student_features)
+        for w_j, k_j, s_j in zip(weights, knowledge, student_features):
+            k_j = self._to_measure(k_j)
+            s_j = tf.stop_gradient(self._to_measure(s_j))
+            total += w_j * self._distance(k_j, s_j)
+        return total
+
+    def knowledge_weights(self, knowledge, student_features):
+        weights = []
+        for k_j, s_j in zip(knowledge, student_features):
+            k_j = tf.stop_gradient(self._to_measure(k_j))
+            s_j = tf.stop_gradient(self._to_measure(s_j))
+            rms = tf.sqrt(tf.reduce_mean(tf.square(s_j)) + 1e-12)
+            sigma_j = tf.math.reduce_std(k_j - s_j) / rms
+            weights.append(1.0 + self.gamma * sigma_j)
+        return weights
+
+
 # name -> (distiller class, constructor keyword arguments)
 VARIANTS = {
     "same_step": (variant("same_step"), {}),
-    "cached_merge": (variant("cached_merge", second_forward="cached"), {}),
+    "before_cuts": (_BeforeCuts, {}),
+    "before_cuts+kd": (_BeforeCuts, {"posterior": KD(temperature=4.0)}),
+    "uncached_merge": (variant("uncached_merge", second_forward="uncached"), {}),
     "no_second_forward": (variant("no_second_forward", second_forward="none"), {}),
     "no_nested_tape": (variant("no_nested_tape", nested=False), {}),
     "no_knowledge_step": (variant("no_knowledge_step", knowledge_step=False), {}),
