@@ -67,3 +67,9 @@ wheel: setup
 
 clean:
 	rm -rf $(VENV) .pytest_cache build dist *.egg-info
+
+# On a GPU machine (<= 8 min on one H100): the tests marked gpu and a step-time
+# table, written to results/gpu/<device>.md. Without a GPU it says so and exits 0.
+.PHONY: gpu-check
+gpu-check: setup
+	$(PY) benchmarks/gpu_check.py

@@ -23,3 +23,11 @@ def batches(ds):
     """All `(images, labels)` of a dataset as two numpy arrays."""
     xs, ys = zip(*[(x.numpy(), y.numpy()) for x, y in ds])
     return np.concatenate(xs), np.concatenate(ys)
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "gpu: checks for a GPU machine (tests/test_gpu.py); skipped without a GPU, "
+        "run by benchmarks/gpu_check.py",
+    )

@@ -388,9 +388,21 @@ class KRDistiller(BaseDistiller):
         """Squared distance of two matched maps, averaged over the batch:
         per-example sum for unit-norm maps (in [0, 4]), the element mean for
         raw maps."""
+        return self._residual_distance(a - b)
+
+    def _residual_distance(self, residual):
+        """`_distance` from the residual `a - b`."""
         if self.feature_normalization == "l2":
-            return tf.reduce_mean(tf.reduce_sum(tf.square(a - b), axis=[1, 2, 3]))
-        return tf.reduce_mean(tf.square(a - b))
+            return tf.reduce_mean(tf.reduce_sum(tf.square(residual), axis=[1, 2, 3]))
+        return tf.reduce_mean(tf.square(residual))
+
+    def _residual_weight(self, residual, student_feature):
+        """`1 + gamma * sigma_j` from a measured residual `K_j - s_j` and
+        the measured student map `s_j` (no gradient)."""
+        residual = tf.stop_gradient(residual)
+        student_feature = tf.stop_gradient(student_feature)
+        rms = tf.sqrt(tf.reduce_mean(tf.square(student_feature)) + 1e-12)
+        return 1.0 + self.gamma * (tf.math.reduce_std(residual) / rms)
 
     def knowledge_weights(self, knowledge, student_features):
         """Eq. 9's per-group weights `1 + gamma * sigma_j` (no gradient).
@@ -404,30 +416,33 @@ class KRDistiller(BaseDistiller):
         """
         weights = []
         for k_j, s_j in zip(knowledge, student_features):
-            k_j = tf.stop_gradient(self._to_measure(k_j))
-            s_j = tf.stop_gradient(self._to_measure(s_j))
-            rms = tf.sqrt(tf.reduce_mean(tf.square(s_j)) + 1e-12)
-            sigma_j = tf.math.reduce_std(k_j - s_j) / rms
-            weights.append(1.0 + self.gamma * sigma_j)
+            k_j, s_j = self._to_measure(k_j), self._to_measure(s_j)
+            weights.append(self._residual_weight(k_j - s_j, s_j))
         return weights
 
-    def _knowledge_loss(self, knowledge, student_features):
-        """Eq. 9: residual-spread re-weighted match of K_j to sg(s_j)."""
+    def _knowledge_loss(self, knowledge, student_features, measured=False):
+        """Eq. 9: residual-spread re-weighted match of K_j to sg(s_j).
+
+        `measured`: the student maps are already `_to_measure`d (the train
+        step measures each once for both steps). Each group's residual is
+        formed once and serves the weight and the distance.
+        """
         total = 0.0
-        weights = self.knowledge_weights(knowledge, student_features)
-        for w_j, k_j, s_j in zip(weights, knowledge, student_features):
+        for k_j, s_j in zip(knowledge, student_features):
             k_j = self._to_measure(k_j)
-            s_j = tf.stop_gradient(self._to_measure(s_j))
-            total += w_j * self._distance(k_j, s_j)
+            s_j = tf.stop_gradient(s_j if measured else self._to_measure(s_j))
+            residual = k_j - s_j
+            total += self._residual_weight(residual, s_j) * self._residual_distance(residual)
         return total
 
-    def _prior_loss(self, knowledge, student_features, recode=True):
+    def _prior_loss(self, knowledge, student_features, recode=True, measured=False):
         """Eq. 10's prior term: sum_j d(SRP(s_j), sg(K_j)); SRP only in the
-        student step (`recode`)."""
+        student step (`recode`). `measured`: the student maps are already
+        `_to_measure`d."""
         total = 0.0
         for j, (k_j, s_j) in enumerate(zip(knowledge, student_features)):
             k_j = tf.stop_gradient(self._to_measure(k_j))
-            s_j = self._to_measure(s_j)
+            s_j = s_j if measured else self._to_measure(s_j)
             if self.sparse and recode:
                 s_j = self.recoders[j](s_j, s_j - k_j, training=True)
             total += self._distance(s_j, k_j)
@@ -463,13 +478,15 @@ class KRDistiller(BaseDistiller):
             student_logits, *student_features = self._student_tapped(
                 x, training=True
             )
+            # Each student map in the matching space once, for both steps.
+            measured = [self._to_measure(s) for s in student_features]
             # Knowledge step (Eq. 9) on the aggregators alone, outside the
             # student's tape.
             with student_tape.stop_recording():
                 with tf.GradientTape() as knowledge_tape:
                     knowledge = self._knowledge(merged, training=True)
                     knowledge_loss = self._knowledge_loss(
-                        knowledge, student_features
+                        knowledge, [tf.stop_gradient(m) for m in measured], measured=True
                     )
                     scaled = self.knowledge_optimizer.scale_loss(
                         replica_scale(knowledge_loss)
@@ -491,7 +508,7 @@ class KRDistiller(BaseDistiller):
                     teacher_logits, student_logits, y, training=True)
             # Student step (Eq. 10).
             student_loss, regularisers = self.student_loss(y, student_logits, sample_weight)
-            prior_loss = self._prior_loss(knowledge, student_features)
+            prior_loss = self._prior_loss(knowledge, measured, measured=True)
             total = student_loss * self.student_loss_weight + regularisers
             total += replica_scale(self._prior_weight() * prior_loss)
             posterior_loss = None

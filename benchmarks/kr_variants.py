@@ -1,0 +1,146 @@
+"""KR training steps with one part left out or changed, for timing only.
+
+`step_ratio.py --variants=...` times these beside the registered methods to
+show where `KRDistiller.train_step`'s time goes (BUILD.md, "Where the KR
+step's time goes"). They are not the method: most change what the step
+computes. Each re-implements the step from `KRDistiller`'s parts with
+switches:
+
+* `second_forward`: how the student step's targets are made after the
+  knowledge update: `"cached"` (the library: the teacher maps are mapped
+  and concatenated once, `merge`, and only the 1x1 projection + BN run
+  twice, `project`), `"uncached"` (both forwards map and concatenate the
+  k teacher maps again; same math) or `"none"` (reuse the knowledge of the
+  first forward, before the update: other math, no second forward).
+* `knowledge_step`: `False` leaves out Eq. 9 (no knowledge loss, gradient or
+  aggregator update; one aggregator forward makes the targets).
+* `nested`: `False` records the knowledge step on its own tape after the
+  student's tape is closed, which is then re-entered for the student loss
+  (same math, no nested tape).
+* `prior`: `False` leaves out the prior term (no SRP, no second forward).
+
+`before_cuts` is the library's step before the cuts (kept to time the two
+side by side). Plus constructor changes: `feature_normalization="none"` (no l2
+normalisation), `sparse=False` (no SRP) and one teacher map per group
+(`k1`: no concatenation, a projection from one map).
+"""
+
+import keras
+import tensorflow as tf
+
+from kr_keras.distillers.common import replica_scale
+from kr_keras.distillers.kr_distiller import KRDistiller
+from kr_keras.losses.kd import KD
+
+
+def variant(name, second_forward="cached", knowledge_step=True, nested=True, prior=True):
+    """A `KRDistiller` subclass whose `train_step` follows the switches."""
+
+    class Variant(KRDistiller):
+        def train_step(self, data):
+            x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
+            teacher_logits, teacher_features = self._teacher_forward(x)
+            merged = self._merged(teacher_features)
+
+            def knowledge_forward(update_statistics):
+                m = merged if second_forward != "uncached" else self._merged(teacher_features)
+                return self._knowledge(m, True, update_statistics)
+
+            def knowledge_update(student_features):
+                with tf.GradientTape() as knowledge_tape:
+                    knowledge = knowledge_forward(True)
+                    knowledge_loss = self._knowledge_loss(knowledge, student_features)
+                    scaled = self.knowledge_optimizer.scale_loss(replica_scale(knowledge_loss))
+                variables = self.knowledge_variables
+                self.knowledge_optimizer.apply(
+                    knowledge_tape.gradient(scaled, variables), variables)
+                return knowledge, knowledge_loss
+
+            knowledge, knowledge_loss = None, tf.constant(0.0)
+            with tf.GradientTape() as tape:
+                student_logits, *student_features = self._student_tapped(x, training=True)
+                if nested and knowledge_step:
+                    with tape.stop_recording():
+                        knowledge, knowledge_loss = knowledge_update(student_features)
+            if not nested and knowledge_step:
+                knowledge, knowledge_loss = knowledge_update(student_features)
+            if prior:
+                if second_forward == "none" and knowledge is not None:
+                    targets = [tf.stop_gradient(k) for k in knowledge]
+                else:
+                    targets = [tf.stop_gradient(k)
+                               for k in knowledge_forward(knowledge is None)]
+            with tape:
+                student_loss = self._compute_loss(
+                    x=x, y=y, y_pred=student_logits, training=True)
+                total = tf.cast(student_loss, tf.float32) * self.student_loss_weight
+                prior_loss = tf.constant(0.0)
+                if prior:
+                    prior_loss = self._prior_loss(targets, student_features)
+                    total += replica_scale(self._prior_weight() * prior_loss)
+                posterior_loss = None
+                if self.posterior:
+                    posterior_loss = self._posterior_loss(teacher_logits, student_logits)
+                    total += replica_scale(posterior_loss)
+                scaled = self.optimizer.scale_loss(total)
+            variables = self.student_variables
+            self.optimizer.apply(tape.gradient(scaled, variables), variables)
+            return self._update_metrics(x, y, None, student_logits, total, student_loss,
+                                        knowledge_loss, prior_loss, posterior_loss)
+
+    Variant.__name__ = f"KRVariant_{name}"
+    return Variant
+
+
+class _K1(KRDistiller):
+    """KR with one teacher map per group: the last block of each stage."""
+
+    def __init__(self, teacher, student, **kwargs):
+        from kr_keras.models.tap import default_tap_names
+
+        t, s = default_tap_names(teacher), default_tap_names(student)
+        k = len(t) // len(s)
+        super().__init__(teacher, student, teacher_layers=t[k - 1::k], student_layers=s,
+                         **kwargs)
+
+
+class _BeforeCuts(variant("before_cuts")):
+    """The library's step as of the "KR core:" commit, before the cuts of
+    BUILD.md ("Where the KR step's time goes"): every loss measures
+    (l2-normalises) its maps itself, the knowledge weights form their own
+    residual."""
+
+    def _knowledge_loss(self, knowledge, student_features, measured=False):
+        total = 0.0
+        weights = self.knowledge_weights(knowledge, student_features)
+        for w_j, k_j, s_j in zip(weights, knowledge, student_features):
+            k_j = self._to_measure(k_j)
+            s_j = tf.stop_gradient(self._to_measure(s_j))
+            total += w_j * self._distance(k_j, s_j)
+        return total
+
+    def knowledge_weights(self, knowledge, student_features):
+        weights = []
+        for k_j, s_j in zip(knowledge, student_features):
+            k_j = tf.stop_gradient(self._to_measure(k_j))
+            s_j = tf.stop_gradient(self._to_measure(s_j))
+            rms = tf.sqrt(tf.reduce_mean(tf.square(s_j)) + 1e-12)
+            sigma_j = tf.math.reduce_std(k_j - s_j) / rms
+            weights.append(1.0 + self.gamma * sigma_j)
+        return weights
+
+
+# name -> (distiller class, constructor keyword arguments)
+VARIANTS = {
+    "same_step": (variant("same_step"), {}),
+    "before_cuts": (_BeforeCuts, {}),
+    "before_cuts+kd": (_BeforeCuts, {"posterior": KD(temperature=4.0)}),
+    "uncached_merge": (variant("uncached_merge", second_forward="uncached"), {}),
+    "no_second_forward": (variant("no_second_forward", second_forward="none"), {}),
+    "no_nested_tape": (variant("no_nested_tape", nested=False), {}),
+    "no_knowledge_step": (variant("no_knowledge_step", knowledge_step=False), {}),
+    "no_prior": (variant("no_prior", knowledge_step=False, prior=False), {}),
+    "no_l2": (KRDistiller, {"feature_normalization": "none"}),
+    "no_srp": (KRDistiller, {"sparse": False}),
+    "k1": (_K1, {}),
+}

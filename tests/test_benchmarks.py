@@ -1,0 +1,66 @@
+"""The step benchmarks run end to end at tiny sizes (no timed assertions):
+`benchmarks/step_ratio.py --quick` and `benchmarks/gpu_check.py --smoke`."""
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run(script, *args, env=None):
+    env = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}
+    process = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "benchmarks", script), *args], env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=600)
+    return process.returncode, process.stdout.strip().splitlines(), process.stderr
+
+
+def test_step_ratio_quick_ends_with_the_two_ratios(tmp_path):
+    out = tmp_path / "step_ratio.md"
+    status, lines, stderr = run("step_ratio.py", "--quick", "--methods=kr,kr+kd", f"--out={out}")
+    assert status == 0, stderr[-4000:]
+    assert re.fullmatch(r"kr\+kd/kd \d+\.\d{3}", lines[-2]), lines[-3:]
+    assert re.fullmatch(r"kr/kd \d+\.\d{3}", lines[-1]), lines[-3:]
+    table = out.read_text()
+    # The printed ratios are the table's "÷ kd" column.
+    for line in lines[-2:]:
+        method, ratio = line.split(" ")[0].split("/")[0], line.split(" ")[1]
+        row = next(r for r in table.splitlines() if r.startswith(f"| {method} |"))
+        assert row.split("|")[4].strip() == ratio, row
+    assert re.search(r"^\| kd \| \d+ \| .* \| 1\.000 \|", table, re.M), table
+    assert "2 interleaved rounds of 1 steps" in table
+
+
+def test_gpu_check_smoke_runs_tests_table_and_report(tmp_path):
+    status, lines, stderr = run("gpu_check.py", "--smoke", f"--out_dir={tmp_path}")
+    assert status == 0, "\n".join(lines[-40:]) + stderr[-4000:]
+    report = (tmp_path / "cpu-smoke.md").read_text()
+    for test in ("test_kr_fit_mixed_float16_has_finite_losses",
+                 "test_kr_fit_xla_has_finite_losses",
+                 "test_mirrored_two_logical_devices_first_step_equals_one_device"):
+        assert re.search(rf"^\| {test} \| passed \|", report, re.M), report
+    assert "`pytest -m gpu` exit status 0" in report
+    assert "TensorFlow 2." in report and "Keras 3." in report
+    assert re.search(r"^\| kd \| 8 \| float32 \| off \| [\d,]+ \|$", report, re.M), report
+    assert re.search(r"^\| kr \| 8 \| mixed_float16 \| off \| [\d,]+ \|$", report, re.M), report
+    assert "50,000 img/s" in report and lines[-1].startswith("Goal:")
+
+
+def test_gpu_check_without_gpu_says_so_in_one_line():
+    status, lines, _ = run("gpu_check.py", env={"CUDA_VISIBLE_DEVICES": ""})
+    assert status == 0
+    assert len(lines) == 1 and lines[0].startswith("gpu_check: no GPU visible"), lines
+
+
+def test_gpu_check_without_tensorflow_says_so_in_one_line(tmp_path):
+    broken = tmp_path / "tensorflow"
+    broken.mkdir()
+    (broken / "__init__.py").write_text("raise ImportError('libcudart.so.12: cannot open')\n")
+    status, lines, _ = run("gpu_check.py", env={"PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"})
+    assert status == 1
+    assert lines == ["gpu_check: TensorFlow cannot be imported (ImportError: libcudart.so.12: "
+                     "cannot open); install it with `make setup`."], lines
