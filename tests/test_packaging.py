@@ -23,7 +23,7 @@ from packaging.requirements import Requirement
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BINARIES = ("train_teacher", "distill", "evaluate", "tune", "export", "reproduce", "figures", "demo",
-            "kr_study")
+            "study")
 SCRIPTS = {f"kr-{b.replace('_', '-')}": f"experiments.{b}:run" for b in BINARIES}
 OFFLINE = ("--no-index", "--disable-pip-version-check")
 

@@ -3,8 +3,8 @@
 Resumable: every run appends to `<results_dir>/kr_study.runs.csv` and a
 rerun skips what is there.
 
-    python -m experiments.kr_study --stage=all --seeds=3
-    python -m experiments.kr_study --stage=report
+    python -m experiments.study --stage=all --seeds=3
+    python -m experiments.study --stage=report
 """
 
 from absl import app
@@ -29,7 +29,7 @@ def main(argv):
     runs = study.Runs(_RESULTS.value)
     teachers = {}
     chosen = study.select(runs, teachers)
-    command = "python -m experiments.kr_study --stage=report"
+    command = "python -m experiments.study --stage=report"
 
     def write_report():
         study.report(runs, _RESULTS.value, _FIGURE.value, command, chosen)
