@@ -1,0 +1,113 @@
+"""Correlation congruence (CC): match correlations between instances.
+
+Reference: Peng, Jin, Liu, Li, Wu, Liu, Zhou and Zhang, "Correlation
+Congruence for Knowledge Distillation", ICCV 2019; RepDistiller
+`distiller_zoo/CC.py` (`Correlation`, the authors' code as restructured
+there), whose form is followed here, with its `models/util.py`
+(`LinearEmbed`: a linear map of each pooled embedding to 128 dimensions,
+trained with the student) and `train_student.py` (tap `feat[-1]`;
+`-b 0.02`). Note that this reference form multiplies the absolute
+embedding differences of consecutive samples; it is not the paper's
+kernel-based correlation matrix between instances.
+"""
+
+import math
+
+import keras
+import tensorflow as tf
+
+from kr_keras.models.tap import pooled_feature_name
+
+DEFAULTS = {"weight": 0.02, "feat_dim": 128}
+
+
+def cc_loss(f_s, f_t):
+    """`mean_i sum_d |s_i - t_i|_d * |s_(i+1) - t_(i+1)|_d` (RepDistiller).
+
+    Args:
+        f_s: `[batch, dim]` embedded student features.
+        f_t: `[batch, dim]` embedded teacher features.
+
+    Returns:
+        A scalar float32 tensor.
+
+    Example:
+
+    >>> f = tf.random.normal([4, 8])
+    >>> float(cc_loss(f, f))
+    0.0
+    """
+    delta = tf.abs(tf.cast(f_s, tf.float32) - tf.cast(f_t, tf.float32))
+    return tf.reduce_mean(tf.reduce_sum(delta[:-1] * delta[1:], axis=1))
+
+
+@keras.saving.register_keras_serializable(package="kr_keras")
+class CorrelationCongruence(keras.layers.Layer,
+                            keras.distillation.DistillationLoss):
+    """CC as a `keras.distillation.DistillationLoss` that owns its embeddings.
+
+    Two `Dense(feat_dim)` embeddings (student's and teacher's, built in
+    `validate_model_compatibility` from the tapped layers' widths) map the
+    flattened taps; `compute_loss` returns `cc_loss` of the embeddings.
+    Both embeddings are trainable helpers (RepDistiller trains them with
+    the student); the teacher's map itself stays frozen.
+
+    Args:
+        teacher_layer_name: Name of the teacher layer to tap.
+        student_layer_name: Name of the student layer to tap.
+        feat_dim: Embedding width (128).
+        **kwargs: Base layer keyword arguments.
+
+    Example:
+
+    ```python
+    distiller = keras.distillation.Distiller(
+        teacher, student,
+        distillation_losses=[kr_keras.losses.CorrelationCongruence("pool", "pool")],
+        distillation_loss_weights=[0.02])
+    ```
+    """
+
+    def __init__(self, teacher_layer_name, student_layer_name, feat_dim=128,
+                 **kwargs):
+        if int(feat_dim) < 1:
+            raise ValueError(f"`feat_dim` must be >= 1. Received: feat_dim={feat_dim}")
+        super().__init__(**kwargs)
+        self.teacher_layer_name = teacher_layer_name
+        self.student_layer_name = student_layer_name
+        self.feat_dim = int(feat_dim)
+        self.embed_s = None
+        self.embed_t = None
+
+    def validate_model_compatibility(self, teacher, student):
+        t_shape = teacher.get_layer(self.teacher_layer_name).output.shape
+        s_shape = student.get_layer(self.student_layer_name).output.shape
+        if self.embed_s is None:
+            self.embed_s = keras.layers.Dense(self.feat_dim, name="embed_s")
+            self.embed_s.build((None, math.prod(s_shape[1:])))
+            self.embed_t = keras.layers.Dense(self.feat_dim, name="embed_t")
+            self.embed_t.build((None, math.prod(t_shape[1:])))
+        self.built = True
+
+    def compute_loss(self, teacher_outputs, student_outputs, **kwargs):
+        def flat(x):
+            return tf.reshape(x, [tf.shape(x)[0], -1])
+
+        return cc_loss(self.embed_s(flat(student_outputs)),
+                       self.embed_t(flat(teacher_outputs)))
+
+    def get_config(self):
+        config = {
+            "teacher_layer_name": self.teacher_layer_name,
+            "student_layer_name": self.student_layer_name,
+            "feat_dim": self.feat_dim,
+        }
+        return {**super().get_config(), **config}
+
+
+def build_losses(teacher, student, weight=DEFAULTS["weight"],
+                 feat_dim=DEFAULTS["feat_dim"]):
+    """RepDistiller's CC: embedded pooled features (`feat[-1]`)."""
+    loss = CorrelationCongruence(pooled_feature_name(teacher),
+                                 pooled_feature_name(student), feat_dim)
+    return [loss], [weight]

@@ -1,0 +1,149 @@
+"""Contrastive representation distillation (CRD): NCE over a memory bank.
+
+Reference: Tian, Krishnan and Isola, "Contrastive Representation
+Distillation", ICLR 2020; RepDistiller `crd/criterion.py`, `crd/memory.py`
+(`ContrastMemory`) and `train_student.py` (tap `feat[-1]`; 128-d
+embeddings, 16384 negatives, T 0.07, momentum 0.5; `-b 0.8`), followed here.
+
+Simplifications (see docs/methods_zoo.md):
+* Sample indices. RepDistiller's data set yields each image's index, so
+  memory row `i` follows sample `i`, as with `sample_indices=` here.
+  Without them the memory is a ring buffer: the batch's embeddings (no
+  gradient, no momentum) are written to the next rows first, so each
+  positive is the other network's current embedding.
+* Negatives: uniform over all rows, with replacement (`ContrastMemory`
+  without `contrast_idx`), not only other classes (its `mode="exact"`
+  data sampler); pass `contrast_indices=` (positive first) to choose them.
+* Under `tf.distribute`, the memory keeps the first replica's writes.
+"""
+
+import math
+
+import keras
+import tensorflow as tf
+
+from kr_keras.models.tap import pooled_feature_name
+
+DEFAULTS = {"weight": 0.8, "feat_dim": 128, "nce_k": 16384, "nce_t": 0.07,
+            "nce_m": 0.5, "n_data": 50000}
+_HPARAMS = ("feat_dim", "nce_k", "nce_t", "nce_m", "n_data")
+
+
+def contrast_loss(scores, n_data):
+    """NCE loss of `[batch, 1 + K]` scores `P`, the positive first (`ContrastLoss`):
+    `-(sum log P+/(P+ + K/N + eps) + sum log (K/N)/(P- + K/N + eps)) / batch`."""
+    noise = (tf.cast(tf.shape(scores)[1], tf.float32) - 1.0) / n_data
+    log_d1 = tf.math.log(scores[:, 0] / (scores[:, 0] + noise + 1e-7))
+    log_d0 = tf.math.log(noise / (scores[:, 1:] + noise + 1e-7))
+    batch = tf.cast(tf.shape(scores)[0], tf.float32)
+    return -(tf.reduce_sum(log_d1) + tf.reduce_sum(log_d0)) / batch
+
+
+def nce_scores(v, memory, contrast_indices, temperature=0.07):
+    """`exp(v_b . memory[contrast_indices[b, k]] / T)`, `[batch, 1 + K]`: `v`
+    one network's `[batch, d]` embeddings, `memory` the other's `[N, d]`."""
+    dots = tf.matmul(tf.cast(v, tf.float32), memory, transpose_b=True)
+    return tf.exp(tf.gather(dots, contrast_indices, batch_dims=1) / temperature)
+
+
+@keras.saving.register_keras_serializable(package="kr_keras")
+class ContrastiveRepresentationDistillation(
+        keras.layers.Layer, keras.distillation.DistillationLoss):
+    """CRD owning its embeddings (trainable) and memory bank (not trainable).
+
+    `compute_loss(t, s, sample_indices=None, contrast_indices=None,
+    training=True)` embeds both taps (`Dense(feat_dim)` + L2 norm), scores
+    each against `1 + nce_k` rows of the other network's memory and returns
+    the two `contrast_loss`es; when training it writes the batch to the
+    memory (module docstring). The constants `z` are set once, at the first
+    call, to `N * mean(scores)`.
+
+    Args:
+        teacher_layer_name, student_layer_name: Taps (pooled embeddings).
+        feat_dim: Embedding width (128). nce_k: Negatives (16384). nce_t:
+            Temperature (0.07). nce_m: Memory momentum (0.5). n_data: Memory
+            rows (training-set size; 50000 for CIFAR-100).
+    """
+
+    def __init__(self, teacher_layer_name, student_layer_name, feat_dim=128,
+                 nce_k=16384, nce_t=0.07, nce_m=0.5, n_data=50000, **kwargs):
+        if not (min(feat_dim, nce_k, n_data) >= 1 and nce_t > 0 and 0 <= nce_m < 1):
+            raise ValueError(
+                "Need feat_dim, nce_k, n_data >= 1, nce_t > 0, 0 <= nce_m < 1. "
+                f"Received: feat_dim={feat_dim}, nce_k={nce_k}, nce_t={nce_t}, "
+                f"nce_m={nce_m}, n_data={n_data}")
+        super().__init__(**kwargs)
+        self.teacher_layer_name = teacher_layer_name
+        self.student_layer_name = student_layer_name
+        self.feat_dim, self.nce_k, self.n_data = int(feat_dim), int(nce_k), int(n_data)
+        self.nce_t, self.nce_m = float(nce_t), float(nce_m)
+        self.embed_s = None
+
+    def validate_model_compatibility(self, teacher, student):
+        t_shape = teacher.get_layer(self.teacher_layer_name).output.shape
+        s_shape = student.get_layer(self.student_layer_name).output.shape
+        if self.embed_s is None:
+            for side, shape in (("s", s_shape), ("t", t_shape)):
+                embed = keras.layers.Dense(self.feat_dim, name=f"embed_{side}")
+                embed.build((None, math.prod(shape[1:])))
+                setattr(self, f"embed_{side}", embed)
+            stdv = 1.0 / math.sqrt(self.feat_dim / 3)
+            init = keras.initializers.RandomUniform(-stdv, stdv)
+            state = dict(trainable=False, aggregation="only_first_replica")
+            self.memory_s, self.memory_t = [self.add_weight(
+                shape=(self.n_data, self.feat_dim), initializer=init,
+                name=f"memory_{side}", **state) for side in "st"]
+            self.z = self.add_weight(shape=(2,), initializer="zeros", name="z", **state)
+            self.pointer = self.add_weight(shape=(), initializer="zeros",
+                                           dtype="int32", name="pointer", **state)
+        self.built = True
+
+    def _embed(self, embed, x):
+        x = embed(tf.reshape(x, [tf.shape(x)[0], -1]))
+        return tf.math.l2_normalize(tf.cast(x, tf.float32), axis=1, epsilon=1e-24)
+
+    def compute_loss(self, teacher_outputs, student_outputs,
+                     sample_indices=None, contrast_indices=None,
+                     training=True, **kwargs):
+        v_s = self._embed(self.embed_s, student_outputs)
+        v_t = self._embed(self.embed_t, teacher_outputs)
+        batch, exact = tf.shape(v_s)[0], sample_indices is not None
+        if exact:
+            idx = tf.reshape(tf.cast(sample_indices, tf.int32), [-1])
+        else:  # Ring buffer: the batch is written first, then read back.
+            idx = (self.pointer + tf.range(batch)) % self.n_data
+        memories, m = [], (self.nce_m if exact else 0.0)
+        for memory, v in ((self.memory_s, v_s), (self.memory_t, v_t)):
+            new = m * tf.gather(memory, idx) + (1.0 - m) * tf.stop_gradient(v)
+            new = tf.math.l2_normalize(new, axis=1, epsilon=1e-24)
+            updated = tf.tensor_scatter_nd_update(memory, idx[:, None], new)
+            memories.append(tf.identity(memory) if exact else updated)
+            if training:
+                memory.assign(updated)
+        if contrast_indices is None:
+            negatives = tf.random.uniform([batch, self.nce_k], 0, self.n_data, tf.int32)
+            contrast_indices = tf.concat([idx[:, None], negatives], axis=1)
+        out_s = nce_scores(v_s, memories[1], contrast_indices, self.nce_t)
+        out_t = nce_scores(v_t, memories[0], contrast_indices, self.nce_t)
+        # Z is set once, from the first batch's scores (no gradient).
+        first = tf.stack([tf.reduce_mean(out_s), tf.reduce_mean(out_t)])
+        z = tf.where(self.z > 0, self.z, tf.stop_gradient(first) * self.n_data)
+        self.z.assign(z)
+        if training:
+            self.pointer.assign((self.pointer + batch) % self.n_data)
+        return (contrast_loss(out_s / z[0], self.n_data)
+                + contrast_loss(out_t / z[1], self.n_data))
+
+    def get_config(self):
+        keys = ("teacher_layer_name", "student_layer_name", *_HPARAMS)
+        return {**super().get_config(), **{k: getattr(self, k) for k in keys}}
+
+
+def build_losses(teacher, student, weight=DEFAULTS["weight"],
+                 feat_dim=DEFAULTS["feat_dim"], nce_k=DEFAULTS["nce_k"],
+                 nce_t=DEFAULTS["nce_t"], nce_m=DEFAULTS["nce_m"],
+                 n_data=DEFAULTS["n_data"]):
+    """RepDistiller's CRD on the pooled embeddings (`feat[-1]`)."""
+    return [ContrastiveRepresentationDistillation(
+        pooled_feature_name(teacher), pooled_feature_name(student), feat_dim,
+        nce_k, nce_t, nce_m, n_data)], [weight]

@@ -1,0 +1,98 @@
+"""Similarity-preserving KD (SP): match the batch's pairwise similarities.
+
+Reference: Tung and Mori, "Similarity-Preserving Knowledge Distillation",
+ICCV 2019; RepDistiller `distiller_zoo/SP.py`
+(`Similarity`), whose form is followed here, and its `train_student.py`
+(tap `feat[-2]`, the last stage's output; `-b 3000`).
+"""
+
+import keras
+import tensorflow as tf
+
+from kr_keras.models.imagenet_pairing import stage_output_names
+
+DEFAULTS = {"weight": 3000.0}
+
+
+def _gram(feature):
+    f = tf.cast(feature, tf.float32)
+    f = tf.reshape(f, [tf.shape(f)[0], -1])
+    # F.normalize(G): each row divided by max(||row||, 1e-12).
+    return tf.math.l2_normalize(tf.matmul(f, f, transpose_b=True), axis=1,
+                                epsilon=1e-24)
+
+
+def sp_loss(f_s, f_t):
+    """`sum((G_t - G_s)**2) / batch**2` of the row-normalised batch Grams.
+
+    `G = f f^T` of the flattened maps (`[batch, batch]`), each row
+    L2-normalised, so maps of any shape and channel count compare.
+
+    Args:
+        f_s: `[batch, ...]` student map.
+        f_t: `[batch, ...]` teacher map.
+
+    Returns:
+        A scalar float32 tensor.
+
+    Example:
+
+    >>> f = tf.random.normal([4, 2, 2, 3])
+    >>> float(sp_loss(f, f))
+    0.0
+    """
+    g_s, g_t = _gram(f_s), _gram(f_t)
+    batch = tf.cast(tf.shape(g_s)[0], tf.float32)
+    return tf.reduce_sum(tf.square(g_t - g_s)) / (batch * batch)
+
+
+@keras.saving.register_keras_serializable(package="kr_keras")
+class SimilarityPreserving(keras.distillation.DistillationLoss):
+    """SP as a `keras.distillation.DistillationLoss`.
+
+    `compute_loss(teacher_map, student_map)` returns
+    `sp_loss(student_map, teacher_map)`; the method weight (3000,
+    `DEFAULTS`) is given through the distiller.
+
+    Args:
+        teacher_layer_name: Name of the teacher layer to tap.
+        student_layer_name: Name of the student layer to tap.
+
+    Example:
+
+    ```python
+    distiller = keras.distillation.Distiller(
+        teacher, student,
+        distillation_losses=[kr_keras.losses.SimilarityPreserving(
+            "stage3_block3_out", "stage3_block1_out")],
+        distillation_loss_weights=[3000.0])
+    ```
+    """
+
+    def __init__(self, teacher_layer_name, student_layer_name):
+        self.teacher_layer_name = teacher_layer_name
+        self.student_layer_name = student_layer_name
+
+    def validate_model_compatibility(self, teacher, student):
+        teacher.get_layer(self.teacher_layer_name)
+        student.get_layer(self.student_layer_name)
+
+    def compute_loss(self, teacher_outputs, student_outputs, **kwargs):
+        return sp_loss(student_outputs, teacher_outputs)
+
+    def get_config(self):
+        return {
+            "teacher_layer_name": self.teacher_layer_name,
+            "student_layer_name": self.student_layer_name,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def build_losses(teacher, student, weight=DEFAULTS["weight"]):
+    """RepDistiller's SP: one loss on the last stage outputs (`feat[-2]`)."""
+    loss = SimilarityPreserving(stage_output_names(teacher)[-1],
+                                stage_output_names(student)[-1])
+    return [loss], [weight]

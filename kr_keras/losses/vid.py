@@ -1,0 +1,128 @@
+"""Variational information distillation (VID): a Gaussian likelihood bound.
+
+Reference: Ahn, Hu, Damianou, Lawrence and Dai, "Variational Information
+Distillation for Knowledge Transfer", CVPR 2019 (the
+teacher map's negative log-likelihood under a Gaussian whose mean a small
+network regresses from the student map, with one learned variance per
+channel); RepDistiller `distiller_zoo/VID.py` (`VIDLoss`, the authors'
+code), whose form is followed here, and its `train_student.py` (one loss
+per stage end, `feat[1:-1]`, middle width = the teacher's channels; `-b 1`).
+"""
+
+import math
+
+import keras
+import tensorflow as tf
+
+from kr_keras.losses.spatial import match_spatial
+from kr_keras.models.imagenet_pairing import stage_output_names
+
+DEFAULTS = {"weight": 1.0, "init_pred_var": 5.0, "eps": 1e-5}
+
+
+def vid_loss(pred_mean, target, log_scale, eps=1e-5):
+    """`mean(0.5 * ((mu - t)**2 / var + log var))`, `var = softplus(a) + eps`.
+
+    Args:
+        pred_mean: `[batch, h, w, c]` regressed mean `mu` of the teacher map.
+        target: `[batch, h, w, c]` teacher map.
+        log_scale: `[c]` pre-softplus variances `a`.
+        eps: Variance floor.
+
+    Returns:
+        A scalar float32 tensor (mean over all elements).
+
+    Example:
+
+    >>> t = tf.zeros([2, 4, 4, 3])
+    >>> round(float(vid_loss(t, t, tf.zeros([3]))), 4)  # 0.5 * log(log 2 + eps)
+    -0.1832
+    """
+    var = tf.nn.softplus(tf.cast(log_scale, tf.float32)) + eps
+    diff = tf.cast(pred_mean, tf.float32) - tf.cast(target, tf.float32)
+    return tf.reduce_mean(0.5 * (tf.square(diff) / var + tf.math.log(var)))
+
+
+@keras.saving.register_keras_serializable(package="kr_keras")
+class VariationalInformationDistillation(keras.layers.Layer,
+                                         keras.distillation.DistillationLoss):
+    """VID for one pair of maps, owning its regressor and variances.
+
+    Built in `validate_model_compatibility`: a regressor of three 1x1
+    convolutions without bias (student channels -> teacher channels ->
+    teacher channels -> teacher channels, ReLU between) and one variance
+    per teacher channel (`softplus(log_scale) + eps`, starting at
+    `init_pred_var`), both trainable helpers. The larger map is average
+    pooled to the smaller one's size first.
+
+    Args:
+        teacher_layer_name: Name of the teacher layer to tap.
+        student_layer_name: Name of the student layer to tap.
+        init_pred_var: Initial variance (5).
+        eps: Variance floor (1e-5).
+        **kwargs: Base layer keyword arguments.
+
+    Example:
+
+    ```python
+    distiller = keras.distillation.Distiller(
+        teacher, student,
+        distillation_losses=[kr_keras.losses.VariationalInformationDistillation(
+            "stage3_block3_out", "stage3_block1_out")],
+        distillation_loss_weights=[1.0])
+    ```
+    """
+
+    def __init__(self, teacher_layer_name, student_layer_name,
+                 init_pred_var=5.0, eps=1e-5, **kwargs):
+        if init_pred_var <= eps or eps <= 0:
+            raise ValueError(
+                "`eps` must be > 0 and `init_pred_var` > eps. Received: "
+                f"init_pred_var={init_pred_var}, eps={eps}")
+        super().__init__(**kwargs)
+        self.teacher_layer_name = teacher_layer_name
+        self.student_layer_name = student_layer_name
+        self.init_pred_var = float(init_pred_var)
+        self.eps = float(eps)
+        self.regressor = None
+
+    def validate_model_compatibility(self, teacher, student):
+        t_shape = teacher.get_layer(self.teacher_layer_name).output.shape
+        s_shape = student.get_layer(self.student_layer_name).output.shape
+        if self.regressor is None:
+            channels = int(t_shape[-1])
+            self.regressor = keras.Sequential([
+                keras.layers.Conv2D(channels, 1, use_bias=False),
+                keras.layers.ReLU(),
+                keras.layers.Conv2D(channels, 1, use_bias=False),
+                keras.layers.ReLU(),
+                keras.layers.Conv2D(channels, 1, use_bias=False),
+            ], name="regressor")
+            self.regressor.build((None, None, None, int(s_shape[-1])))
+            start = math.log(math.expm1(self.init_pred_var - self.eps))
+            self.log_scale = self.add_weight(
+                shape=(channels,), name="log_scale",
+                initializer=keras.initializers.Constant(start))
+        self.built = True
+
+    def compute_loss(self, teacher_outputs, student_outputs, **kwargs):
+        s, t = match_spatial(student_outputs, teacher_outputs)
+        return vid_loss(self.regressor(s), t, self.log_scale, self.eps)
+
+    def get_config(self):
+        config = {
+            "teacher_layer_name": self.teacher_layer_name,
+            "student_layer_name": self.student_layer_name,
+            "init_pred_var": self.init_pred_var,
+            "eps": self.eps,
+        }
+        return {**super().get_config(), **config}
+
+
+def build_losses(teacher, student, weight=DEFAULTS["weight"],
+                 init_pred_var=DEFAULTS["init_pred_var"], eps=DEFAULTS["eps"]):
+    """RepDistiller's VID: one loss per stage end (`feat[1:-1]`), summed."""
+    pairs = zip(stage_output_names(teacher), stage_output_names(student))
+    losses = [VariationalInformationDistillation(t, s, init_pred_var, eps)
+              for t, s in pairs]
+    return losses, [weight] * len(losses)
