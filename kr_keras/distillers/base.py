@@ -35,10 +35,16 @@ def layer_names(losses, role):
 
 def helper_variables(losses, adversarial):
     """Trainable variables of the loss-owned helpers: those trained on their
-    own `helper_loss` (`adversarial=True`) or on the student's objective."""
-    return [v for loss in losses if isinstance(loss, keras.layers.Layer)
-            and hasattr(loss, "helper_loss") == adversarial
-            for v in loss.trainable_variables]
+    loss's own `helper_loss` (`adversarial=True`: the layers its
+    `helper_layers` names, else all of the loss) or on the student's
+    objective (the rest)."""
+    variables = []
+    for loss in (l for l in losses if isinstance(l, keras.layers.Layer)):
+        own = ([getattr(loss, n) for n in getattr(loss, "helper_layers", ())] or [loss]
+               if hasattr(loss, "helper_loss") else [])
+        own = {id(v) for layer in own for v in layer.trainable_variables}
+        variables += [v for v in loss.trainable_variables if (id(v) in own) == adversarial]
+    return variables
 
 
 class BaseDistiller(keras.Model):
@@ -178,14 +184,14 @@ class BaseDistiller(keras.Model):
             return tf.cast(logits, tf.float32)
         return features[name] if isinstance(name, str) else [features[n] for n in name]
 
-    def distillation(self, losses, weights, teacher, student, y, training):
+    def distillation(self, losses, weights, teacher, student, y, training, epoch=None):
         """`sum_i w_i * loss_i.compute_loss(...)`, float32 (each term already
-        divided by the replicas in sync)."""
+        divided by the replicas in sync); `epoch` (1-based) if given."""
         total = tf.constant(0.0)
         for i, loss in enumerate(losses):
             value = loss.compute_loss(self.loss_inputs(loss, "teacher", teacher),
                                       self.loss_inputs(loss, "student", student),
-                                      labels=y, training=training)
+                                      labels=y, training=training, epoch=epoch)
             total += weights[i] * tf.cast(value, tf.float32)
         return total
 

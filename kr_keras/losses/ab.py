@@ -5,22 +5,23 @@ Activation Boundaries Formed by Hidden Neurons", AAAI 2019 (hinge-like
 alternative loss; transfer as initialisation); RepDistiller `AB.py`
 (`ABLoss`), `models/util.py` (`Connector`), `helper/pretrain.py` and
 `train_student.py`: pre-activation stage ends (`feat[1:-1]`, `preact=True`),
-layer `i` of `n` weighted `2**(i - n + 1) * 3 / 1000`, 30 epochs of
-pre-training (connector and student) on AB alone, then no AB term in the
-main stage (`loss_kd = 0` despite `-b 1`): `DEFAULTS["weight"] = 0`.
+layer `i` of `n` weighted `2**(i - n + 1) * 3 / 1000`. Defaults: joint
+`CE + 1 * AB` (`-b 1`, which RepDistiller's own run never applies: the
+joint form is our option, as FSP's); `ab_stage_epochs=N` gives the
+reference's two stages (its `--init_epochs 30`): a declared stage of N
+epochs on AB alone (connectors and student), then the cross-entropy alone
+(`loss_kd = 0`).
 """
 
 import keras
 import tensorflow as tf
 
+from kr_keras.losses.common import HelperLoss
+from kr_keras.losses.common import scale_for_replicas
 from kr_keras.models.imagenet_pairing import stage_output_names
 
-DEFAULTS = {"weight": 0.0, "margin": 1.0, "init_epochs": 30}
-STAGES = (
-    {"name": "ab_init", "epochs": DEFAULTS["init_epochs"], "loss": "compute_loss",
-     "loss_weight": 1.0, "student_loss_weight": 0.0,
-     "trains": ("student", "helpers"), "learning_rate": None},
-)
+DEFAULTS = {"margin": 1.0, "ab_stage_epochs": None, "student_loss_weight": 1.0,
+            "distillation_loss_weight": 1.0}
 
 
 def ab_loss(source, target, margin=1.0):
@@ -67,15 +68,14 @@ def _connector(s_shape, t_shape):
 
 
 @keras.saving.register_keras_serializable(package="kr_keras")
-class ActivationBoundaries(keras.layers.Layer,
-                           keras.distillation.DistillationLoss):
+class ActivationBoundaries(HelperLoss):
     """AB for one pair of pre-activation maps, owning its connector.
 
     `compute_loss(teacher_map, student_map)` returns
-    `scale * ab_loss(connector(student_map), teacher_map, margin)`. The
-    connector (built in `validate_model_compatibility`: identity for equal
-    shapes, else convolution + batch norm) is a trainable helper. Its batch
-    norm follows the `training` keyword (default True).
+    `scale * ab_loss(connector(student_map), teacher_map, margin)` divided
+    by the replicas in sync. The connector (identity for equal shapes, else
+    convolution + batch norm) is a trainable helper; its batch norm follows
+    the `training` keyword (default True).
 
     Args:
         teacher_layer_name: Teacher pre-activation layer (`*_add`).
@@ -88,60 +88,54 @@ class ActivationBoundaries(keras.layers.Layer,
     Example:
 
     ```python
-    losses, _ = kr_keras.losses.ab.build_losses(teacher, student)
+    losses, _ = kr_keras.losses.ab.build_losses(teacher, student, 1.0, None, 1.0)
     init = keras.distillation.Distiller(teacher, student, losses,
                                         [1.0] * len(losses), student_loss_weight=0.0)
     ```
     """
 
+    CONFIG = ("margin", "scale")
+
     def __init__(self, teacher_layer_name, student_layer_name, margin=1.0,
                  scale=1.0, **kwargs):
         if margin < 0:
             raise ValueError(f"`margin` must be >= 0. Received: margin={margin}")
-        super().__init__(**kwargs)
-        self.teacher_layer_name = teacher_layer_name
-        self.student_layer_name = student_layer_name
+        super().__init__(teacher_layer_name, student_layer_name, **kwargs)
         self.margin = float(margin)
         self.scale = float(scale)
-        self.connector = None
 
-    def validate_model_compatibility(self, teacher, student):
-        t_shape = teacher.get_layer(self.teacher_layer_name).output.shape
-        s_shape = student.get_layer(self.student_layer_name).output.shape
-        if self.connector is None:
-            self.connector = _connector(s_shape, t_shape)
-            self.connector.build(tuple(s_shape))
-        self.built = True
+    def build_helpers(self, teacher_shape, student_shape):
+        self.connector = _connector(student_shape, teacher_shape)
+        self.connector.build(tuple(student_shape))
 
     def compute_loss(self, teacher_outputs, student_outputs, **kwargs):
-        source = self.connector(student_outputs,
-                                training=kwargs.get("training", True))
-        return self.scale * ab_loss(source, teacher_outputs, self.margin)
-
-    def get_config(self):
-        keys = ("teacher_layer_name", "student_layer_name", "margin", "scale")
-        return {**super().get_config(), **{k: getattr(self, k) for k in keys}}
+        source = self.connector(student_outputs, training=kwargs.get("training", True))
+        return scale_for_replicas(self.scale * ab_loss(source, teacher_outputs, self.margin))
 
 
-def _preactivations(model):
-    names = [n[: -len("_out")] + "_add" for n in stage_output_names(model)]
-    available = {layer.name for layer in model.layers}
-    if not set(names) <= available:
-        raise ValueError(
-            "AB taps the pre-activation sums `*_block<b>_add` of the stage "
-            "ends; build the losses by hand for other models. Received: "
-            f"missing layers {sorted(set(names) - available)}")
-    return names
+def preactivation_names(model):
+    """The layers feeding each stage end: the pre-ReLU sums `*_add` of
+    kr_keras' ResNets (RepDistiller's `preact=True`)."""
+    return [model.get_layer(n).input._keras_history.operation.name
+            for n in stage_output_names(model)]
 
 
-def build_losses(teacher, student, weight=DEFAULTS["weight"],
-                 margin=DEFAULTS["margin"]):
-    """RepDistiller's AB: one loss per pre-activation stage end."""
-    t_names, s_names = _preactivations(teacher), _preactivations(student)
+def build_losses(teacher, student, margin, ab_stage_epochs, distillation_loss_weight):
+    """One `ActivationBoundaries` per pre-activation stage end; weight 0
+    after the AB stage when `ab_stage_epochs` is set."""
+    t_names, s_names = preactivation_names(teacher), preactivation_names(student)
     if len(t_names) != len(s_names):
         raise ValueError("AB pairs stage ends one to one. Received: teacher "
                          f"stages={len(t_names)}, student stages={len(s_names)}")
     n = len(t_names)
     losses = [ActivationBoundaries(t, s, margin, 2.0**(i - n + 1) * 3 / 1000)
               for i, (t, s) in enumerate(zip(t_names, s_names))]
-    return losses, [weight] * n
+    return losses, [0.0 if ab_stage_epochs else distillation_loss_weight] * n
+
+
+def stages(ab_stage_epochs, distillation_loss_weight, n_losses, **hparams):
+    """The reference's first stage: `ab_stage_epochs` epochs of AB alone."""
+    if not ab_stage_epochs:
+        return []
+    return [{"epochs": ab_stage_epochs, "student_loss_weight": 0.0,
+             "distillation_loss_weights": [distillation_loss_weight] * n_losses}]

@@ -11,14 +11,17 @@ embedding differences of consecutive samples; it is not the paper's
 kernel-based correlation matrix between instances.
 """
 
-import math
-
 import keras
 import tensorflow as tf
 
+from kr_keras.losses.common import HelperLoss
+from kr_keras.losses.common import build_embeddings
+from kr_keras.losses.common import flatten
+from kr_keras.losses.common import scale_for_replicas
 from kr_keras.models.tap import pooled_feature_name
 
-DEFAULTS = {"weight": 0.02, "feat_dim": 128}
+DEFAULTS = {"feat_dim": 128, "student_loss_weight": 1.0,
+            "distillation_loss_weight": 0.02}
 
 
 def cc_loss(f_s, f_t):
@@ -42,15 +45,14 @@ def cc_loss(f_s, f_t):
 
 
 @keras.saving.register_keras_serializable(package="kr_keras")
-class CorrelationCongruence(keras.layers.Layer,
-                            keras.distillation.DistillationLoss):
+class CorrelationCongruence(HelperLoss):
     """CC as a `keras.distillation.DistillationLoss` that owns its embeddings.
 
     Two `Dense(feat_dim)` embeddings (student's and teacher's, built in
     `validate_model_compatibility` from the tapped layers' widths) map the
-    flattened taps; `compute_loss` returns `cc_loss` of the embeddings.
-    Both embeddings are trainable helpers (RepDistiller trains them with
-    the student); the teacher's map itself stays frozen.
+    flattened taps; `compute_loss` returns `cc_loss` of the embeddings,
+    divided by the replicas in sync. Both embeddings are trainable helpers
+    (RepDistiller trains them with the student); the teacher stays frozen.
 
     Args:
         teacher_layer_name: Name of the teacher layer to tap.
@@ -61,53 +63,29 @@ class CorrelationCongruence(keras.layers.Layer,
     Example:
 
     ```python
-    distiller = keras.distillation.Distiller(
-        teacher, student,
-        distillation_losses=[kr_keras.losses.CorrelationCongruence("pool", "pool")],
-        distillation_loss_weights=[0.02])
+    cc = kr_keras.losses.CorrelationCongruence("pool", "pool")
+    distiller = keras.distillation.Distiller(teacher, student, [cc], [0.02])
     ```
     """
 
-    def __init__(self, teacher_layer_name, student_layer_name, feat_dim=128,
-                 **kwargs):
+    CONFIG = ("feat_dim",)
+
+    def __init__(self, teacher_layer_name, student_layer_name, feat_dim=128, **kwargs):
         if int(feat_dim) < 1:
             raise ValueError(f"`feat_dim` must be >= 1. Received: feat_dim={feat_dim}")
-        super().__init__(**kwargs)
-        self.teacher_layer_name = teacher_layer_name
-        self.student_layer_name = student_layer_name
+        super().__init__(teacher_layer_name, student_layer_name, **kwargs)
         self.feat_dim = int(feat_dim)
-        self.embed_s = None
-        self.embed_t = None
 
-    def validate_model_compatibility(self, teacher, student):
-        t_shape = teacher.get_layer(self.teacher_layer_name).output.shape
-        s_shape = student.get_layer(self.student_layer_name).output.shape
-        if self.embed_s is None:
-            self.embed_s = keras.layers.Dense(self.feat_dim, name="embed_s")
-            self.embed_s.build((None, math.prod(s_shape[1:])))
-            self.embed_t = keras.layers.Dense(self.feat_dim, name="embed_t")
-            self.embed_t.build((None, math.prod(t_shape[1:])))
-        self.built = True
+    def build_helpers(self, teacher_shape, student_shape):
+        build_embeddings(self, self.feat_dim, teacher_shape, student_shape)
 
     def compute_loss(self, teacher_outputs, student_outputs, **kwargs):
-        def flat(x):
-            return tf.reshape(x, [tf.shape(x)[0], -1])
-
-        return cc_loss(self.embed_s(flat(student_outputs)),
-                       self.embed_t(flat(teacher_outputs)))
-
-    def get_config(self):
-        config = {
-            "teacher_layer_name": self.teacher_layer_name,
-            "student_layer_name": self.student_layer_name,
-            "feat_dim": self.feat_dim,
-        }
-        return {**super().get_config(), **config}
+        return scale_for_replicas(cc_loss(self.embed_s(flatten(student_outputs)),
+                                          self.embed_t(flatten(teacher_outputs))))
 
 
-def build_losses(teacher, student, weight=DEFAULTS["weight"],
-                 feat_dim=DEFAULTS["feat_dim"]):
+def build_losses(teacher, student, feat_dim, distillation_loss_weight):
     """RepDistiller's CC: embedded pooled features (`feat[-1]`)."""
     loss = CorrelationCongruence(pooled_feature_name(teacher),
                                  pooled_feature_name(student), feat_dim)
-    return [loss], [weight]
+    return [loss], [distillation_loss_weight]

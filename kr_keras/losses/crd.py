@@ -14,7 +14,11 @@ Simplifications (see docs/methods_zoo.md):
 * Negatives: uniform over all rows, with replacement (`ContrastMemory`
   without `contrast_idx`), not only other classes (its `mode="exact"`
   data sampler); pass `contrast_indices=` (positive first) to choose them.
-* Under `tf.distribute`, the memory keeps the first replica's writes.
+* Under `tf.distribute`, the replicas gather the global batch's
+  embeddings (and indices) and write the same rows; negatives are drawn
+  for the global batch from a seed that the step counter sets, so each
+  sample gets the negatives one device would give it, and `z` is set from
+  the global mean.
 """
 
 import math
@@ -22,11 +26,14 @@ import math
 import keras
 import tensorflow as tf
 
+from kr_keras.losses.common import HelperLoss
+from kr_keras.losses.common import build_embeddings
+from kr_keras.losses.common import flatten
+from kr_keras.losses.common import scale_for_replicas
 from kr_keras.models.tap import pooled_feature_name
 
-DEFAULTS = {"weight": 0.8, "feat_dim": 128, "nce_k": 16384, "nce_t": 0.07,
-            "nce_m": 0.5, "n_data": 50000}
-_HPARAMS = ("feat_dim", "nce_k", "nce_t", "nce_m", "n_data")
+DEFAULTS = {"feat_dim": 128, "nce_k": 16384, "nce_t": 0.07, "nce_m": 0.5,
+            "n_data": 50000, "student_loss_weight": 1.0, "distillation_loss_weight": 0.8}
 
 
 def contrast_loss(scores, n_data):
@@ -46,17 +53,25 @@ def nce_scores(v, memory, contrast_indices, temperature=0.07):
     return tf.exp(tf.gather(dots, contrast_indices, batch_dims=1) / temperature)
 
 
+def _replicas():
+    """`(gather, all-reduce mean, rank)` over the replicas in sync."""
+    ctx = tf.distribute.get_replica_context()
+    if ctx is None or tf.distribute.get_strategy().num_replicas_in_sync == 1:
+        return (lambda x: x), (lambda x: x), 0
+    return (lambda x: ctx.all_gather(x, axis=0), lambda x: ctx.all_reduce("MEAN", x),
+            ctx.replica_id_in_sync_group)
+
+
 @keras.saving.register_keras_serializable(package="kr_keras")
-class ContrastiveRepresentationDistillation(
-        keras.layers.Layer, keras.distillation.DistillationLoss):
+class ContrastiveRepresentationDistillation(HelperLoss):
     """CRD owning its embeddings (trainable) and memory bank (not trainable).
 
     `compute_loss(t, s, sample_indices=None, contrast_indices=None,
     training=True)` embeds both taps (`Dense(feat_dim)` + L2 norm), scores
     each against `1 + nce_k` rows of the other network's memory and returns
-    the two `contrast_loss`es; when training it writes the batch to the
-    memory (module docstring). The constants `z` are set once, at the first
-    call, to `N * mean(scores)`.
+    the two `contrast_loss`es, divided by the replicas in sync; when
+    training it writes the batch to the memory (module docstring). The
+    constants `z` are set once, at the first call, to `N * mean(scores)`.
 
     Args:
         teacher_layer_name, student_layer_name: Taps (pooled embeddings).
@@ -65,6 +80,8 @@ class ContrastiveRepresentationDistillation(
             rows (training-set size; 50000 for CIFAR-100).
     """
 
+    CONFIG = ("feat_dim", "nce_k", "nce_t", "nce_m", "n_data")
+
     def __init__(self, teacher_layer_name, student_layer_name, feat_dim=128,
                  nce_k=16384, nce_t=0.07, nce_m=0.5, n_data=50000, **kwargs):
         if not (min(feat_dim, nce_k, n_data) >= 1 and nce_t > 0 and 0 <= nce_m < 1):
@@ -72,78 +89,64 @@ class ContrastiveRepresentationDistillation(
                 "Need feat_dim, nce_k, n_data >= 1, nce_t > 0, 0 <= nce_m < 1. "
                 f"Received: feat_dim={feat_dim}, nce_k={nce_k}, nce_t={nce_t}, "
                 f"nce_m={nce_m}, n_data={n_data}")
-        super().__init__(**kwargs)
-        self.teacher_layer_name = teacher_layer_name
-        self.student_layer_name = student_layer_name
+        super().__init__(teacher_layer_name, student_layer_name, **kwargs)
         self.feat_dim, self.nce_k, self.n_data = int(feat_dim), int(nce_k), int(n_data)
         self.nce_t, self.nce_m = float(nce_t), float(nce_m)
-        self.embed_s = None
 
-    def validate_model_compatibility(self, teacher, student):
-        t_shape = teacher.get_layer(self.teacher_layer_name).output.shape
-        s_shape = student.get_layer(self.student_layer_name).output.shape
-        if self.embed_s is None:
-            for side, shape in (("s", s_shape), ("t", t_shape)):
-                embed = keras.layers.Dense(self.feat_dim, name=f"embed_{side}")
-                embed.build((None, math.prod(shape[1:])))
-                setattr(self, f"embed_{side}", embed)
-            stdv = 1.0 / math.sqrt(self.feat_dim / 3)
-            init = keras.initializers.RandomUniform(-stdv, stdv)
-            state = dict(trainable=False, aggregation="only_first_replica")
-            self.memory_s, self.memory_t = [self.add_weight(
-                shape=(self.n_data, self.feat_dim), initializer=init,
-                name=f"memory_{side}", **state) for side in "st"]
-            self.z = self.add_weight(shape=(2,), initializer="zeros", name="z", **state)
-            self.pointer = self.add_weight(shape=(), initializer="zeros",
-                                           dtype="int32", name="pointer", **state)
-        self.built = True
+    def build_helpers(self, teacher_shape, student_shape):
+        build_embeddings(self, self.feat_dim, teacher_shape, student_shape)
+        stdv = 1.0 / math.sqrt(self.feat_dim / 3)
+        state = dict(trainable=False, aggregation="only_first_replica")
+        self.memory_s, self.memory_t = [self.add_weight(
+            shape=(self.n_data, self.feat_dim), name=f"memory_{side}",
+            initializer=keras.initializers.RandomUniform(-stdv, stdv), **state)
+            for side in "st"]
+        self.z = self.add_weight(shape=(2,), initializer="zeros", name="z", **state)
+        # [ring pointer, steps] (float32, exact below 2**24).
+        self.counter = self.add_weight(shape=(2,), initializer="zeros", name="counter", **state)
 
-    def _embed(self, embed, x):
-        x = embed(tf.reshape(x, [tf.shape(x)[0], -1]))
-        return tf.math.l2_normalize(tf.cast(x, tf.float32), axis=1, epsilon=1e-24)
-
-    def compute_loss(self, teacher_outputs, student_outputs,
-                     sample_indices=None, contrast_indices=None,
-                     training=True, **kwargs):
-        v_s = self._embed(self.embed_s, student_outputs)
-        v_t = self._embed(self.embed_t, teacher_outputs)
-        batch, exact = tf.shape(v_s)[0], sample_indices is not None
+    def compute_loss(self, teacher_outputs, student_outputs, sample_indices=None,
+                     contrast_indices=None, training=True, **kwargs):
+        unit = lambda x: tf.math.l2_normalize(tf.cast(x, tf.float32), 1, 1e-24)  # noqa: E731
+        v_s, v_t = unit(self.embed_s(flatten(student_outputs))), unit(
+            self.embed_t(flatten(teacher_outputs)))
+        gather, mean, rank = _replicas()
+        batch = tf.shape(v_s)[0]
+        offset = tf.reduce_sum(gather(batch[None])[:rank])
+        total = tf.reduce_sum(gather(batch[None]))
+        pointer, step = tf.cast(self.counter[0], tf.int32), tf.cast(self.counter[1], tf.int32)
+        exact = sample_indices is not None
         if exact:
-            idx = tf.reshape(tf.cast(sample_indices, tf.int32), [-1])
-        else:  # Ring buffer: the batch is written first, then read back.
-            idx = (self.pointer + tf.range(batch)) % self.n_data
-        memories, m = [], (self.nce_m if exact else 0.0)
+            rows = gather(tf.reshape(tf.cast(sample_indices, tf.int32), [-1]))
+        else:  # Ring buffer: the global batch is written first, then read back.
+            rows = (pointer + tf.range(total)) % self.n_data
+        idx, memories, m = rows[offset:offset + batch], [], (self.nce_m if exact else 0.0)
         for memory, v in ((self.memory_s, v_s), (self.memory_t, v_t)):
-            new = m * tf.gather(memory, idx) + (1.0 - m) * tf.stop_gradient(v)
-            new = tf.math.l2_normalize(new, axis=1, epsilon=1e-24)
-            updated = tf.tensor_scatter_nd_update(memory, idx[:, None], new)
+            new = m * tf.gather(memory, rows) + (1.0 - m) * gather(tf.stop_gradient(v))
+            updated = tf.tensor_scatter_nd_update(memory, rows[:, None], unit(new))
             memories.append(tf.identity(memory) if exact else updated)
             if training:
                 memory.assign(updated)
         if contrast_indices is None:
-            negatives = tf.random.uniform([batch, self.nce_k], 0, self.n_data, tf.int32)
-            contrast_indices = tf.concat([idx[:, None], negatives], axis=1)
+            negatives = tf.random.stateless_uniform(
+                [total, self.nce_k], [1234, step], 0, self.n_data, tf.int32)
+            contrast_indices = tf.concat([idx[:, None], negatives[offset:offset + batch]], 1)
         out_s = nce_scores(v_s, memories[1], contrast_indices, self.nce_t)
         out_t = nce_scores(v_t, memories[0], contrast_indices, self.nce_t)
-        # Z is set once, from the first batch's scores (no gradient).
-        first = tf.stack([tf.reduce_mean(out_s), tf.reduce_mean(out_t)])
+        # Z is set once, from the first global batch's scores (no gradient).
+        first = mean(tf.stack([tf.reduce_mean(out_s), tf.reduce_mean(out_t)]))
         z = tf.where(self.z > 0, self.z, tf.stop_gradient(first) * self.n_data)
         self.z.assign(z)
         if training:
-            self.pointer.assign((self.pointer + batch) % self.n_data)
-        return (contrast_loss(out_s / z[0], self.n_data)
-                + contrast_loss(out_t / z[1], self.n_data))
-
-    def get_config(self):
-        keys = ("teacher_layer_name", "student_layer_name", *_HPARAMS)
-        return {**super().get_config(), **{k: getattr(self, k) for k in keys}}
+            self.counter.assign(tf.cast(tf.stack(
+                [(pointer + total) % self.n_data, (step + 1) % 2**24]), tf.float32))
+        return scale_for_replicas(contrast_loss(out_s / z[0], self.n_data)
+                                  + contrast_loss(out_t / z[1], self.n_data))
 
 
-def build_losses(teacher, student, weight=DEFAULTS["weight"],
-                 feat_dim=DEFAULTS["feat_dim"], nce_k=DEFAULTS["nce_k"],
-                 nce_t=DEFAULTS["nce_t"], nce_m=DEFAULTS["nce_m"],
-                 n_data=DEFAULTS["n_data"]):
+def build_losses(teacher, student, feat_dim, nce_k, nce_t, nce_m, n_data,
+                 distillation_loss_weight):
     """RepDistiller's CRD on the pooled embeddings (`feat[-1]`)."""
     return [ContrastiveRepresentationDistillation(
         pooled_feature_name(teacher), pooled_feature_name(student), feat_dim,
-        nce_k, nce_t, nce_m, n_data)], [weight]
+        nce_k, nce_t, nce_m, n_data)], [distillation_loss_weight]

@@ -12,8 +12,10 @@ epochs counted from 1).
 import keras
 import tensorflow as tf
 
-DEFAULTS = {"weight": 1.0, "alpha": 1.0, "beta": 8.0, "temperature": 4.0,
-            "warmup_epochs": 20}
+from kr_keras.losses.common import scale_for_replicas
+
+DEFAULTS = {"alpha": 1.0, "beta": 8.0, "temperature": 4.0, "warmup_epochs": 20,
+            "student_loss_weight": 1.0, "distillation_loss_weight": 1.0}
 
 
 def _kl(p, log_q):
@@ -74,10 +76,11 @@ class DecoupledKnowledgeDistillation(keras.distillation.DistillationLoss):
     """DKD on the logits as a `keras.distillation.DistillationLoss`.
 
     `compute_loss(teacher_logits, student_logits, labels=y, epoch=None)`
-    returns `warm-up * dkd_loss(...)`, with mdistiller's warm-up factor
-    `min(epoch / warmup_epochs, 1)` when the caller passes the (1-based)
-    `epoch`, else 1. It needs the labels, which kr_keras' generic distiller
-    passes (`labels=y`); `keras.distillation.Distiller` does not.
+    returns `warm-up * dkd_loss(...)` divided by the replicas in sync, with
+    mdistiller's warm-up factor `min(epoch / warmup_epochs, 1)` when the
+    caller passes the (1-based) `epoch`, else 1. It needs the labels;
+    kr_keras' generic `Distiller` passes both (`labels=y`, `epoch=`),
+    `keras.distillation.Distiller` neither.
 
     Args:
         alpha: TCKD weight (1).
@@ -115,10 +118,9 @@ class DecoupledKnowledgeDistillation(keras.distillation.DistillationLoss):
                 "Received: labels=None")
         loss = dkd_loss(student_outputs, teacher_outputs, labels, self.alpha,
                         self.beta, self.temperature)
-        if epoch is None or self.warmup_epochs == 0:
-            return loss
-        epoch = tf.cast(epoch, tf.float32)
-        return tf.minimum(epoch / self.warmup_epochs, 1.0) * loss
+        if epoch is not None and self.warmup_epochs:
+            loss *= tf.minimum(tf.cast(epoch, tf.float32) / self.warmup_epochs, 1.0)
+        return scale_for_replicas(loss)
 
     def get_config(self):
         return {"alpha": self.alpha, "beta": self.beta,
@@ -130,10 +132,9 @@ class DecoupledKnowledgeDistillation(keras.distillation.DistillationLoss):
         return cls(**config)
 
 
-def build_losses(teacher, student, weight=DEFAULTS["weight"],
-                 alpha=DEFAULTS["alpha"], beta=DEFAULTS["beta"],
-                 temperature=DEFAULTS["temperature"],
-                 warmup_epochs=DEFAULTS["warmup_epochs"]):
+def build_losses(teacher, student, alpha, beta, temperature, warmup_epochs,
+                 distillation_loss_weight):
     """mdistiller's DKD: one loss on the logits."""
-    return [DecoupledKnowledgeDistillation(alpha, beta, temperature,
-                                           warmup_epochs)], [weight]
+    del teacher, student
+    return ([DecoupledKnowledgeDistillation(alpha, beta, temperature, warmup_epochs)],
+            [distillation_loss_weight])

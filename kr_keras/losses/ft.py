@@ -9,22 +9,25 @@ mean of the squared map), `models/util.py` (`Paraphraser`, rate k = 0.5,
 no batch norm; `Translator`, with batch norm), `helper/pretrain.py` and
 `train_student.py` (tap `feat[-2]`; 30 paraphraser epochs at lr 0.01 for
 ResNet students; `-b 200`), whose forms are followed here.
+
+Defaults: joint `CE + 200 * FT` while the paraphraser trains on its own
+reconstruction objective in the same steps (our option, as FSP's joint
+form); `ft_stage_epochs=N` gives the reference's two stages: a declared
+stage of N epochs training the paraphraser alone (student frozen; with the
+helpers' optimizer, not the reference's lr 0.01), then the paraphraser
+frozen and `CE + 200 * FT`.
 """
 
 import keras
 import tensorflow as tf
 
+from kr_keras.losses.common import HelperLoss
+from kr_keras.losses.common import scale_for_replicas
 from kr_keras.losses.spatial import match_spatial
 from kr_keras.models.imagenet_pairing import stage_output_names
 
-DEFAULTS = {"weight": 200.0, "rate": 0.5, "init_epochs": 30}
-STAGES = (
-    {"name": "ft_paraphraser", "epochs": DEFAULTS["init_epochs"],
-     "loss": "pretrain_loss", "loss_weight": 1.0, "student_loss_weight": 0.0,
-     "trains": ("paraphraser_encoder", "paraphraser_decoder"),
-     "learning_rate": 0.01,
-     "frozen_after": ("paraphraser_encoder", "paraphraser_decoder")},
-)
+DEFAULTS = {"rate": 0.5, "ft_stage_epochs": None, "student_loss_weight": 1.0,
+            "distillation_loss_weight": 200.0}
 
 
 def _factor(f, p1):
@@ -69,17 +72,19 @@ def _convs(filters, batch_norm, transpose=False, name=None):
 
 
 @keras.saving.register_keras_serializable(package="kr_keras")
-class FactorTransfer(keras.layers.Layer, keras.distillation.DistillationLoss):
+class FactorTransfer(HelperLoss):
     """FT for one pair of maps, owning the paraphraser and the translator.
 
     Built in `validate_model_compatibility` (`c_t`, `c_s`: the tapped
     channels; `c_f = int(rate * c_t)`): the paraphraser encoder
     (3x3 convolutions `c_t, c_f, c_f`) and decoder (3x3 transposed ones
     `c_f, c_t, c_t`), LeakyReLU 0.1 after each, and the translator
-    (`c_s, c_f, c_f`, batch norm + LeakyReLU). `pretrain_loss` is the
-    paraphraser's reconstruction MSE of the teacher map (stage
-    `STAGES[0]`); `compute_loss` is `ft_loss(translator(s), encoder(t))`,
-    the teacher's factor carrying no gradient.
+    (`c_s, c_f, c_f`, batch norm + LeakyReLU). `helper_loss` is the
+    paraphraser's reconstruction MSE of the teacher map, its own objective
+    (`helper_layers`: a distiller trains the paraphraser on it alone);
+    `compute_loss` is `ft_loss(translator(s), encoder(t))`, the teacher's
+    factor carrying no gradient, so the translator trains with the student.
+    Both are divided by the replicas in sync.
 
     Args:
         teacher_layer_name: Name of the teacher layer to tap.
@@ -97,51 +102,50 @@ class FactorTransfer(keras.layers.Layer, keras.distillation.DistillationLoss):
     ```
     """
 
+    CONFIG = ("rate", "p1", "p2")
+    helper_layers = ("paraphraser_encoder", "paraphraser_decoder")
+
     def __init__(self, teacher_layer_name, student_layer_name, rate=0.5, p1=2,
                  p2=1, **kwargs):
         if not 0 < rate <= 1:
             raise ValueError(f"`rate` must be in (0, 1]. Received: rate={rate}")
-        super().__init__(**kwargs)
-        self.teacher_layer_name = teacher_layer_name
-        self.student_layer_name = student_layer_name
+        super().__init__(teacher_layer_name, student_layer_name, **kwargs)
         self.rate, self.p1, self.p2 = float(rate), p1, p2
-        self.paraphraser_encoder = None
 
-    def validate_model_compatibility(self, teacher, student):
-        t_shape = teacher.get_layer(self.teacher_layer_name).output.shape
-        s_shape = student.get_layer(self.student_layer_name).output.shape
-        if self.paraphraser_encoder is None:
-            c_t, c_s = int(t_shape[-1]), int(s_shape[-1])
-            c_f = max(1, int(c_t * self.rate))
-            self.paraphraser_encoder = _convs([c_t, c_f, c_f], False,
-                                              name="paraphraser_encoder")
-            self.paraphraser_decoder = _convs([c_f, c_t, c_t], False, True,
-                                              name="paraphraser_decoder")
-            self.translator = _convs([c_s, c_f, c_f], True, name="translator")
-            self.paraphraser_encoder.build((None, None, None, c_t))
-            self.paraphraser_decoder.build((None, None, None, c_f))
-            self.translator.build((None, None, None, c_s))
-        self.built = True
+    def build_helpers(self, teacher_shape, student_shape):
+        c_t, c_s = int(teacher_shape[-1]), int(student_shape[-1])
+        c_f = max(1, int(c_t * self.rate))
+        self.paraphraser_encoder = _convs([c_t, c_f, c_f], False, name="paraphraser_encoder")
+        self.paraphraser_decoder = _convs([c_f, c_t, c_t], False, True,
+                                          name="paraphraser_decoder")
+        self.translator = _convs([c_s, c_f, c_f], True, name="translator")
+        for net, channels in ((self.paraphraser_encoder, c_t), (self.paraphraser_decoder, c_f),
+                              (self.translator, c_s)):
+            net.build((None, None, None, channels))
 
-    def pretrain_loss(self, teacher_outputs, student_outputs=None, **kwargs):
+    def helper_loss(self, teacher_outputs, student_outputs=None, **kwargs):
         t = tf.cast(teacher_outputs, tf.float32)
         rec = self.paraphraser_decoder(self.paraphraser_encoder(t))
-        return tf.reduce_mean(tf.square(tf.cast(rec, tf.float32) - t))
+        return scale_for_replicas(tf.reduce_mean(tf.square(tf.cast(rec, tf.float32) - t)))
 
     def compute_loss(self, teacher_outputs, student_outputs, **kwargs):
         factor_t = tf.stop_gradient(self.paraphraser_encoder(teacher_outputs))
-        factor_s = self.translator(student_outputs,
-                                   training=kwargs.get("training", True))
-        return ft_loss(factor_s, factor_t, self.p1, self.p2)
-
-    def get_config(self):
-        keys = ("teacher_layer_name", "student_layer_name", "rate", "p1", "p2")
-        return {**super().get_config(), **{k: getattr(self, k) for k in keys}}
+        factor_s = self.translator(student_outputs, training=kwargs.get("training", True))
+        return scale_for_replicas(ft_loss(factor_s, factor_t, self.p1, self.p2))
 
 
-def build_losses(teacher, student, weight=DEFAULTS["weight"],
-                 rate=DEFAULTS["rate"]):
+def build_losses(teacher, student, rate, ft_stage_epochs, distillation_loss_weight):
     """RepDistiller's FT: one loss on the last stage outputs (`feat[-2]`)."""
     loss = FactorTransfer(stage_output_names(teacher)[-1],
                           stage_output_names(student)[-1], rate)
-    return [loss], [weight]
+    return [loss], [distillation_loss_weight]
+
+
+def stages(ft_stage_epochs, **hparams):
+    """The reference's paraphraser stage: `ft_stage_epochs` epochs training
+    the paraphraser alone, which stays frozen afterwards."""
+    if not ft_stage_epochs:
+        return []
+    return [{"epochs": ft_stage_epochs, "student_loss_weight": 0.0,
+             "distillation_loss_weights": [0.0], "train_student": False,
+             "freeze_after": True}]

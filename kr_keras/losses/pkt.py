@@ -10,15 +10,17 @@ pooled embedding; `-b 30000`).
 import keras
 import tensorflow as tf
 
+from kr_keras.losses.common import TappedLoss
+from kr_keras.losses.common import flatten
+from kr_keras.losses.common import scale_for_replicas
 from kr_keras.models.tap import pooled_feature_name
 
-DEFAULTS = {"weight": 30000.0}
+DEFAULTS = {"student_loss_weight": 1.0, "distillation_loss_weight": 30000.0}
 _EPS = 1e-7
 
 
 def _conditional(feature):
-    f = tf.cast(feature, tf.float32)
-    f = tf.reshape(f, [tf.shape(f)[0], -1])
+    f = flatten(feature)
     f = f / (tf.norm(f, axis=1, keepdims=True) + _EPS)
     f = tf.where(tf.math.is_nan(f), tf.zeros_like(f), f)
     similarity = (tf.matmul(f, f, transpose_b=True) + 1.0) / 2.0
@@ -50,12 +52,13 @@ def pkt_loss(f_s, f_t):
 
 
 @keras.saving.register_keras_serializable(package="kr_keras")
-class ProbabilisticKnowledgeTransfer(keras.distillation.DistillationLoss):
+class ProbabilisticKnowledgeTransfer(TappedLoss):
     """PKT as a `keras.distillation.DistillationLoss`.
 
     `compute_loss(teacher_embedding, student_embedding)` returns
-    `pkt_loss(student_embedding, teacher_embedding)`; the method weight
-    (30000, `DEFAULTS`) is given through the distiller.
+    `pkt_loss(student_embedding, teacher_embedding)` divided by the
+    replicas in sync; the method weight (30000, `DEFAULTS`) is given
+    through the distiller.
 
     Args:
         teacher_layer_name: Name of the teacher layer to tap.
@@ -64,38 +67,17 @@ class ProbabilisticKnowledgeTransfer(keras.distillation.DistillationLoss):
     Example:
 
     ```python
-    distiller = keras.distillation.Distiller(
-        teacher, student,
-        distillation_losses=[
-            kr_keras.losses.ProbabilisticKnowledgeTransfer("pool", "pool")],
-        distillation_loss_weights=[30000.0])
+    pkt = kr_keras.losses.ProbabilisticKnowledgeTransfer("pool", "pool")
+    distiller = keras.distillation.Distiller(teacher, student, [pkt], [30000.0])
     ```
     """
 
-    def __init__(self, teacher_layer_name, student_layer_name):
-        self.teacher_layer_name = teacher_layer_name
-        self.student_layer_name = student_layer_name
-
-    def validate_model_compatibility(self, teacher, student):
-        teacher.get_layer(self.teacher_layer_name)
-        student.get_layer(self.student_layer_name)
-
     def compute_loss(self, teacher_outputs, student_outputs, **kwargs):
-        return pkt_loss(student_outputs, teacher_outputs)
-
-    def get_config(self):
-        return {
-            "teacher_layer_name": self.teacher_layer_name,
-            "student_layer_name": self.student_layer_name,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
+        return scale_for_replicas(pkt_loss(student_outputs, teacher_outputs))
 
 
-def build_losses(teacher, student, weight=DEFAULTS["weight"]):
+def build_losses(teacher, student, distillation_loss_weight):
     """RepDistiller's PKT: one loss on the pooled embeddings (`feat[-1]`)."""
     loss = ProbabilisticKnowledgeTransfer(pooled_feature_name(teacher),
                                           pooled_feature_name(student))
-    return [loss], [weight]
+    return [loss], [distillation_loss_weight]

@@ -10,14 +10,13 @@ pooled embedding; `-b 1`).
 import keras
 import tensorflow as tf
 
+from kr_keras.losses.common import TappedLoss
+from kr_keras.losses.common import flatten
+from kr_keras.losses.common import scale_for_replicas
 from kr_keras.models.tap import pooled_feature_name
 
-DEFAULTS = {"weight": 1.0, "distance_weight": 25.0, "angle_weight": 50.0}
-
-
-def _flat(feature):
-    f = tf.cast(feature, tf.float32)
-    return tf.reshape(f, [tf.shape(f)[0], -1])
+DEFAULTS = {"distance_weight": 25.0, "angle_weight": 50.0,
+            "student_loss_weight": 1.0, "distillation_loss_weight": 1.0}
 
 
 def _distances(e):
@@ -67,19 +66,20 @@ def rkd_loss(f_s, f_t, distance_weight=25.0, angle_weight=50.0):
     >>> float(rkd_loss(f, f))
     0.0
     """
-    s, t = _flat(f_s), tf.stop_gradient(_flat(f_t))
+    s, t = flatten(f_s), tf.stop_gradient(flatten(f_t))
     loss_d = _smooth_l1(_distances(s), _distances(t))
     loss_a = _smooth_l1(_angles(s), _angles(t))
     return distance_weight * loss_d + angle_weight * loss_a
 
 
 @keras.saving.register_keras_serializable(package="kr_keras")
-class RelationalKnowledgeDistillation(keras.distillation.DistillationLoss):
+class RelationalKnowledgeDistillation(TappedLoss):
     """RKD as a `keras.distillation.DistillationLoss`.
 
     `compute_loss(teacher_embedding, student_embedding)` returns
-    `rkd_loss(student_embedding, teacher_embedding, w_d, w_a)`; the method
-    weight (1, `DEFAULTS`) is given through the distiller.
+    `rkd_loss(student_embedding, teacher_embedding, w_d, w_a)` divided by
+    the replicas in sync; the method weight (1, `DEFAULTS`) is given
+    through the distiller.
 
     Args:
         teacher_layer_name: Name of the teacher layer to tap.
@@ -90,11 +90,8 @@ class RelationalKnowledgeDistillation(keras.distillation.DistillationLoss):
     Example:
 
     ```python
-    distiller = keras.distillation.Distiller(
-        teacher, student,
-        distillation_losses=[
-            kr_keras.losses.RelationalKnowledgeDistillation("pool", "pool")],
-        distillation_loss_weights=[1.0])
+    rkd = kr_keras.losses.RelationalKnowledgeDistillation("pool", "pool")
+    distiller = keras.distillation.Distiller(teacher, student, [rkd], [1.0])
     ```
     """
 
@@ -104,37 +101,23 @@ class RelationalKnowledgeDistillation(keras.distillation.DistillationLoss):
                             ("angle_weight", angle_weight)):
             if value < 0:
                 raise ValueError(f"`{name}` must be >= 0. Received: {name}={value}")
-        self.teacher_layer_name = teacher_layer_name
-        self.student_layer_name = student_layer_name
+        super().__init__(teacher_layer_name, student_layer_name)
         self.distance_weight = float(distance_weight)
         self.angle_weight = float(angle_weight)
 
-    def validate_model_compatibility(self, teacher, student):
-        teacher.get_layer(self.teacher_layer_name)
-        student.get_layer(self.student_layer_name)
-
     def compute_loss(self, teacher_outputs, student_outputs, **kwargs):
-        return rkd_loss(student_outputs, teacher_outputs,
-                        self.distance_weight, self.angle_weight)
+        return scale_for_replicas(rkd_loss(student_outputs, teacher_outputs,
+                                           self.distance_weight, self.angle_weight))
 
     def get_config(self):
-        return {
-            "teacher_layer_name": self.teacher_layer_name,
-            "student_layer_name": self.student_layer_name,
-            "distance_weight": self.distance_weight,
-            "angle_weight": self.angle_weight,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
+        return {**super().get_config(), "distance_weight": self.distance_weight,
+                "angle_weight": self.angle_weight}
 
 
-def build_losses(teacher, student, weight=DEFAULTS["weight"],
-                 distance_weight=DEFAULTS["distance_weight"],
-                 angle_weight=DEFAULTS["angle_weight"]):
+def build_losses(teacher, student, distance_weight, angle_weight,
+                 distillation_loss_weight):
     """RepDistiller's RKD: one loss on the pooled embeddings (`feat[-1]`)."""
     loss = RelationalKnowledgeDistillation(
         pooled_feature_name(teacher), pooled_feature_name(student),
         distance_weight, angle_weight)
-    return [loss], [weight]
+    return [loss], [distillation_loss_weight]

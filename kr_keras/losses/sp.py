@@ -9,14 +9,16 @@ ICCV 2019; RepDistiller `distiller_zoo/SP.py`
 import keras
 import tensorflow as tf
 
+from kr_keras.losses.common import TappedLoss
+from kr_keras.losses.common import flatten
+from kr_keras.losses.common import scale_for_replicas
 from kr_keras.models.imagenet_pairing import stage_output_names
 
-DEFAULTS = {"weight": 3000.0}
+DEFAULTS = {"student_loss_weight": 1.0, "distillation_loss_weight": 3000.0}
 
 
 def _gram(feature):
-    f = tf.cast(feature, tf.float32)
-    f = tf.reshape(f, [tf.shape(f)[0], -1])
+    f = flatten(feature)
     # F.normalize(G): each row divided by max(||row||, 1e-12).
     return tf.math.l2_normalize(tf.matmul(f, f, transpose_b=True), axis=1,
                                 epsilon=1e-24)
@@ -47,12 +49,13 @@ def sp_loss(f_s, f_t):
 
 
 @keras.saving.register_keras_serializable(package="kr_keras")
-class SimilarityPreserving(keras.distillation.DistillationLoss):
+class SimilarityPreserving(TappedLoss):
     """SP as a `keras.distillation.DistillationLoss`.
 
     `compute_loss(teacher_map, student_map)` returns
-    `sp_loss(student_map, teacher_map)`; the method weight (3000,
-    `DEFAULTS`) is given through the distiller.
+    `sp_loss(student_map, teacher_map)` divided by the replicas in sync
+    (`kr_keras.losses.common`); the method weight (3000, `DEFAULTS`) is
+    given through the distiller.
 
     Args:
         teacher_layer_name: Name of the teacher layer to tap.
@@ -69,30 +72,12 @@ class SimilarityPreserving(keras.distillation.DistillationLoss):
     ```
     """
 
-    def __init__(self, teacher_layer_name, student_layer_name):
-        self.teacher_layer_name = teacher_layer_name
-        self.student_layer_name = student_layer_name
-
-    def validate_model_compatibility(self, teacher, student):
-        teacher.get_layer(self.teacher_layer_name)
-        student.get_layer(self.student_layer_name)
-
     def compute_loss(self, teacher_outputs, student_outputs, **kwargs):
-        return sp_loss(student_outputs, teacher_outputs)
-
-    def get_config(self):
-        return {
-            "teacher_layer_name": self.teacher_layer_name,
-            "student_layer_name": self.student_layer_name,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
+        return scale_for_replicas(sp_loss(student_outputs, teacher_outputs))
 
 
-def build_losses(teacher, student, weight=DEFAULTS["weight"]):
+def build_losses(teacher, student, distillation_loss_weight):
     """RepDistiller's SP: one loss on the last stage outputs (`feat[-2]`)."""
     loss = SimilarityPreserving(stage_output_names(teacher)[-1],
                                 stage_output_names(student)[-1])
-    return [loss], [weight]
+    return [loss], [distillation_loss_weight]

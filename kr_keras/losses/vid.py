@@ -14,10 +14,13 @@ import math
 import keras
 import tensorflow as tf
 
+from kr_keras.losses.common import HelperLoss
+from kr_keras.losses.common import scale_for_replicas
 from kr_keras.losses.spatial import match_spatial
 from kr_keras.models.imagenet_pairing import stage_output_names
 
-DEFAULTS = {"weight": 1.0, "init_pred_var": 5.0, "eps": 1e-5}
+DEFAULTS = {"init_pred_var": 5.0, "eps": 1e-5, "student_loss_weight": 1.0,
+            "distillation_loss_weight": 1.0}
 
 
 def vid_loss(pred_mean, target, log_scale, eps=1e-5):
@@ -44,8 +47,7 @@ def vid_loss(pred_mean, target, log_scale, eps=1e-5):
 
 
 @keras.saving.register_keras_serializable(package="kr_keras")
-class VariationalInformationDistillation(keras.layers.Layer,
-                                         keras.distillation.DistillationLoss):
+class VariationalInformationDistillation(HelperLoss):
     """VID for one pair of maps, owning its regressor and variances.
 
     Built in `validate_model_compatibility`: a regressor of three 1x1
@@ -53,7 +55,8 @@ class VariationalInformationDistillation(keras.layers.Layer,
     teacher channels -> teacher channels, ReLU between) and one variance
     per teacher channel (`softplus(log_scale) + eps`, starting at
     `init_pred_var`), both trainable helpers. The larger map is average
-    pooled to the smaller one's size first.
+    pooled to the smaller one's size first; the value is divided by the
+    replicas in sync.
 
     Args:
         teacher_layer_name: Name of the teacher layer to tap.
@@ -65,13 +68,13 @@ class VariationalInformationDistillation(keras.layers.Layer,
     Example:
 
     ```python
-    distiller = keras.distillation.Distiller(
-        teacher, student,
-        distillation_losses=[kr_keras.losses.VariationalInformationDistillation(
-            "stage3_block3_out", "stage3_block1_out")],
-        distillation_loss_weights=[1.0])
+    vid = kr_keras.losses.VariationalInformationDistillation(
+        "stage3_block3_out", "stage3_block1_out")
+    distiller = keras.distillation.Distiller(teacher, student, [vid], [1.0])
     ```
     """
+
+    CONFIG = ("init_pred_var", "eps")
 
     def __init__(self, teacher_layer_name, student_layer_name,
                  init_pred_var=5.0, eps=1e-5, **kwargs):
@@ -79,50 +82,29 @@ class VariationalInformationDistillation(keras.layers.Layer,
             raise ValueError(
                 "`eps` must be > 0 and `init_pred_var` > eps. Received: "
                 f"init_pred_var={init_pred_var}, eps={eps}")
-        super().__init__(**kwargs)
-        self.teacher_layer_name = teacher_layer_name
-        self.student_layer_name = student_layer_name
+        super().__init__(teacher_layer_name, student_layer_name, **kwargs)
         self.init_pred_var = float(init_pred_var)
         self.eps = float(eps)
-        self.regressor = None
 
-    def validate_model_compatibility(self, teacher, student):
-        t_shape = teacher.get_layer(self.teacher_layer_name).output.shape
-        s_shape = student.get_layer(self.student_layer_name).output.shape
-        if self.regressor is None:
-            channels = int(t_shape[-1])
-            self.regressor = keras.Sequential([
-                keras.layers.Conv2D(channels, 1, use_bias=False),
-                keras.layers.ReLU(),
-                keras.layers.Conv2D(channels, 1, use_bias=False),
-                keras.layers.ReLU(),
-                keras.layers.Conv2D(channels, 1, use_bias=False),
-            ], name="regressor")
-            self.regressor.build((None, None, None, int(s_shape[-1])))
-            start = math.log(math.expm1(self.init_pred_var - self.eps))
-            self.log_scale = self.add_weight(
-                shape=(channels,), name="log_scale",
-                initializer=keras.initializers.Constant(start))
-        self.built = True
+    def build_helpers(self, teacher_shape, student_shape):
+        channels = int(teacher_shape[-1])
+        conv = lambda: keras.layers.Conv2D(channels, 1, use_bias=False)  # noqa: E731
+        self.regressor = keras.Sequential(
+            [conv(), keras.layers.ReLU(), conv(), keras.layers.ReLU(), conv()],
+            name="regressor")
+        self.regressor.build((None, None, None, int(student_shape[-1])))
+        start = math.log(math.expm1(self.init_pred_var - self.eps))
+        self.log_scale = self.add_weight(shape=(channels,), name="log_scale",
+                                         initializer=keras.initializers.Constant(start))
 
     def compute_loss(self, teacher_outputs, student_outputs, **kwargs):
         s, t = match_spatial(student_outputs, teacher_outputs)
-        return vid_loss(self.regressor(s), t, self.log_scale, self.eps)
-
-    def get_config(self):
-        config = {
-            "teacher_layer_name": self.teacher_layer_name,
-            "student_layer_name": self.student_layer_name,
-            "init_pred_var": self.init_pred_var,
-            "eps": self.eps,
-        }
-        return {**super().get_config(), **config}
+        return scale_for_replicas(vid_loss(self.regressor(s), t, self.log_scale, self.eps))
 
 
-def build_losses(teacher, student, weight=DEFAULTS["weight"],
-                 init_pred_var=DEFAULTS["init_pred_var"], eps=DEFAULTS["eps"]):
+def build_losses(teacher, student, init_pred_var, eps, distillation_loss_weight):
     """RepDistiller's VID: one loss per stage end (`feat[1:-1]`), summed."""
     pairs = zip(stage_output_names(teacher), stage_output_names(student))
     losses = [VariationalInformationDistillation(t, s, init_pred_var, eps)
               for t, s in pairs]
-    return losses, [weight] * len(losses)
+    return losses, [distillation_loss_weight] * len(losses)
