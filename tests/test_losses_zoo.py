@@ -178,12 +178,18 @@ def pair():
     return nets()
 
 
+def build_losses(module, pair, **hparams):
+    """`module.build_losses` with its DEFAULTS (as the registry calls it)."""
+    defaults = {k: v for k, v in module.DEFAULTS.items() if k != "student_loss_weight"}
+    return module.build_losses(*pair, **{**defaults, **hparams})
+
+
 def taps(model, names, x):
     return keras.Model(model.inputs, [model.get_layer(n).output for n in names])(x)
 
 
 def test_cc_matches_reference(pair):
-    [loss], [weight] = cc.build_losses(*pair, feat_dim=4)
+    [loss], [weight] = build_losses(cc, pair, feat_dim=4)
     assert weight == 0.02 and (loss.teacher_layer_name, loss.student_layer_name) == ("pool", "pool")
     loss.validate_model_compatibility(*pair)
     f_s, f_t = rand(5, 16, seed=13), rand(5, 32, seed=14)
@@ -195,7 +201,7 @@ def test_cc_matches_reference(pair):
 
 
 def test_vid_matches_reference(pair):
-    vids, weights = vid.build_losses(*pair)
+    vids, weights = build_losses(vid, pair)
     assert len(vids) == 3 and weights == [1.0] * 3
     loss = vids[1]
     loss.validate_model_compatibility(*pair)
@@ -210,9 +216,14 @@ def test_vid_matches_reference(pair):
 
 
 def test_ab_matches_reference_with_connector(pair):
-    abs_, weights = ab.build_losses(*pair)
+    abs_, weights = build_losses(ab, pair)
     assert [l.student_layer_name for l in abs_][0] == "stage1_block1_add"
-    assert weights == [0.0] * 3 and ab.STAGES[0]["epochs"] == 30
+    assert weights == [1.0] * 3 and ab.stages(None, 1.0, 3) == []
+    # The reference's two stages: AB alone for the stage, then weight 0.
+    assert build_losses(ab, pair, ab_stage_epochs=30)[1] == [0.0] * 3
+    [stage] = ab.stages(30, 1.0, 3)
+    assert stage["epochs"] == 30 and stage["student_loss_weight"] == 0.0
+    assert stage["distillation_loss_weights"] == [1.0] * 3
     np.testing.assert_allclose([l.scale for l in abs_], [3e-3 / 4, 3e-3 / 2, 3e-3])
     loss = abs_[2]
     loss.validate_model_compatibility(*pair)
@@ -236,22 +247,24 @@ def test_ft_matches_reference_and_freezes_paraphraser(pair):
 
     expected = np.abs(factor(np_pool(f_s, 2)) - factor(f_t)).mean()
     np.testing.assert_allclose(losses.ft_loss(f_s, f_t), expected, rtol=RTOL)
-    [loss], [weight] = ft.build_losses(*pair)
-    assert weight == 200.0 and ft.STAGES[0]["learning_rate"] == 0.01
+    [loss], [weight] = build_losses(ft, pair)
+    assert weight == 200.0 and ft.stages(None) == []
+    [stage] = ft.stages(30)
+    assert stage["train_student"] is False and stage["freeze_after"] is True
     loss.validate_model_compatibility(*pair)
     t = tf.constant(rand(2, 2, 2, 32, seed=21))
     s = tf.constant(rand(2, 2, 2, 16, seed=22))
     assert loss.paraphraser_encoder(t).shape[-1] == 16 and loss.translator(s).shape[-1] == 16
     para = loss.paraphraser_encoder.trainable_variables + loss.paraphraser_decoder.trainable_variables
     with tf.GradientTape(persistent=True) as tape:
-        main, init = loss.compute_loss(t, s), loss.pretrain_loss(t)
+        main, init = loss.compute_loss(t, s), loss.helper_loss(t)
     assert all(g is None for g in tape.gradient(main, para))
     assert all(g is not None for g in tape.gradient(init, para))
     assert all(g is None for g in tape.gradient(init, loss.translator.trainable_variables))
 
 
 def crd_loss_object(pair, **kw):
-    [loss], [weight] = crd.build_losses(*pair, feat_dim=4, n_data=10, **kw)
+    [loss], [weight] = build_losses(crd, pair, feat_dim=4, n_data=10, **kw)
     assert weight == 0.8
     loss.validate_model_compatibility(*pair)
     return loss
@@ -286,11 +299,11 @@ def test_crd_ring_buffer_without_indices(pair):
     f_s, f_t = rand(3, 16, seed=25), rand(3, 32, seed=26)
     before = loss.memory_s.numpy()
     value = loss.compute_loss(f_t, f_s, training=False)
-    assert np.isfinite(float(value)) and int(loss.pointer.numpy()) == 0
+    assert np.isfinite(float(value)) and int(loss.counter.numpy()[0]) == 0
     np.testing.assert_array_equal(loss.memory_s.numpy(), before)
     for expected_pointer in (3, 6, 9, 2):
         loss.compute_loss(f_t, f_s)
-        assert int(loss.pointer.numpy()) == expected_pointer
+        assert int(loss.counter.numpy()[0]) == expected_pointer
     v1 = np_normalize(f_s @ loss.embed_s.kernel.numpy() + loss.embed_s.bias.numpy())
     np.testing.assert_allclose(loss.memory_s.numpy()[[9, 0, 1]], v1, rtol=1e-5)
 
@@ -299,15 +312,16 @@ def test_crd_ring_buffer_without_indices(pair):
 
 MODULES = {"sp": sp, "cc": cc, "vid": vid, "rkd": rkd, "pkt": pkt, "ab": ab, "ft": ft,
            "crd": crd, "dkd": dkd}
-WEIGHTS = {"sp": 3000.0, "cc": 0.02, "vid": 1.0, "rkd": 1.0, "pkt": 30000.0, "ab": 0.0,
+WEIGHTS = {"sp": 3000.0, "cc": 0.02, "vid": 1.0, "rkd": 1.0, "pkt": 30000.0, "ab": 1.0,
            "ft": 200.0, "crd": 0.8, "dkd": 1.0}
 
 
 @pytest.mark.parametrize("name", sorted(MODULES))
 def test_defaults_and_config_round_trip(name, pair):
     module = MODULES[name]
-    assert module.DEFAULTS["weight"] == WEIGHTS[name]
-    built, weights = module.build_losses(*pair)
+    assert module.DEFAULTS["distillation_loss_weight"] == WEIGHTS[name]
+    assert kr_keras.distillers.registry.hyperparameters(name) == set(module.DEFAULTS)
+    built, weights = build_losses(module, pair)
     assert len(built) == len(weights) >= 1 and weights[0] == WEIGHTS[name]
     for loss in built:
         config = type(loss).from_config(loss.get_config()).get_config()
@@ -323,7 +337,7 @@ def test_keras_distiller_round_trip_restores_every_helper(tmp_path):
     zoo = []
     for name in sorted(set(MODULES) - {"dkd"}):
         extra = {"n_data": 16, "nce_k": 4, "feat_dim": 4} if name == "crd" else {}
-        zoo += MODULES[name].build_losses(teacher, student, **extra)[0]
+        zoo += build_losses(MODULES[name], (teacher, student), **extra)[0]
     distiller = keras.distillation.Distiller(teacher, student, zoo, [1.0] * len(zoo))
     x = rand(4, 8, 8, 1, seed=27)
     expected = distiller.predict(x, verbose=0)

@@ -155,8 +155,8 @@ class Distiller(BaseDistiller):
             weights = ([self.stage_weights[i] for i in range(len(losses) + 1)]
                        if self.stages else [self.student_loss_weight, *self.distillation_loss_weights])
             student_loss, regularisers = self.student_loss(y, student[0], sample_weight)
-            distillation = self.distillation(losses, weights[1:], teacher, student, y, training,
-                                             self.epoch)
+            distillation = self.distillation(losses, weights[1:], teacher, student, y,
+                                             training and train_student, self.epoch)
             total = weights[0] * student_loss + distillation + regularisers
             scaled = self.optimizer.scale_loss(total)
             if joint:
