@@ -24,13 +24,9 @@ from kr_keras.models.tap import tap
 def layer_names(losses, role):
     """The distinct layer names the `losses` tap in the teacher or student
     (`role`), in order (a loss's name is `None`, one name or a list)."""
-    names = []
-    for loss in losses:
-        name = getattr(loss, f"{role}_layer_name", None)
-        for n in [name] if isinstance(name, str) else (name or []):
-            if n not in names:
-                names.append(n)
-    return names
+    names = (getattr(loss, f"{role}_layer_name", None) for loss in losses)
+    return list(dict.fromkeys(n for name in names
+                              for n in ([name] if isinstance(name, str) else name or [])))
 
 
 def helper_variables(losses, adversarial):
@@ -38,13 +34,11 @@ def helper_variables(losses, adversarial):
     loss's own `helper_loss` (`adversarial=True`: the layers its
     `helper_layers` names, else all of the loss) or on the student's
     objective (the rest)."""
-    variables = []
-    for loss in (l for l in losses if isinstance(l, keras.layers.Layer)):
-        own = ([getattr(loss, n) for n in getattr(loss, "helper_layers", ())] or [loss]
-               if hasattr(loss, "helper_loss") else [])
-        own = {id(v) for layer in own for v in layer.trainable_variables}
-        variables += [v for v in loss.trainable_variables if (id(v) in own) == adversarial]
-    return variables
+    layers = [l for l in losses if isinstance(l, keras.layers.Layer)]
+    own = {id(v) for l in layers if hasattr(l, "helper_loss") for h in
+           [getattr(l, n) for n in getattr(l, "helper_layers", ())] or [l]
+           for v in h.trainable_variables}
+    return [v for l in layers for v in l.trainable_variables if (id(v) in own) == adversarial]
 
 
 class BaseDistiller(keras.Model):

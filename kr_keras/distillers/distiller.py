@@ -15,12 +15,11 @@ class _StageSchedule(keras.callbacks.Callback):
     steps where the stage changes what trains."""
 
     def on_epoch_begin(self, epoch, logs=None):
-        model = self.model
-        if model.stages:
-            model.stage_weights.assign(model.weights_at_epoch(epoch))
-        if model.epoch is not None:
-            model.epoch.assign(epoch + 1.0)
-        stage, frozen = model.stage_at(epoch)
+        model, (stage, frozen) = self.model, self.model.stage_at(epoch)
+        for variable, value in ((model.stage_weights, model.weights_at_epoch(epoch)),
+                                (model.epoch, epoch + 1.0)):
+            if variable is not None:
+                variable.assign(value)
         mode = ((stage or {}).get("train_student", True), frozen)
         if mode != model.stage_mode:
             model.stage_mode = mode
@@ -48,12 +47,10 @@ class Distiller(BaseDistiller):
       regularisers are added outside it;
     * `stages`: weights for the first epochs of `fit` (e.g. FSP's stage of
       FSP alone), each `{"epochs": n, "student_loss_weight": w_s,
-      "distillation_loss_weights": [...]}`, then the main weights. Optional
-      keys: `"train_student": False` (only the helpers with their own
-      `helper_loss` train, the student in inference mode: FT's paraphraser)
-      and `"freeze_after": True` (those helpers train no more afterwards);
-    * losses whose `compute_loss` takes `epoch` get the 1-based epoch of
-      `fit` (DKD's warm-up).
+      "distillation_loss_weights": [...]}`, then the main weights; with
+      `"train_student": False` only helpers with their own `helper_loss`
+      train (FT's paraphraser), `"freeze_after": True` freezes them after;
+    * a `compute_loss` taking `epoch` gets fit's 1-based epoch (DKD).
 
     Metrics: `loss`, `student_loss` (compiled loss), `distillation_loss`
     (the weighted sum), `auxiliary_loss` (the helpers' own objectives).
@@ -109,12 +106,12 @@ class Distiller(BaseDistiller):
         self.auxiliary_loss_tracker = (
             keras.metrics.Mean(name="auxiliary_loss")
             if helper_variables(losses, adversarial=True) else None)
-        if self.stages:
-            self.stage_weights = self.add_weight(
-                shape=(len(losses) + 1,), trainable=False, name="stage_weights",
-                initializer=keras.initializers.Constant(self.weights_at_epoch(0)))
-        self.epoch = self.add_weight(shape=(), trainable=False, name="epoch", initializer="ones") if any(
-            "epoch" in inspect.signature(l.compute_loss).parameters for l in losses) else None
+        self.stage_weights = self.add_weight(
+            shape=(len(losses) + 1,), trainable=False, name="stage_weights",
+            initializer=keras.initializers.Constant(self.weights_at_epoch(0))) if stages else None
+        self.epoch = (self.add_weight(shape=(), trainable=False, name="epoch", initializer="ones")
+                      if any("epoch" in inspect.signature(l.compute_loss).parameters
+                             for l in losses) else None)
         self.stage_mode = (True, False)  # (the student trains, own-objective helpers frozen)
         self.built = True
 
@@ -129,8 +126,9 @@ class Distiller(BaseDistiller):
 
     def weights_at_epoch(self, epoch):
         """`[student_loss_weight, *distillation_loss_weights]` of `epoch`."""
-        stage = self.stage_at(epoch)[0] or {"student_loss_weight": self.student_loss_weight,
-                                             "distillation_loss_weights": self.distillation_loss_weights}
+        stage = self.stage_at(epoch)[0]
+        if stage is None:
+            return [self.student_loss_weight, *self.distillation_loss_weights]
         return [stage["student_loss_weight"], *stage["distillation_loss_weights"]]
 
     def auxiliary_variables(self):

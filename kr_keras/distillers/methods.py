@@ -11,12 +11,7 @@ from kr_keras.distillers.registry import register
 from kr_keras.distillers.registry import register_losses
 from kr_keras.losses import ab, at, cc, crd, dkd, fitnet, fsp, ft, kd, kdgan, nst, pkt, rkd, sp, vid
 
-
-def _no_losses(teacher, student):
-    return [], []
-
-
-register_losses("ce", _no_losses, {})
+register_losses("ce", lambda teacher, student: ([], []), {})
 for _name, _module in [("kd", kd), ("at", at), ("nst", nst), ("fitnet", fitnet), ("fsp", fsp),
                        ("kdgan", kdgan), ("sp", sp), ("cc", cc), ("vid", vid), ("rkd", rkd),
                        ("pkt", pkt), ("ab", ab), ("ft", ft), ("crd", crd), ("dkd", dkd)]:

@@ -61,8 +61,7 @@ def register_losses(name, build_losses, defaults, stages=None):
 
 def _check(method):
     if method not in _BUILDERS:
-        raise ValueError(f"Unknown distillation method {method!r}. "
-                         f"Known methods: {names()}")
+        raise ValueError(f"Unknown distillation method {method!r}. Known methods: {names()}")
 
 
 def hyperparameters(method):

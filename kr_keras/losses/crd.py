@@ -14,11 +14,9 @@ Simplifications (see docs/methods_zoo.md):
 * Negatives: uniform over all rows, with replacement (`ContrastMemory`
   without `contrast_idx`), not only other classes (its `mode="exact"`
   data sampler); pass `contrast_indices=` (positive first) to choose them.
-* Under `tf.distribute`, the replicas gather the global batch's
-  embeddings (and indices) and write the same rows; negatives are drawn
-  for the global batch from a seed that the step counter sets, so each
-  sample gets the negatives one device would give it, and `z` is set from
-  the global mean.
+* Under `tf.distribute` the replicas gather the global batch and write the
+  same rows; negatives are drawn per global batch row from a seed the step
+  counter sets, and `z` from the global mean: as on one device.
 """
 
 import math
@@ -76,8 +74,7 @@ class ContrastiveRepresentationDistillation(HelperLoss):
     Args:
         teacher_layer_name, student_layer_name: Taps (pooled embeddings).
         feat_dim: Embedding width (128). nce_k: Negatives (16384). nce_t:
-            Temperature (0.07). nce_m: Memory momentum (0.5). n_data: Memory
-            rows (training-set size; 50000 for CIFAR-100).
+            Temperature (0.07). nce_m: Memory momentum (0.5). n_data: Rows.
     """
 
     CONFIG = ("feat_dim", "nce_k", "nce_t", "nce_m", "n_data")

@@ -10,12 +10,10 @@ no batch norm; `Translator`, with batch norm), `helper/pretrain.py` and
 `train_student.py` (tap `feat[-2]`; 30 paraphraser epochs at lr 0.01 for
 ResNet students; `-b 200`), whose forms are followed here.
 
-Defaults: joint `CE + 200 * FT` while the paraphraser trains on its own
-reconstruction objective in the same steps (our option, as FSP's joint
-form); `ft_stage_epochs=N` gives the reference's two stages: a declared
-stage of N epochs training the paraphraser alone (student frozen; with the
-helpers' optimizer, not the reference's lr 0.01), then the paraphraser
-frozen and `CE + 200 * FT`.
+Defaults: joint `CE + 200 * FT`, the paraphraser training on its own
+reconstruction in the same steps (our option); `ft_stage_epochs=N` gives the
+reference's two stages: N epochs of the paraphraser alone (student frozen;
+the helpers' optimizer, not lr 0.01), then it is frozen, `CE + 200 * FT`.
 """
 
 import keras

@@ -61,15 +61,15 @@ class ProbabilisticKnowledgeTransfer(TappedLoss):
     through the distiller.
 
     Args:
-        teacher_layer_name: Name of the teacher layer to tap.
-        student_layer_name: Name of the student layer to tap.
+        teacher_layer_name: The teacher's pooled embedding layer.
+        student_layer_name: The student's pooled embedding layer.
 
     Example:
 
-    ```python
-    pkt = kr_keras.losses.ProbabilisticKnowledgeTransfer("pool", "pool")
-    distiller = keras.distillation.Distiller(teacher, student, [pkt], [30000.0])
-    ```
+    >>> pkt = ProbabilisticKnowledgeTransfer("pool", "pool")
+    >>> f = tf.random.normal([4, 8])
+    >>> float(pkt.compute_loss(f, f))
+    0.0
     """
 
     def compute_loss(self, teacher_outputs, student_outputs, **kwargs):

@@ -58,17 +58,14 @@ class SimilarityPreserving(TappedLoss):
     given through the distiller.
 
     Args:
-        teacher_layer_name: Name of the teacher layer to tap.
-        student_layer_name: Name of the student layer to tap.
+        teacher_layer_name: The teacher map's layer (any shape).
+        student_layer_name: The student map's layer (any shape).
 
     Example:
 
     ```python
-    distiller = keras.distillation.Distiller(
-        teacher, student,
-        distillation_losses=[kr_keras.losses.SimilarityPreserving(
-            "stage3_block3_out", "stage3_block1_out")],
-        distillation_loss_weights=[3000.0])
+    sp = kr_keras.losses.SimilarityPreserving("stage3_block3_out", "stage3_block1_out")
+    distiller = kr_keras.distillers.Distiller(teacher, student, [sp], [3000.0])
     ```
     """
 
