@@ -17,6 +17,7 @@ import tensorflow as tf
 from kr_keras.losses.common import HelperLoss
 from kr_keras.losses.common import build_embeddings
 from kr_keras.losses.common import flatten
+from kr_keras.losses.common import global_batch
 from kr_keras.losses.common import scale_for_replicas
 from kr_keras.models.tap import pooled_feature_name
 
@@ -80,8 +81,8 @@ class CorrelationCongruence(HelperLoss):
         build_embeddings(self, self.feat_dim, teacher_shape, student_shape)
 
     def compute_loss(self, teacher_outputs, student_outputs, **kwargs):
-        return scale_for_replicas(cc_loss(self.embed_s(flatten(student_outputs)),
-                                          self.embed_t(flatten(teacher_outputs))))
+        return scale_for_replicas(cc_loss(global_batch(self.embed_s(flatten(student_outputs))),
+                                          global_batch(self.embed_t(flatten(teacher_outputs)))))
 
 
 def build_losses(teacher, student, feat_dim, distillation_loss_weight):

@@ -31,6 +31,18 @@ def scale_for_replicas(value):
     return value
 
 
+def global_batch(x):
+    """`x` of every replica in sync, concatenated in replica order (`x` on
+    one device): losses that relate a batch's samples to each other (SP, CC,
+    RKD, PKT) take it so that each replica computes the global batch's loss,
+    as one device does; `all_gather`'s gradient returns each replica its
+    own samples' part."""
+    ctx = tf.distribute.get_replica_context()
+    if ctx is None or tf.distribute.get_strategy().num_replicas_in_sync == 1:
+        return x
+    return ctx.all_gather(x, axis=0)
+
+
 def flatten(feature):
     """`[batch, -1]` float32 view of a map or embedding."""
     f = tf.cast(feature, tf.float32)

@@ -27,6 +27,7 @@ import tensorflow as tf
 from kr_keras.losses.common import HelperLoss
 from kr_keras.losses.common import build_embeddings
 from kr_keras.losses.common import flatten
+from kr_keras.losses.common import global_batch
 from kr_keras.losses.common import scale_for_replicas
 from kr_keras.models.tap import pooled_feature_name
 
@@ -51,13 +52,12 @@ def nce_scores(v, memory, contrast_indices, temperature=0.07):
     return tf.exp(tf.gather(dots, contrast_indices, batch_dims=1) / temperature)
 
 
-def _replicas():
-    """`(gather, all-reduce mean, rank)` over the replicas in sync."""
+def _mean_and_rank():
+    """`(all-reduce mean, replica id)` over the replicas in sync."""
     ctx = tf.distribute.get_replica_context()
     if ctx is None or tf.distribute.get_strategy().num_replicas_in_sync == 1:
-        return (lambda x: x), (lambda x: x), 0
-    return (lambda x: ctx.all_gather(x, axis=0), lambda x: ctx.all_reduce("MEAN", x),
-            ctx.replica_id_in_sync_group)
+        return (lambda x: x), 0
+    return (lambda x: ctx.all_reduce("MEAN", x)), ctx.replica_id_in_sync_group
 
 
 @keras.saving.register_keras_serializable(package="kr_keras")
@@ -69,7 +69,7 @@ class ContrastiveRepresentationDistillation(HelperLoss):
     each against `1 + nce_k` rows of the other network's memory and returns
     the two `contrast_loss`es, divided by the replicas in sync; when
     training it writes the batch to the memory (module docstring). The
-    constants `z` are set once, at the first call, to `N * mean(scores)`.
+    constants `z / N` are set once, at the first call, to `mean(scores)`.
 
     Args:
         teacher_layer_name, student_layer_name: Taps (pooled embeddings).
@@ -107,7 +107,7 @@ class ContrastiveRepresentationDistillation(HelperLoss):
         unit = lambda x: tf.math.l2_normalize(tf.cast(x, tf.float32), 1, 1e-24)  # noqa: E731
         v_s, v_t = unit(self.embed_s(flatten(student_outputs))), unit(
             self.embed_t(flatten(teacher_outputs)))
-        gather, mean, rank = _replicas()
+        gather, (mean, rank) = global_batch, _mean_and_rank()
         batch = tf.shape(v_s)[0]
         offset = tf.reduce_sum(gather(batch[None])[:rank])
         total = tf.reduce_sum(gather(batch[None]))
@@ -132,8 +132,9 @@ class ContrastiveRepresentationDistillation(HelperLoss):
         out_t = nce_scores(v_t, memories[0], contrast_indices, self.nce_t)
         # Z is set once, from the first global batch's scores (no gradient).
         first = mean(tf.stack([tf.reduce_mean(out_s), tf.reduce_mean(out_t)]))
-        z = tf.where(self.z > 0, self.z, tf.stop_gradient(first) * self.n_data)
+        z = tf.where(self.z > 0, self.z, tf.stop_gradient(first))
         self.z.assign(z)
+        z = z * self.n_data
         if training:
             self.counter.assign(tf.cast(tf.stack(
                 [(pointer + total) % self.n_data, (step + 1) % 2**24]), tf.float32))

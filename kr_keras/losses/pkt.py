@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from kr_keras.losses.common import TappedLoss
 from kr_keras.losses.common import flatten
+from kr_keras.losses.common import global_batch
 from kr_keras.losses.common import scale_for_replicas
 from kr_keras.models.tap import pooled_feature_name
 
@@ -73,7 +74,8 @@ class ProbabilisticKnowledgeTransfer(TappedLoss):
     """
 
     def compute_loss(self, teacher_outputs, student_outputs, **kwargs):
-        return scale_for_replicas(pkt_loss(student_outputs, teacher_outputs))
+        return scale_for_replicas(pkt_loss(global_batch(student_outputs),
+                                           global_batch(teacher_outputs)))
 
 
 def build_losses(teacher, student, distillation_loss_weight):

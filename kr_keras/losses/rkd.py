@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from kr_keras.losses.common import TappedLoss
 from kr_keras.losses.common import flatten
+from kr_keras.losses.common import global_batch
 from kr_keras.losses.common import scale_for_replicas
 from kr_keras.models.tap import pooled_feature_name
 
@@ -21,8 +22,9 @@ DEFAULTS = {"distance_weight": 25.0, "angle_weight": 50.0,
 
 def _distances(e):
     """Euclidean distances, clamped at 1e-12 before the root, diagonal 0."""
-    sq = tf.reduce_sum(tf.square(e), axis=1)
-    d2 = sq[:, None] + sq[None, :] - 2.0 * tf.matmul(e, e, transpose_b=True)
+    # The reference expands |a|^2 + |b|^2 - 2ab; the difference form is the
+    # same value, but exactly 0 for identical samples (no rounding noise).
+    d2 = tf.reduce_sum(tf.square(e[:, None, :] - e[None, :, :]), axis=2)
     d = tf.sqrt(tf.maximum(d2, 1e-12))
     d = d * (1.0 - tf.eye(tf.shape(e)[0]))
     # Divided by the mean of the non-zero distances (the paper's mu).
@@ -106,7 +108,8 @@ class RelationalKnowledgeDistillation(TappedLoss):
         self.angle_weight = float(angle_weight)
 
     def compute_loss(self, teacher_outputs, student_outputs, **kwargs):
-        return scale_for_replicas(rkd_loss(student_outputs, teacher_outputs,
+        return scale_for_replicas(rkd_loss(global_batch(student_outputs),
+                                           global_batch(teacher_outputs),
                                            self.distance_weight, self.angle_weight))
 
     def get_config(self):

@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from kr_keras.losses.common import TappedLoss
 from kr_keras.losses.common import flatten
+from kr_keras.losses.common import global_batch
 from kr_keras.losses.common import scale_for_replicas
 from kr_keras.models.imagenet_pairing import stage_output_names
 
@@ -70,7 +71,8 @@ class SimilarityPreserving(TappedLoss):
     """
 
     def compute_loss(self, teacher_outputs, student_outputs, **kwargs):
-        return scale_for_replicas(sp_loss(student_outputs, teacher_outputs))
+        return scale_for_replicas(sp_loss(global_batch(student_outputs),
+                                          global_batch(teacher_outputs)))
 
 
 def build_losses(teacher, student, distillation_loss_weight):
