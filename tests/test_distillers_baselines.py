@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import kr_keras
-from distribute_script import data, models
+from distribute_script import CHEAP, data, models
 from kr_keras.distillers import methods, registry
 from kr_keras.experiment import distillers as distiller_lib
 
@@ -36,7 +36,7 @@ def sgd(rate=0.05):
 
 @pytest.mark.parametrize("method", kr_keras.distillers.names())
 def test_every_method_fits_and_reloads_with_one_compile_signature(method, tmp_path):
-    distiller = build(method)
+    distiller = build(method, **CHEAP.get(method, {}))
     schedule = keras.optimizers.schedules.ExponentialDecay(0.1, 1, 0.5)
     auxiliary = keras.optimizers.SGD(schedule, momentum=0.9)
     with warnings.catch_warnings(record=True) as caught:
@@ -206,6 +206,57 @@ def test_fsp_stage_runs_before_the_main_fit():
     distiller.fit(x, y, batch_size=8, epochs=2, initial_epoch=1, verbose=0)
     logs = distiller.evaluate(x, y, verbose=0, return_dict=True)
     np.testing.assert_allclose(logs["loss"], logs["student_loss"], rtol=1e-5)
+
+
+def snapshot_changed(before, variables):
+    return [not np.array_equal(b, v.numpy()) for b, v in zip(before, variables)]
+
+
+def test_ft_stage_trains_the_paraphraser_alone_then_freezes_it():
+    distiller = build("ft", ft_stage_epochs=1)
+    distiller.compile(optimizer=sgd())
+    loss = distiller.distillation_losses[0]
+    paraphraser = (loss.paraphraser_encoder.trainable_variables
+                   + loss.paraphraser_decoder.trainable_variables)
+    student, para = snapshot(distiller.student.weights), snapshot(paraphraser)
+    translator = snapshot(loss.translator.weights)
+    x, y = data(False)
+    distiller.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    assert not any(snapshot_changed(student, distiller.student.weights))  # BN statistics too
+    assert not any(snapshot_changed(translator, loss.translator.weights))
+    assert any(snapshot_changed(para, paraphraser))
+    para = snapshot(paraphraser)
+    distiller.fit(x, y, batch_size=8, epochs=2, initial_epoch=1, verbose=0)
+    assert not any(snapshot_changed(para, paraphraser))
+    assert any(snapshot_changed(student, distiller.student.trainable_weights))
+    assert any(snapshot_changed(translator, loss.translator.trainable_weights))
+
+
+def test_ab_stage_is_ab_alone_then_the_cross_entropy():
+    distiller = build("ab", ab_stage_epochs=1)
+    distiller.compile(optimizer="sgd")
+    x, y = data(False)
+    distiller.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    logs = distiller.evaluate(x, y, verbose=0, return_dict=True)
+    assert logs["distillation_loss"] > 0
+    np.testing.assert_allclose(logs["loss"], logs["distillation_loss"], rtol=1e-5)
+    distiller.fit(x, y, batch_size=8, epochs=2, initial_epoch=1, verbose=0)
+    logs = distiller.evaluate(x, y, verbose=0, return_dict=True)
+    np.testing.assert_allclose(logs["loss"], logs["student_loss"], rtol=1e-5)
+
+
+def test_dkd_gets_the_epoch_for_its_warmup():
+    distiller = build("dkd", warmup_epochs=4)
+    distiller.compile(optimizer="sgd")
+    x, y = data(False)
+    values = []
+    for epoch in range(2):
+        distiller.fit(x, y, batch_size=8, epochs=epoch + 1, initial_epoch=epoch, verbose=0)
+        logs = distiller.evaluate(x, y, verbose=0, return_dict=True)
+        teacher = distiller.teacher(x)
+        full = kr_keras.losses.dkd_loss(distiller.student(x), teacher, y)
+        values.append(logs["distillation_loss"] / float(full))
+    np.testing.assert_allclose(values, [0.25, 0.5], rtol=1e-4)
 
 
 def test_fsp_rejects_unequal_widths():

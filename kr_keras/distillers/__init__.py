@@ -15,13 +15,5 @@ from kr_keras.distillers.registry import names
 from kr_keras.distillers.registry import register
 from kr_keras.distillers.registry import register_losses
 
-__all__ = [
-    "BaseDistiller",
-    "Distiller",
-    "KRDistiller",
-    "build_distiller",
-    "group_taps",
-    "names",
-    "register",
-    "register_losses",
-]
+__all__ = ["BaseDistiller", "Distiller", "KRDistiller", "build_distiller", "group_taps",
+           "names", "register", "register_losses"]

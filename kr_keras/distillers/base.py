@@ -24,21 +24,21 @@ from kr_keras.models.tap import tap
 def layer_names(losses, role):
     """The distinct layer names the `losses` tap in the teacher or student
     (`role`), in order (a loss's name is `None`, one name or a list)."""
-    names = []
-    for loss in losses:
-        name = getattr(loss, f"{role}_layer_name", None)
-        for n in [name] if isinstance(name, str) else (name or []):
-            if n not in names:
-                names.append(n)
-    return names
+    names = (getattr(loss, f"{role}_layer_name", None) for loss in losses)
+    return list(dict.fromkeys(n for name in names
+                              for n in ([name] if isinstance(name, str) else name or [])))
 
 
 def helper_variables(losses, adversarial):
     """Trainable variables of the loss-owned helpers: those trained on their
-    own `helper_loss` (`adversarial=True`) or on the student's objective."""
-    return [v for loss in losses if isinstance(loss, keras.layers.Layer)
-            and hasattr(loss, "helper_loss") == adversarial
-            for v in loss.trainable_variables]
+    loss's own `helper_loss` (`adversarial=True`: the layers its
+    `helper_layers` names, else all of the loss) or on the student's
+    objective (the rest)."""
+    layers = [l for l in losses if isinstance(l, keras.layers.Layer)]
+    own = {id(v) for l in layers if hasattr(l, "helper_loss") for h in
+           [getattr(l, n) for n in getattr(l, "helper_layers", ())] or [l]
+           for v in h.trainable_variables}
+    return [v for l in layers for v in l.trainable_variables if (id(v) in own) == adversarial]
 
 
 class BaseDistiller(keras.Model):
@@ -178,14 +178,14 @@ class BaseDistiller(keras.Model):
             return tf.cast(logits, tf.float32)
         return features[name] if isinstance(name, str) else [features[n] for n in name]
 
-    def distillation(self, losses, weights, teacher, student, y, training):
+    def distillation(self, losses, weights, teacher, student, y, training, epoch=None):
         """`sum_i w_i * loss_i.compute_loss(...)`, float32 (each term already
-        divided by the replicas in sync)."""
+        divided by the replicas in sync); `epoch` (1-based) if given."""
         total = tf.constant(0.0)
         for i, loss in enumerate(losses):
             value = loss.compute_loss(self.loss_inputs(loss, "teacher", teacher),
                                       self.loss_inputs(loss, "student", student),
-                                      labels=y, training=training)
+                                      labels=y, training=training, epoch=epoch)
             total += weights[i] * tf.cast(value, tf.float32)
         return total
 

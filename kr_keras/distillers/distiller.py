@@ -1,5 +1,7 @@
 """`Distiller`: a student trained on CE plus any list of distillation losses."""
 
+import inspect
+
 import keras
 import tensorflow as tf
 
@@ -9,10 +11,20 @@ from kr_keras.distillers.base import layer_names
 
 
 class _StageSchedule(keras.callbacks.Callback):
-    """Sets the loss weights of the stage each epoch falls in."""
+    """Sets each epoch's stage weights and epoch count, and retraces the
+    steps where the stage changes what trains."""
 
     def on_epoch_begin(self, epoch, logs=None):
-        self.model.stage_weights.assign(self.model.weights_at_epoch(epoch))
+        model, (stage, frozen) = self.model, self.model.stage_at(epoch)
+        for variable, value in ((model.stage_weights, model.weights_at_epoch(epoch)),
+                                (model.epoch, epoch + 1.0)):
+            if variable is not None:
+                variable.assign(value)
+        mode = ((stage or {}).get("train_student", True), frozen)
+        if mode != model.stage_mode:
+            model.stage_mode = mode
+            model.make_train_function(force=True)
+            model.test_function = None
 
 
 @keras.saving.register_keras_serializable(package="kr_keras")
@@ -35,7 +47,10 @@ class Distiller(BaseDistiller):
       regularisers are added outside it;
     * `stages`: weights for the first epochs of `fit` (e.g. FSP's stage of
       FSP alone), each `{"epochs": n, "student_loss_weight": w_s,
-      "distillation_loss_weights": [...]}`, then the main weights.
+      "distillation_loss_weights": [...]}`, then the main weights; with
+      `"train_student": False` only helpers with their own `helper_loss`
+      train (FT's paraphraser), `"freeze_after": True` freezes them after;
+    * a `compute_loss` taking `epoch` gets fit's 1-based epoch (DKD).
 
     Metrics: `loss`, `student_loss` (compiled loss), `distillation_loss`
     (the weighted sum), `auxiliary_loss` (the helpers' own objectives).
@@ -91,48 +106,60 @@ class Distiller(BaseDistiller):
         self.auxiliary_loss_tracker = (
             keras.metrics.Mean(name="auxiliary_loss")
             if helper_variables(losses, adversarial=True) else None)
-        if self.stages:
-            self.stage_weights = self.add_weight(
-                shape=(len(losses) + 1,), trainable=False, name="stage_weights",
-                initializer=keras.initializers.Constant(self.weights_at_epoch(0)))
+        self.stage_weights = self.add_weight(
+            shape=(len(losses) + 1,), trainable=False, name="stage_weights",
+            initializer=keras.initializers.Constant(self.weights_at_epoch(0))) if stages else None
+        self.epoch = (self.add_weight(shape=(), trainable=False, name="epoch", initializer="ones")
+                      if any("epoch" in inspect.signature(l.compute_loss).parameters
+                             for l in losses) else None)
+        self.stage_mode = (True, False)  # (the student trains, own-objective helpers frozen)
         self.built = True
+
+    def stage_at(self, epoch):
+        """`(stage dict of epoch or None, whether an earlier stage froze the helpers)`."""
+        frozen = False
+        for stage in self.stages:
+            if epoch < stage["epochs"]:
+                return stage, frozen
+            frozen, epoch = frozen or stage.get("freeze_after", False), epoch - stage["epochs"]
+        return None, frozen
 
     def weights_at_epoch(self, epoch):
         """`[student_loss_weight, *distillation_loss_weights]` of `epoch`."""
-        for stage in self.stages:
-            if epoch < stage["epochs"]:
-                return [stage["student_loss_weight"], *stage["distillation_loss_weights"]]
-            epoch -= stage["epochs"]
-        return [self.student_loss_weight, *self.distillation_loss_weights]
+        stage = self.stage_at(epoch)[0]
+        if stage is None:
+            return [self.student_loss_weight, *self.distillation_loss_weights]
+        return [stage["student_loss_weight"], *stage["distillation_loss_weights"]]
 
     def auxiliary_variables(self):
         return (helper_variables(self.distillation_losses, adversarial=False)
                 + helper_variables(self.distillation_losses, adversarial=True))
 
     def fit(self, *args, **kwargs):
-        if self.stages:
+        if self.stages or self.epoch is not None:
             kwargs["callbacks"] = [*(kwargs.get("callbacks") or []), _StageSchedule()]
         return super().fit(*args, **kwargs)
 
     def _step(self, data, training):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        losses = self.distillation_losses
-        joint = helper_variables(losses, adversarial=False) if training else []
+        losses, (train_student, frozen) = self.distillation_losses, self.stage_mode
+        joint = helper_variables(losses, adversarial=False) if training and train_student else []
         teacher = self.teacher_forward(x) if losses else None
         with tf.GradientTape(persistent=bool(joint)) as tape:
-            student = self.student_forward(x, training=training)
+            student = self.student_forward(x, training=training and train_student)
             with tape.stop_recording():
                 auxiliary = self.helper_step(losses, self.auxiliary_optimizer,
-                                             teacher, student, y, training)
+                                             teacher, student, y, training and not frozen)
             weights = ([self.stage_weights[i] for i in range(len(losses) + 1)]
                        if self.stages else [self.student_loss_weight, *self.distillation_loss_weights])
             student_loss, regularisers = self.student_loss(y, student[0], sample_weight)
-            distillation = self.distillation(losses, weights[1:], teacher, student, y, training)
+            distillation = self.distillation(losses, weights[1:], teacher, student, y,
+                                             training and train_student, self.epoch)
             total = weights[0] * student_loss + distillation + regularisers
             scaled = self.optimizer.scale_loss(total)
             if joint:
                 joint_scaled = self.auxiliary_optimizer.scale_loss(total)
-        if training:
+        if training and train_student:
             variables = self.student_variables()
             self.optimizer.apply(tape.gradient(scaled, variables), variables)
         if joint:

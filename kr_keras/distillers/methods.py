@@ -9,25 +9,14 @@ are the same `DistillationLoss`es.
 from kr_keras.distillers.kr_distiller import KRDistiller
 from kr_keras.distillers.registry import register
 from kr_keras.distillers.registry import register_losses
-from kr_keras.losses import at
-from kr_keras.losses import fitnet
-from kr_keras.losses import fsp
-from kr_keras.losses import kd
-from kr_keras.losses import kdgan
-from kr_keras.losses import nst
+from kr_keras.losses import ab, at, cc, crd, dkd, fitnet, fsp, ft, kd, kdgan, nst, pkt, rkd, sp, vid
 
-
-def _no_losses(teacher, student):
-    return [], []
-
-
-register_losses("ce", _no_losses, {})
-register_losses("kd", kd.build_losses, kd.DEFAULTS)
-register_losses("at", at.build_losses, at.DEFAULTS)
-register_losses("nst", nst.build_losses, nst.DEFAULTS)
-register_losses("fitnet", fitnet.build_losses, fitnet.DEFAULTS)
-register_losses("fsp", fsp.build_losses, fsp.DEFAULTS, stages=fsp.stages)
-register_losses("kdgan", kdgan.build_losses, kdgan.DEFAULTS)
+register_losses("ce", lambda teacher, student: ([], []), {})
+for _name, _module in [("kd", kd), ("at", at), ("nst", nst), ("fitnet", fitnet), ("fsp", fsp),
+                       ("kdgan", kdgan), ("sp", sp), ("cc", cc), ("vid", vid), ("rkd", rkd),
+                       ("pkt", pkt), ("ab", ab), ("ft", ft), ("crd", crd), ("dkd", dkd)]:
+    register_losses(_name, _module.build_losses, _module.DEFAULTS,
+                    stages=getattr(_module, "stages", None))
 
 # Every KRDistiller argument but the two models and the name.
 KR_HYPERPARAMETERS = (

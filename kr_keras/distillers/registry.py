@@ -37,8 +37,8 @@ def register_losses(name, build_losses, defaults, stages=None):
         defaults: Dict of the method's hyper-parameters and their defaults
             (the reference scripts' values); `student_loss_weight`, if
             present, is the `Distiller`'s (default 1.0).
-        stages: Optional `stages(**hparams) -> list` of stage dicts that run
-            before the main weights (see `Distiller`).
+        stages: Optional `stages(n_losses=..., **hparams) -> list` of stage
+            dicts that run before the main weights (see `Distiller`).
 
     Example:
 
@@ -53,7 +53,7 @@ def register_losses(name, build_losses, defaults, stages=None):
         losses, weights = build_losses(teacher, student, **hparams)
         return Distiller(
             teacher, student, losses, weights, student_loss_weight,
-            stages=stages(**hparams) if stages else None,
+            stages=stages(n_losses=len(losses), **hparams) if stages else None,
             name=f"{name.replace('+', '_')}_distiller")
 
     register(name, build, defaults)
@@ -61,8 +61,7 @@ def register_losses(name, build_losses, defaults, stages=None):
 
 def _check(method):
     if method not in _BUILDERS:
-        raise ValueError(f"Unknown distillation method {method!r}. "
-                         f"Known methods: {names()}")
+        raise ValueError(f"Unknown distillation method {method!r}. Known methods: {names()}")
 
 
 def hyperparameters(method):

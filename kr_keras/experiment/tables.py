@@ -95,7 +95,10 @@ TABLES = {
         if r.method != "kr_dense"), "Table 4"),
     "fashion_mnist": Table("fashion_mnist", "fashion_mnist", 20, 8, 0.75, 3, tuple(
         dataclasses.replace(r, paper=None) for r in _cifar_rows((None,) * 9)) + (
-        Row("KD", "kd"), Row("Proposed + KD", "kr+kd")), "Table 1's rows (no paper table)"),
+        Row("KD", "kd"), Row("Proposed + KD", "kr+kd"), Row("AT", "at"), Row("SP", "sp"),
+        Row("CC", "cc"), Row("VID", "vid"), Row("RKD", "rkd"), Row("PKT", "pkt"),
+        Row("AB", "ab"), Row("FT", "ft"), Row("CRD", "crd"), Row("DKD", "dkd")),
+        "Table 1's rows and the RepDistiller zoo (no paper table)"),
 }
 
 BUDGETS = {

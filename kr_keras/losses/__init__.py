@@ -40,3 +40,44 @@ __all__ = [
     "kd_loss",
     "nst_loss",
 ]
+from kr_keras.losses.ab import ActivationBoundaries  # noqa: E402
+from kr_keras.losses.ab import ab_loss  # noqa: E402
+from kr_keras.losses.cc import CorrelationCongruence  # noqa: E402
+from kr_keras.losses.cc import cc_loss  # noqa: E402
+from kr_keras.losses.crd import ContrastiveRepresentationDistillation  # noqa: E402
+from kr_keras.losses.crd import contrast_loss  # noqa: E402
+from kr_keras.losses.crd import nce_scores  # noqa: E402
+from kr_keras.losses.dkd import DecoupledKnowledgeDistillation  # noqa: E402
+from kr_keras.losses.dkd import dkd_loss  # noqa: E402
+from kr_keras.losses.ft import FactorTransfer  # noqa: E402
+from kr_keras.losses.ft import ft_loss  # noqa: E402
+from kr_keras.losses.pkt import ProbabilisticKnowledgeTransfer  # noqa: E402
+from kr_keras.losses.pkt import pkt_loss  # noqa: E402
+from kr_keras.losses.rkd import RelationalKnowledgeDistillation  # noqa: E402
+from kr_keras.losses.rkd import rkd_loss  # noqa: E402
+from kr_keras.losses.sp import SimilarityPreserving  # noqa: E402
+from kr_keras.losses.sp import sp_loss  # noqa: E402
+from kr_keras.losses.vid import VariationalInformationDistillation  # noqa: E402
+from kr_keras.losses.vid import vid_loss  # noqa: E402
+
+__all__ += [
+    "ActivationBoundaries",
+    "ContrastiveRepresentationDistillation",
+    "CorrelationCongruence",
+    "DecoupledKnowledgeDistillation",
+    "FactorTransfer",
+    "ProbabilisticKnowledgeTransfer",
+    "RelationalKnowledgeDistillation",
+    "SimilarityPreserving",
+    "VariationalInformationDistillation",
+    "ab_loss",
+    "cc_loss",
+    "contrast_loss",
+    "dkd_loss",
+    "ft_loss",
+    "nce_scores",
+    "pkt_loss",
+    "rkd_loss",
+    "sp_loss",
+    "vid_loss",
+]

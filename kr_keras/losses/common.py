@@ -8,6 +8,8 @@ losses do (`keras.losses.Loss` under `tf.distribute`): the gradients that
 pure loss functions (`kd_loss`, `at_loss`, ...) return plain batch means.
 """
 
+import math
+
 import keras
 import tensorflow as tf
 
@@ -27,6 +29,33 @@ def scale_for_replicas(value):
     if replicas > 1:
         value = value * (1.0 / replicas)
     return value
+
+
+def global_batch(x):
+    """`x` of every replica in sync, concatenated in replica order (`x` on
+    one device): losses that relate a batch's samples to each other (SP, CC,
+    RKD, PKT) take it so that each replica computes the global batch's loss,
+    as one device does; `all_gather`'s gradient returns each replica its
+    own samples' part."""
+    ctx = tf.distribute.get_replica_context()
+    if ctx is None or tf.distribute.get_strategy().num_replicas_in_sync == 1:
+        return x
+    return ctx.all_gather(x, axis=0)
+
+
+def flatten(feature):
+    """`[batch, -1]` float32 view of a map or embedding."""
+    f = tf.cast(feature, tf.float32)
+    return tf.reshape(f, [tf.shape(f)[0], -1])
+
+
+def build_embeddings(owner, feat_dim, teacher_shape, student_shape):
+    """Sets `owner.embed_s` and `owner.embed_t`: `Dense(feat_dim)` over each
+    flattened tap (RepDistiller's `LinearEmbed` / `Embed`), built."""
+    for side, shape in (("s", student_shape), ("t", teacher_shape)):
+        embed = keras.layers.Dense(feat_dim, name=f"embed_{side}")
+        embed.build((None, math.prod(shape[1:])))
+        setattr(owner, f"embed_{side}", embed)
 
 
 def stage_end_names(model):
@@ -100,3 +129,36 @@ class TappedLoss(keras.distillation.DistillationLoss):
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+
+class HelperLoss(keras.layers.Layer, keras.distillation.DistillationLoss):
+    """Base of the losses on two named taps that own trainable helpers.
+
+    A `keras.layers.Layer`, so distillers track, train and save its
+    helpers. `validate_model_compatibility` builds them once, through the
+    subclass's `build_helpers(teacher_shape, student_shape)` (the tapped
+    layers' output shapes); `get_config` adds the attributes named in the
+    subclass's `CONFIG`.
+
+    Args:
+        teacher_layer_name: Name of the teacher layer to tap.
+        student_layer_name: Name of the student layer to tap.
+        **kwargs: Base layer keyword arguments.
+    """
+
+    CONFIG = ()
+
+    def __init__(self, teacher_layer_name, student_layer_name, **kwargs):
+        super().__init__(**kwargs)
+        self.teacher_layer_name = teacher_layer_name
+        self.student_layer_name = student_layer_name
+
+    def validate_model_compatibility(self, teacher, student):
+        if not self.built:
+            self.build_helpers(teacher.get_layer(self.teacher_layer_name).output.shape,
+                               student.get_layer(self.student_layer_name).output.shape)
+        self.built = True
+
+    def get_config(self):
+        keys = ("teacher_layer_name", "student_layer_name", *self.CONFIG)
+        return {**super().get_config(), **{k: getattr(self, k) for k in keys}}

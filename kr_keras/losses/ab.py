@@ -1,0 +1,141 @@
+"""Activation boundaries (AB): transfer which neurons fire, before training.
+
+Reference: Heo, Lee, Yun and Choi, "Knowledge Transfer via Distillation of
+Activation Boundaries Formed by Hidden Neurons", AAAI 2019 (hinge-like
+alternative loss; transfer as initialisation); RepDistiller `AB.py`
+(`ABLoss`), `models/util.py` (`Connector`), `helper/pretrain.py` and
+`train_student.py`: pre-activation stage ends (`feat[1:-1]`, `preact=True`),
+layer `i` of `n` weighted `2**(i - n + 1) * 3 / 1000`. Defaults: joint
+`CE + 1 * AB` (`-b 1`, which RepDistiller's own run never applies: the
+joint form is our option, as FSP's); `ab_stage_epochs=N` gives the
+reference's two stages (its `--init_epochs 30`): a declared stage of N
+epochs on AB alone (connectors and student), then the cross-entropy alone
+(`loss_kd = 0`).
+"""
+
+import keras
+import tensorflow as tf
+
+from kr_keras.losses.common import HelperLoss
+from kr_keras.losses.common import scale_for_replicas
+from kr_keras.models.imagenet_pairing import stage_output_names
+
+DEFAULTS = {"margin": 1.0, "ab_stage_epochs": None, "student_loss_weight": 1.0,
+            "distillation_loss_weight": 1.0}
+
+
+def ab_loss(source, target, margin=1.0):
+    """`sum((s + m)**2 [s > -m, t <= 0] + (s - m)**2 [s <= m, t > 0]) / batch`.
+
+    Args:
+        source: `[batch, ...]` connected student pre-activations `s`.
+        target: Teacher pre-activations `t`, the same shape.
+        margin: `m` (1).
+
+    Returns:
+        A scalar float32 tensor: per-sample sums, averaged over the batch.
+
+    Example:
+
+    >>> t = tf.constant([[2.0, -2.0]])
+    >>> float(ab_loss(t, t))
+    0.0
+    """
+    s, t = tf.cast(source, tf.float32), tf.cast(target, tf.float32)
+    off = tf.cast((s > -margin) & (t <= 0), tf.float32)
+    on = tf.cast((s <= margin) & (t > 0), tf.float32)
+    loss = tf.square(s + margin) * off + tf.square(s - margin) * on
+    return tf.reduce_sum(loss) / tf.cast(tf.shape(s)[0], tf.float32)
+
+
+def _connector(s_shape, t_shape):
+    s_h, t_h, channels = int(s_shape[1]), int(t_shape[1]), int(t_shape[-1])
+    if (s_h, int(s_shape[-1])) == (t_h, channels):
+        return keras.layers.Identity(name="connector")
+    if s_h == t_h:
+        conv = keras.layers.Conv2D(channels, 1)
+    elif s_h == 2 * t_h:
+        conv = keras.layers.Conv2D(channels, 3, strides=2, padding="same")
+    elif 2 * s_h == t_h:
+        conv = keras.layers.Conv2DTranspose(channels, 4, strides=2, padding="same")
+    else:
+        raise ValueError(
+            "AB connects maps of equal height or a factor 2 apart; tap another "
+            f"pair. Received: student_shape={tuple(s_shape)}, "
+            f"teacher_shape={tuple(t_shape)}")
+    norm = keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5)
+    return keras.Sequential([conv, norm], name="connector")
+
+
+@keras.saving.register_keras_serializable(package="kr_keras")
+class ActivationBoundaries(HelperLoss):
+    """AB for one pair of pre-activation maps, owning its connector.
+
+    `compute_loss(teacher_map, student_map)` returns
+    `scale * ab_loss(connector(student_map), teacher_map, margin)` divided
+    by the replicas in sync. The connector (identity for equal shapes, else
+    convolution + batch norm) is a trainable helper; its batch norm follows
+    the `training` keyword (default True).
+
+    Args:
+        teacher_layer_name: Teacher pre-activation layer (`*_add`).
+        student_layer_name: Student pre-activation layer (`*_add`).
+        margin: `m` (1).
+        scale: Factor on the loss (`build_losses` sets the reference's
+            per-layer `2**(i - n + 1) * 3 / 1000`).
+        **kwargs: Base layer keyword arguments.
+
+    Example:
+
+    ```python
+    losses, _ = kr_keras.losses.ab.build_losses(teacher, student, 1.0, None, 1.0)
+    init = keras.distillation.Distiller(teacher, student, losses,
+                                        [1.0] * len(losses), student_loss_weight=0.0)
+    ```
+    """
+
+    CONFIG = ("margin", "scale")
+
+    def __init__(self, teacher_layer_name, student_layer_name, margin=1.0,
+                 scale=1.0, **kwargs):
+        if margin < 0:
+            raise ValueError(f"`margin` must be >= 0. Received: margin={margin}")
+        super().__init__(teacher_layer_name, student_layer_name, **kwargs)
+        self.margin = float(margin)
+        self.scale = float(scale)
+
+    def build_helpers(self, teacher_shape, student_shape):
+        self.connector = _connector(student_shape, teacher_shape)
+        self.connector.build(tuple(student_shape))
+
+    def compute_loss(self, teacher_outputs, student_outputs, **kwargs):
+        source = self.connector(student_outputs, training=kwargs.get("training", True))
+        return scale_for_replicas(self.scale * ab_loss(source, teacher_outputs, self.margin))
+
+
+def preactivation_names(model):
+    """The layers feeding each stage end: the pre-ReLU sums `*_add` of
+    kr_keras' ResNets (RepDistiller's `preact=True`)."""
+    return [model.get_layer(n).input._keras_history.operation.name
+            for n in stage_output_names(model)]
+
+
+def build_losses(teacher, student, margin, ab_stage_epochs, distillation_loss_weight):
+    """One `ActivationBoundaries` per pre-activation stage end; weight 0
+    after the AB stage when `ab_stage_epochs` is set."""
+    t_names, s_names = preactivation_names(teacher), preactivation_names(student)
+    if len(t_names) != len(s_names):
+        raise ValueError("AB pairs stage ends one to one. Received: teacher "
+                         f"stages={len(t_names)}, student stages={len(s_names)}")
+    n = len(t_names)
+    losses = [ActivationBoundaries(t, s, margin, 2.0**(i - n + 1) * 3 / 1000)
+              for i, (t, s) in enumerate(zip(t_names, s_names))]
+    return losses, [0.0 if ab_stage_epochs else distillation_loss_weight] * n
+
+
+def stages(ab_stage_epochs, distillation_loss_weight, n_losses, **hparams):
+    """The reference's first stage: `ab_stage_epochs` epochs of AB alone."""
+    if not ab_stage_epochs:
+        return []
+    return [{"epochs": ab_stage_epochs, "student_loss_weight": 0.0,
+             "distillation_loss_weights": [distillation_loss_weight] * n_losses}]

@@ -1,0 +1,92 @@
+"""Correlation congruence (CC): match correlations between instances.
+
+Reference: Peng, Jin, Liu, Li, Wu, Liu, Zhou and Zhang, "Correlation
+Congruence for Knowledge Distillation", ICCV 2019; RepDistiller
+`distiller_zoo/CC.py` (`Correlation`, the authors' code as restructured
+there), whose form is followed here, with its `models/util.py`
+(`LinearEmbed`: a linear map of each pooled embedding to 128 dimensions,
+trained with the student) and `train_student.py` (tap `feat[-1]`;
+`-b 0.02`). Note that this reference form multiplies the absolute
+embedding differences of consecutive samples; it is not the paper's
+kernel-based correlation matrix between instances.
+"""
+
+import keras
+import tensorflow as tf
+
+from kr_keras.losses.common import HelperLoss
+from kr_keras.losses.common import build_embeddings
+from kr_keras.losses.common import flatten
+from kr_keras.losses.common import global_batch
+from kr_keras.losses.common import scale_for_replicas
+from kr_keras.models.tap import pooled_feature_name
+
+DEFAULTS = {"feat_dim": 128, "student_loss_weight": 1.0,
+            "distillation_loss_weight": 0.02}
+
+
+def cc_loss(f_s, f_t):
+    """`mean_i sum_d |s_i - t_i|_d * |s_(i+1) - t_(i+1)|_d` (RepDistiller).
+
+    Args:
+        f_s: `[batch, dim]` embedded student features.
+        f_t: `[batch, dim]` embedded teacher features.
+
+    Returns:
+        A scalar float32 tensor.
+
+    Example:
+
+    >>> f = tf.random.normal([4, 8])
+    >>> float(cc_loss(f, f))
+    0.0
+    """
+    delta = tf.abs(tf.cast(f_s, tf.float32) - tf.cast(f_t, tf.float32))
+    return tf.reduce_mean(tf.reduce_sum(delta[:-1] * delta[1:], axis=1))
+
+
+@keras.saving.register_keras_serializable(package="kr_keras")
+class CorrelationCongruence(HelperLoss):
+    """CC as a `keras.distillation.DistillationLoss` that owns its embeddings.
+
+    Two `Dense(feat_dim)` embeddings (student's and teacher's, built in
+    `validate_model_compatibility` from the tapped layers' widths) map the
+    flattened taps; `compute_loss` returns `cc_loss` of the embeddings,
+    divided by the replicas in sync. Both embeddings are trainable helpers
+    (RepDistiller trains them with the student); the teacher stays frozen.
+
+    Args:
+        teacher_layer_name: Name of the teacher layer to tap.
+        student_layer_name: Name of the student layer to tap.
+        feat_dim: Embedding width (128).
+        **kwargs: Base layer keyword arguments.
+
+    Example:
+
+    ```python
+    cc = kr_keras.losses.CorrelationCongruence("pool", "pool")
+    distiller = keras.distillation.Distiller(teacher, student, [cc], [0.02])
+    ```
+    """
+
+    CONFIG = ("feat_dim",)
+
+    def __init__(self, teacher_layer_name, student_layer_name, feat_dim=128, **kwargs):
+        if int(feat_dim) < 1:
+            raise ValueError(f"`feat_dim` must be >= 1. Received: feat_dim={feat_dim}")
+        super().__init__(teacher_layer_name, student_layer_name, **kwargs)
+        self.feat_dim = int(feat_dim)
+
+    def build_helpers(self, teacher_shape, student_shape):
+        build_embeddings(self, self.feat_dim, teacher_shape, student_shape)
+
+    def compute_loss(self, teacher_outputs, student_outputs, **kwargs):
+        return scale_for_replicas(cc_loss(global_batch(self.embed_s(flatten(student_outputs))),
+                                          global_batch(self.embed_t(flatten(teacher_outputs)))))
+
+
+def build_losses(teacher, student, feat_dim, distillation_loss_weight):
+    """RepDistiller's CC: embedded pooled features (`feat[-1]`)."""
+    loss = CorrelationCongruence(pooled_feature_name(teacher),
+                                 pooled_feature_name(student), feat_dim)
+    return [loss], [distillation_loss_weight]

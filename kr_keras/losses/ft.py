@@ -1,0 +1,149 @@
+"""Factor transfer (FT): match paraphrased teacher factors by translation.
+
+Reference: Kim, Park and Kwak, "Paraphrasing Complex Network: Network
+Compression via Factor Transfer", NeurIPS 2018 (the paraphraser, an
+autoencoder of the teacher map trained first on reconstruction; the
+translator and the L1 factor loss, p = 1); RepDistiller
+`distiller_zoo/FT.py` (`FactorTransfer`: factor = L2-normalised channel
+mean of the squared map), `models/util.py` (`Paraphraser`, rate k = 0.5,
+no batch norm; `Translator`, with batch norm), `helper/pretrain.py` and
+`train_student.py` (tap `feat[-2]`; 30 paraphraser epochs at lr 0.01 for
+ResNet students; `-b 200`), whose forms are followed here.
+
+Defaults: joint `CE + 200 * FT`, the paraphraser training on its own
+reconstruction in the same steps (our option); `ft_stage_epochs=N` gives the
+reference's two stages: N epochs of the paraphraser alone (student frozen;
+the helpers' optimizer, not lr 0.01), then it is frozen, `CE + 200 * FT`.
+"""
+
+import keras
+import tensorflow as tf
+
+from kr_keras.losses.common import HelperLoss
+from kr_keras.losses.common import scale_for_replicas
+from kr_keras.losses.spatial import match_spatial
+from kr_keras.models.imagenet_pairing import stage_output_names
+
+DEFAULTS = {"rate": 0.5, "ft_stage_epochs": None, "student_loss_weight": 1.0,
+            "distillation_loss_weight": 200.0}
+
+
+def _factor(f, p1):
+    a = tf.reduce_mean(tf.pow(tf.cast(f, tf.float32), p1), axis=-1)
+    return tf.math.l2_normalize(tf.reshape(a, [tf.shape(a)[0], -1]), axis=1,
+                                epsilon=1e-24)
+
+
+def ft_loss(f_s, f_t, p1=2, p2=1):
+    """`mean(|F(s) - F(t)|**p2)`, `F(f) = normalize(mean_c(f**p1))`.
+
+    Args:
+        f_s: `[batch, h, w, c]` translator output (student factor map).
+        f_t: `[batch, h', w', c]` paraphraser code (teacher factor map);
+            the larger is average pooled to the other's size.
+        p1: Power inside the factor (2).
+        p2: Power of the distance (1: L1).
+
+    Returns:
+        A scalar float32 tensor.
+
+    Example:
+
+    >>> f = tf.random.normal([2, 4, 4, 3])
+    >>> float(ft_loss(f, f))
+    0.0
+    """
+    f_s, f_t = match_spatial(f_s, f_t)
+    diff = _factor(f_s, p1) - _factor(f_t, p1)
+    return tf.reduce_mean(tf.abs(diff) if p2 == 1 else tf.pow(diff, p2))
+
+
+def _convs(filters, batch_norm, transpose=False, name=None):
+    conv = keras.layers.Conv2DTranspose if transpose else keras.layers.Conv2D
+    stack = []
+    for f in filters:
+        stack.append(conv(f, 3, padding="same"))
+        if batch_norm:
+            stack.append(keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5))
+        stack.append(keras.layers.LeakyReLU(0.1))
+    return keras.Sequential(stack, name=name)
+
+
+@keras.saving.register_keras_serializable(package="kr_keras")
+class FactorTransfer(HelperLoss):
+    """FT for one pair of maps, owning the paraphraser and the translator.
+
+    Built in `validate_model_compatibility` (`c_t`, `c_s`: the tapped
+    channels; `c_f = int(rate * c_t)`): the paraphraser encoder
+    (3x3 convolutions `c_t, c_f, c_f`) and decoder (3x3 transposed ones
+    `c_f, c_t, c_t`), LeakyReLU 0.1 after each, and the translator
+    (`c_s, c_f, c_f`, batch norm + LeakyReLU). `helper_loss` is the
+    paraphraser's reconstruction MSE of the teacher map, its own objective
+    (`helper_layers`: a distiller trains the paraphraser on it alone);
+    `compute_loss` is `ft_loss(translator(s), encoder(t))`, the teacher's
+    factor carrying no gradient, so the translator trains with the student.
+    Both are divided by the replicas in sync.
+
+    Args:
+        teacher_layer_name: Name of the teacher layer to tap.
+        student_layer_name: Name of the student layer to tap.
+        rate: Paraphrase rate `k` (0.5).
+        p1: Power inside the factor (2).
+        p2: Power of the distance (1).
+        **kwargs: Base layer keyword arguments.
+
+    Example:
+
+    ```python
+    ft = kr_keras.losses.FactorTransfer("stage3_block3_out", "stage3_block1_out")
+    ft.validate_model_compatibility(teacher, student)  # builds the helpers
+    ```
+    """
+
+    CONFIG = ("rate", "p1", "p2")
+    helper_layers = ("paraphraser_encoder", "paraphraser_decoder")
+
+    def __init__(self, teacher_layer_name, student_layer_name, rate=0.5, p1=2,
+                 p2=1, **kwargs):
+        if not 0 < rate <= 1:
+            raise ValueError(f"`rate` must be in (0, 1]. Received: rate={rate}")
+        super().__init__(teacher_layer_name, student_layer_name, **kwargs)
+        self.rate, self.p1, self.p2 = float(rate), p1, p2
+
+    def build_helpers(self, teacher_shape, student_shape):
+        c_t, c_s = int(teacher_shape[-1]), int(student_shape[-1])
+        c_f = max(1, int(c_t * self.rate))
+        self.paraphraser_encoder = _convs([c_t, c_f, c_f], False, name="paraphraser_encoder")
+        self.paraphraser_decoder = _convs([c_f, c_t, c_t], False, True,
+                                          name="paraphraser_decoder")
+        self.translator = _convs([c_s, c_f, c_f], True, name="translator")
+        for net, channels in ((self.paraphraser_encoder, c_t), (self.paraphraser_decoder, c_f),
+                              (self.translator, c_s)):
+            net.build((None, None, None, channels))
+
+    def helper_loss(self, teacher_outputs, student_outputs=None, **kwargs):
+        t = tf.cast(teacher_outputs, tf.float32)
+        rec = self.paraphraser_decoder(self.paraphraser_encoder(t))
+        return scale_for_replicas(tf.reduce_mean(tf.square(tf.cast(rec, tf.float32) - t)))
+
+    def compute_loss(self, teacher_outputs, student_outputs, **kwargs):
+        factor_t = tf.stop_gradient(self.paraphraser_encoder(teacher_outputs))
+        factor_s = self.translator(student_outputs, training=kwargs.get("training", True))
+        return scale_for_replicas(ft_loss(factor_s, factor_t, self.p1, self.p2))
+
+
+def build_losses(teacher, student, rate, ft_stage_epochs, distillation_loss_weight):
+    """RepDistiller's FT: one loss on the last stage outputs (`feat[-2]`)."""
+    loss = FactorTransfer(stage_output_names(teacher)[-1],
+                          stage_output_names(student)[-1], rate)
+    return [loss], [distillation_loss_weight]
+
+
+def stages(ft_stage_epochs, **hparams):
+    """The reference's paraphraser stage: `ft_stage_epochs` epochs training
+    the paraphraser alone, which stays frozen afterwards."""
+    if not ft_stage_epochs:
+        return []
+    return [{"epochs": ft_stage_epochs, "student_loss_weight": 0.0,
+             "distillation_loss_weights": [0.0], "train_student": False,
+             "freeze_after": True}]

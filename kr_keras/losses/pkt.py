@@ -1,0 +1,85 @@
+"""Probabilistic knowledge transfer (PKT): match similarity distributions.
+
+Reference: Passalis and Tefas, "Learning Deep Representations with
+Probabilistic Knowledge Transfer", ECCV 2018 (with the cosine-similarity
+kernel); RepDistiller `distiller_zoo/PKT.py` (the authors' code),
+whose form is followed here, and its `train_student.py` (tap `feat[-1]`, the
+pooled embedding; `-b 30000`).
+"""
+
+import keras
+import tensorflow as tf
+
+from kr_keras.losses.common import TappedLoss
+from kr_keras.losses.common import flatten
+from kr_keras.losses.common import global_batch
+from kr_keras.losses.common import scale_for_replicas
+from kr_keras.models.tap import pooled_feature_name
+
+DEFAULTS = {"student_loss_weight": 1.0, "distillation_loss_weight": 30000.0}
+_EPS = 1e-7
+
+
+def _conditional(feature):
+    f = flatten(feature)
+    f = f / (tf.norm(f, axis=1, keepdims=True) + _EPS)
+    f = tf.where(tf.math.is_nan(f), tf.zeros_like(f), f)
+    similarity = (tf.matmul(f, f, transpose_b=True) + 1.0) / 2.0
+    return similarity / tf.reduce_sum(similarity, axis=1, keepdims=True)
+
+
+def pkt_loss(f_s, f_t):
+    """`mean(P_t * log((P_t + eps) / (P_s + eps)))`, `eps = 1e-7`.
+
+    `P[i, j]` is the cosine similarity of samples `i` and `j` shifted to
+    `[0, 1]` and normalised per row (a distribution over the batch); the
+    mean runs over all `batch**2` entries, as the reference's.
+
+    Args:
+        f_s: `[batch, ...]` student embedding.
+        f_t: `[batch, ...]` teacher embedding (any width).
+
+    Returns:
+        A scalar float32 tensor.
+
+    Example:
+
+    >>> f = tf.random.normal([4, 8])
+    >>> float(pkt_loss(f, f))
+    0.0
+    """
+    p_s, p_t = _conditional(f_s), _conditional(f_t)
+    return tf.reduce_mean(p_t * tf.math.log((p_t + _EPS) / (p_s + _EPS)))
+
+
+@keras.saving.register_keras_serializable(package="kr_keras")
+class ProbabilisticKnowledgeTransfer(TappedLoss):
+    """PKT as a `keras.distillation.DistillationLoss`.
+
+    `compute_loss(teacher_embedding, student_embedding)` returns
+    `pkt_loss(student_embedding, teacher_embedding)` divided by the
+    replicas in sync; the method weight (30000, `DEFAULTS`) is given
+    through the distiller.
+
+    Args:
+        teacher_layer_name: The teacher's pooled embedding layer.
+        student_layer_name: The student's pooled embedding layer.
+
+    Example:
+
+    >>> pkt = ProbabilisticKnowledgeTransfer("pool", "pool")
+    >>> f = tf.random.normal([4, 8])
+    >>> float(pkt.compute_loss(f, f))
+    0.0
+    """
+
+    def compute_loss(self, teacher_outputs, student_outputs, **kwargs):
+        return scale_for_replicas(pkt_loss(global_batch(student_outputs),
+                                           global_batch(teacher_outputs)))
+
+
+def build_losses(teacher, student, distillation_loss_weight):
+    """RepDistiller's PKT: one loss on the pooled embeddings (`feat[-1]`)."""
+    loss = ProbabilisticKnowledgeTransfer(pooled_feature_name(teacher),
+                                          pooled_feature_name(student))
+    return [loss], [distillation_loss_weight]
