@@ -5,7 +5,7 @@ import pytest
 
 import keras
 import kr_keras
-from distribute_script import data, models
+from distribute_script import CHEAP, data, models
 
 STEPS = 8  # enough for dynamic loss scaling to settle under AT/FitNet weights
 
@@ -26,7 +26,7 @@ def optimizers_of(distiller):
 def train(method, steps=STEPS, init=None):
     keras.utils.set_random_seed(0)
     teacher, student = models()
-    distiller = kr_keras.build_distiller(method, teacher, student)
+    distiller = kr_keras.build_distiller(method, teacher, student, **CHEAP.get(method, {}))
     if init is not None:
         distiller.set_weights(init)
     start = distiller.get_weights()
