@@ -300,10 +300,13 @@ def _stats(values):
     return float(values.mean()), std, len(values)
 
 
-def summarize(runs, stage):
-    """{cell: {variant: (mean, std, n)}} of a stage's test runs, in percent."""
+def summarize(runs, stage, seeds=None):
+    """{cell: {variant: (mean, std, n)}} of a stage's test runs, in percent
+    (only the runs of `seeds`, a set of seed strings, when given)."""
     table = {}
     for row in runs.rows:
+        if seeds is not None and row["seed"] not in seeds:
+            continue
         if row["stage"] == stage and row["split"] == "test":
             table.setdefault(row["cell"], {}).setdefault(row["variant"], []).append(
                 100 * float(row["accuracy"]))
@@ -364,12 +367,16 @@ def report(runs, results_dir, figure_path, command, chosen=None):
                      + _gain(stats, "kr", "ce") + " | " + _gain(stats, "kr+kd", "kd") + " |")
     if ablation_stats:
         lines += ["", "## Ablations of KR (one hypothesis per row)", "",
+                  "Each row's gains are against CE and KR over the same seeds.", "",
                   "| cell | variant | hypothesis | accuracy | − CE | − KR |",
                   "|---|---|---|---:|---:|---:|"]
         hypotheses = dict((v.label, h) for v, h in ablations(chosen["kr"])) if chosen else {}
         for cell in _cell_order(ablation_stats):
-            base = grid_stats.get(cell, {})
             for variant, (m, s, n) in ablation_stats[cell].items():
+                # Compare with CE and KR over the same seeds.
+                seeds = {r["seed"] for r in runs.rows if r["stage"] == "ablation"
+                         and r["cell"] == cell and r["variant"] == variant}
+                base = summarize(runs, "grid", seeds).get(cell, {})
                 stats = dict(base, **{variant: (m, s, n)})
                 lines.append(f"| {cell} | {variant} | {hypotheses.get(variant, '')} | "
                              f"{m:.2f} ± {s:.2f} (n={n}) | {_gain(stats, variant, 'ce')} | "
