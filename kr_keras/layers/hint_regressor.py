@@ -16,7 +16,8 @@ class HintRegressor(keras.layers.Layer):
         filters: Output channels (the teacher hint's).
         kernel_size: 1 or 3.
         strides: 1 or 2.
-        momentum: Batch-norm momentum (0.9, NOTES.md).
+        momentum: Batch-norm momentum (0.9: usable moving statistics after a
+            few hundred steps, unlike Keras' 0.99).
         **kwargs: Base layer keyword arguments.
 
     Call arguments:

@@ -12,7 +12,7 @@ class IdentityMapping(keras.layers.Layer):
 
     The paper (Sec. 4, Fig. 3) puts an identity-mapping (ID) layer [Yu et al.
     2018] where the teacher maps of one aggregation group have other spatial
-    scales than the student tap. The project's reading (DESIGN.md §3): the
+    scales than the student tap. The project's reading (paper Sec. 3.3, docs/method.md): the
     identity when the sizes agree; strided average pooling when the input is
     an integer multiple of the target; bilinear resizing otherwise.
     Channels-last.

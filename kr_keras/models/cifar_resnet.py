@@ -31,7 +31,8 @@ def cifar_resnet(
         num_classes: Number of logits.
         input_shape: Channels-last image shape.
         bn_momentum: Batch-normalisation momentum; 0.9 (PyTorch's 0.1) so
-            moving statistics settle in short runs (NOTES.md).
+            moving statistics settle in short runs (Keras' 0.99 needs thousands
+            of steps before inference-mode statistics are usable).
         weight_decay: Optional L2 factor for conv/dense kernels.
         name: Model name; defaults to `resnet{depth}` (+ width suffix).
 

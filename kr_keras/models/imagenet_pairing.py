@@ -41,7 +41,7 @@ def imagenet_pairing(teacher, student, group_size=4):
 
     The paper sets the aggregation number to 4 on ILSVRC 2012 (Sec. 4.2.3)
     and says it alleviates the over-regularisation of a shallow student by a
-    very deep teacher. The project's reading (DESIGN.md §3):
+    very deep teacher. The project's reading (paper Sec. 3.3, docs/method.md):
 
     * **student taps** = the output of each of the student's 4 stages
       (`stage{s}_block{last}_out`): one knowledge map per resolution

@@ -44,7 +44,7 @@ def imagenet_resnet(
         input_shape: Channels-last image shape. Any size >= 32 works; the
             network down-samples by 32.
         bn_momentum: Batch-normalisation momentum; 0.9 (PyTorch's 0.1, what
-            the reference ImageNet recipes use; NOTES.md).
+            the reference ImageNet recipes use).
         weight_decay: Optional L2 factor for conv/dense kernels.
         weights: `None` (random initialisation) or the path of a `.keras`
             file (or `.weights.h5`) holding the weights of the same
