@@ -10,7 +10,7 @@ from tests import experiment_runs as runs
 
 # Numeric flags for which 0 is a valid value; every other one must be >= 1 (or > 0).
 ZERO_OK = {"seed", "verbose", "mu", "gamma", "boost", "floor", "target_inactive", "momentum",
-           "weight_decay"}
+           "weight_decay", "plan_steps"}
 ABOVE_RANGE = {"target_inactive": "1.5", "momentum": "1.5", "verbose": "3"}
 REQUIRED = {"model": "m.keras", "student": "s.keras", "teacher": "t.keras"}
 
@@ -22,7 +22,8 @@ import experiments
 zero_ok, above, required = json.loads(sys.argv[1])
 FLAGS = flags.FLAGS
 report = {}
-for binary in sorted(m.name for m in pkgutil.iter_modules(experiments.__path__)):
+for binary in sorted(m.name for m in pkgutil.iter_modules(experiments.__path__)
+                     if not m.name.startswith("_")):
     main = importlib.import_module("experiments." + binary).main
     mine = sorted(f.name for f in FLAGS.flags_by_module_dict().get("experiments." + binary, []))
     base = [f"--{name}={value}" for name, value in required.items() if name in mine]
@@ -60,7 +61,7 @@ def test_every_numeric_flag_rejects_out_of_range_values():
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
     binaries = {n[:-3] for n in os.listdir(os.path.join(runs.ROOT, "experiments"))
-                if n.endswith(".py") and n != "__init__.py"}
+                if n.endswith(".py") and not n.startswith("_")}
     assert binaries <= set(report), sorted(binaries - set(report))
     accepted = [f"{b} --{flag}" for b in binaries for flag, error in report[b].items()
                 if error is None]
