@@ -51,7 +51,7 @@ $(FASHION_MNIST):
 	  echo "No apt-get: kr_keras will fall back to tfds for fashion_mnist."; \
 	fi
 
-# The main job: teacher (cached in saved_models/), student alone and KR student.
+# The main job: teacher (cached in saved_models/), student alone, KR and KR+KD students.
 demo: setup
 	$(PY) -m experiments.demo
 
