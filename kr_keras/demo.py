@@ -43,7 +43,7 @@ class DemoConfig:
     knowledge_lr: float = 0.1
     # KR alone and KR with KD: in the KR study (results/kr_study.md) only the
     # combination beat the student alone.
-    methods: tuple = ("kr", "kr+kd")
+    methods: str = "kr,kr+kd"  # comma-separated registry names
     mu: float = 0.1  # KRDistiller's default (chosen on validation data, results/kr_study.md)
     gamma: float = 1.0
     seed: int = 0
@@ -164,7 +164,8 @@ def run_demo(config=None, log=print):
         "cached": cached,
     }]
     student_steps = config.student_epochs * steps_per_epoch
-    students = [("ce", "Student alone")] + [(m, f"Student {m.upper()}") for m in config.methods]
+    students = [("ce", "Student alone")] + [(m, f"Student {m.upper()}")
+                                               for m in config.methods.split(",") if m]
     for method, label in students:
         keras.utils.set_random_seed(config.seed + 1)
         student = cifar_resnet(config.student_depth, width_multiplier=config.student_width,
