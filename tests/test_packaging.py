@@ -185,13 +185,19 @@ case "$*" in *install*) touch {marker};; esac
 needs_make = pytest.mark.skipif(shutil.which("make") is None, reason="no make")
 
 
-@needs_make
-def test_makefile_installs_python3_venv_when_ensurepip_is_missing(tmp_path):
-    python, log, env = fake_tools(tmp_path, has_ensurepip=False)
+def run_python3_venv_step(tmp_path, has_ensurepip):
+    """Runs the Makefile's `python3-venv` step with stand-in tools; returns
+    the log of their calls (a path that exists only if one was called)."""
+    python, log, env = fake_tools(tmp_path, has_ensurepip=has_ensurepip)
     run = subprocess.run(["make", "-s", "python3-venv", f"PYTHON={python}", f"VENV={tmp_path / 'venv'}"],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stdout + run.stderr
-    calls = log.read_text().splitlines()
+    return log
+
+
+@needs_make
+def test_makefile_installs_python3_venv_when_ensurepip_is_missing(tmp_path):
+    calls = run_python3_venv_step(tmp_path, has_ensurepip=False).read_text().splitlines()
     ver = "%d.%d" % sys.version_info[:2]
     assert calls[0].startswith("apt-get update"), calls
     assert calls[1].startswith("apt-get install") and calls[1].split()[-2:] == ["python3-venv", f"python{ver}-venv"]
@@ -199,11 +205,7 @@ def test_makefile_installs_python3_venv_when_ensurepip_is_missing(tmp_path):
 
 @needs_make
 def test_makefile_leaves_apt_alone_when_ensurepip_is_there(tmp_path):
-    python, log, env = fake_tools(tmp_path, has_ensurepip=True)
-    run = subprocess.run(["make", "-s", "python3-venv", f"PYTHON={python}", f"VENV={tmp_path / 'venv'}"],
-                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
-    assert run.returncode == 0, run.stdout + run.stderr
-    assert not log.exists()
+    assert not run_python3_venv_step(tmp_path, has_ensurepip=True).exists()
 
 
 @needs_make
