@@ -55,8 +55,11 @@ $(FASHION_MNIST):
 demo: setup
 	$(PY) -m experiments.demo
 
+# The suite on min(nproc, 4) workers (pytest-xdist); one file's tests stay on
+# one worker (--dist loadfile), so module fixtures run once.
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ $$n -gt 4 ] && n=4; echo $$n)
 test: setup
-	$(PY) -m pytest tests -q -p no:cacheprovider
+	$(PY) -m pytest tests -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile
 
 benchmarks: setup
 	$(PY) benchmarks/data_throughput.py --batches=50

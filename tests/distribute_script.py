@@ -3,8 +3,8 @@
 Device layout and `TF_CONFIG` must be fixed before TensorFlow initialises its
 devices, so the strategy tests run these modes in fresh interpreters:
 
-    python tests/distribute_script.py mirrored OUT.json
-        For every registered method, and for `keras.distillation.Distiller`
+    python tests/distribute_script.py mirrored OUT.json [I/N]
+        For every registered method (every N-th from the I-th, with I/N), and for `keras.distillation.Distiller`
         with each of kr_keras' KD, AT, NST and FitNet losses (keys
         "keras:<loss>"): one `fit` step on a global batch of 8 under
         MirroredStrategy on 2 logical CPUs, against the same step on one
@@ -110,7 +110,7 @@ def one_step(distiller, x, y):
     return {k: float(v[-1]) for k, v in logs.items()}
 
 
-def mirrored(out):
+def mirrored(out, shard="0/1"):
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(
         cpu, [tf.config.LogicalDeviceConfiguration()] * 2
@@ -125,7 +125,9 @@ def mirrored(out):
     # the one-step updates must agree to float tolerance.
     x, y = data(duplicate_halves=True)
     results = {}
-    for method in kr_keras.distillers.names() + [f"keras:{k}" for k in KERAS_LOSSES]:
+    index, count = (int(v) for v in shard.split("/"))
+    methods = kr_keras.distillers.names() + [f"keras:{k}" for k in KERAS_LOSSES]
+    for method in methods[index::count]:
         try:
             single = build(method, one)
             init = single.get_weights()

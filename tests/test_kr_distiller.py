@@ -283,7 +283,7 @@ def test_aggregator_statistics_move_once_per_step():
     merged = distiller.aggregators[0].merge(
         [teacher_features[i] for i in distiller._groups[0]])
     before = bn.moving_mean.numpy().copy()
-    batch_mean = np.asarray(distiller.aggregators[0].projection(merged)).mean((0, 1, 2))
+    batch_mean = np.asarray(distiller.aggregators[0]._projection(merged)).mean((0, 1, 2))
     distiller.train_on_batch(x, y)
     # One update with momentum 0.9 towards the batch mean of the first
     # projection (a second update would move it by ~0.19 of the gap).

@@ -40,6 +40,25 @@ def test_aggregation_group_of_four_with_spatial_mismatch():
     assert layer.projection.kernel.shape == (1, 1, 384, 32)
 
 
+@pytest.mark.parametrize("use_batch_norm", [True, False])
+def test_projection_equals_the_1x1_convolution_of_the_concatenation(use_batch_norm):
+    """`project` sums one matrix product per map instead of concatenating:
+    the same linear map as the Conv2D on the concatenated maps."""
+    rng = np.random.default_rng(0)
+    maps = [rng.normal(size=(2, 8, 8, 16)).astype("float32"),
+            rng.normal(size=(2, 16, 16, 8)).astype("float32"),
+            rng.normal(size=(2, 8, 8, 4)).astype("float32")]
+    layer = KnowledgeAggregation(filters=6, target_size=(8, 8), use_batch_norm=use_batch_norm)
+    layer.build([m.shape for m in maps])
+    if not use_batch_norm:
+        layer.projection.bias.assign(rng.normal(size=6).astype("float32"))
+    merged = layer.merge(maps)
+    expected = layer.projection(keras.ops.concatenate(merged, -1))
+    np.testing.assert_allclose(layer._projection(merged), expected, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="32 channels; the projection takes 28"):
+        layer._projection(merged + [merged[2]])
+
+
 def test_aggregation_config_round_trip_and_keras_file(tmp_path):
     layer = KnowledgeAggregation(filters=5, target_size=(4, 4), momentum=0.8)
     clone = KnowledgeAggregation.from_config(layer.get_config())

@@ -1,0 +1,167 @@
+"""How strong is KR's prior term next to the cross-entropy? Gradient norms.
+
+Issue 13 asked what makes the prior term destabilise training: its gradient
+scale relative to CE's. This script trains a KR student (the KR study's
+reference regime: the first 2,000 Fashion-MNIST training images, ResNet-20
+teacher -> ResNet-8x0.25 student, SGD lr 0.1 cosine, 16 epochs) and, every
+`--every` steps, on one fixed probe batch, takes the gradient of each term of
+the student objective (paper Eq. 10) with respect to the student's weights,
+separately:
+
+- `ce`: the cross-entropy;
+- `prior`: `mu * sum_j d(SRP(s_j), K_j)` (SRP's recoded gradient included);
+- `kd`: Hinton's KD term at T = 4 (weight 1, as in `kr+kd`), for scale.
+
+It reports `|g_prior| / |g_ce|`, `|g_kd| / |g_ce|` and the cosine of each with
+the CE gradient, per `mu`. A ratio well above 1 means the prior, not the
+labels, steers the student; a negative cosine means it pulls against them.
+
+    python benchmarks/kr_gradient_scale.py --teacher=saved_models/study_teacher_r20_clean_e3.keras
+
+Writes `results/benchmarks/kr_gradient_scale.md` (`--out`). `--quick`: 256
+images, 2 epochs, a 1-epoch teacher when none is given (smoke run; its
+numbers mean nothing).
+"""
+
+import os
+import sys
+
+import numpy as np
+from absl import app
+from absl import flags
+
+import keras
+import tensorflow as tf
+
+import kr_keras
+from kr_keras.losses.kd import kd_loss
+from kr_keras.models import cifar_resnet
+
+_TEACHER = flags.DEFINE_string("teacher", "", "A trained teacher .keras (e.g. the KR study's).")
+_MU = flags.DEFINE_list("mu", ["0.1", "1.0"], "Prior weights to compare.")
+_EXAMPLES = flags.DEFINE_integer("train_examples", 2000, "Training subset.", lower_bound=128)
+_EPOCHS = flags.DEFINE_integer("epochs", 16, "Epochs per run.", lower_bound=1)
+_EVERY = flags.DEFINE_integer("every", 25, "Steps between measurements.", lower_bound=1)
+_LR = flags.DEFINE_float("lr", 0.1, "Student SGD learning rate (cosine decay).", lower_bound=0.0)
+_WIDTH = flags.DEFINE_float("width", 0.25, "Student width multiplier.", lower_bound=0.0)
+_QUICK = flags.DEFINE_bool("quick", False, "Smoke run: 256 images, 2 epochs, every 2 steps.")
+_OUT = flags.DEFINE_string("out", "results/benchmarks/kr_gradient_scale.md", "Markdown output.")
+
+BATCH = 128
+
+
+def _teacher(x, y):
+    if _TEACHER.value:
+        return keras.models.load_model(_TEACHER.value)
+    print("No --teacher: training a ResNet-20 for 1 epoch on the subset (numbers are "
+          "then only a smoke test).", flush=True)
+    keras.utils.set_random_seed(0)
+    teacher = cifar_resnet(20, input_shape=x.shape[1:])
+    teacher.compile(keras.optimizers.SGD(0.1, momentum=0.9),
+                    keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    teacher.fit(x, y, batch_size=BATCH, epochs=1, verbose=0)
+    return teacher
+
+
+def term_gradients(distiller, x, y):
+    """Each term's gradient w.r.t. the student's weights, flattened."""
+    teacher_logits, teacher_features = distiller._teacher_forward(x)
+    # The knowledge the student step sees: batch statistics, moving averages
+    # and SRP thresholds left alone (a probe must not change the run).
+    knowledge = distiller._knowledge(distiller._merged(teacher_features), training=True,
+                                     update_statistics=False)
+    variables = distiller.student_variables()
+    statistics = [(v, v.numpy()) for v in distiller.student.non_trainable_variables]
+    with tf.GradientTape(persistent=True) as tape:
+        logits, *features = distiller._student_tapped(x, training=True)
+        ce = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(
+            y, logits, from_logits=True))
+        prior = 0.0
+        for j, (k_j, s_j) in enumerate(zip(knowledge, features)):
+            k_j = tf.stop_gradient(distiller._to_measure(k_j))
+            s_j = distiller._to_measure(s_j)
+            if distiller.sparse:
+                s_j = distiller.recoders[j](s_j, s_j - k_j, training=False)
+            prior += distiller._distance(s_j, k_j)
+        prior = distiller.mu * prior
+        kd = kd_loss(teacher_logits, logits)
+    grads = {}
+    for name, value in (("ce", ce), ("prior", prior), ("kd", kd)):
+        # (No `unconnected_gradients=ZERO`: it reads a Keras variable's
+        # dtype as a tf.DType, and Keras 3's is a string.)
+        parts = tape.gradient(value, variables)
+        grads[name] = np.concatenate([
+            np.zeros(int(np.prod(v.shape)), np.float32) if g is None
+            else tf.reshape(g, [-1]).numpy() for g, v in zip(parts, variables)])
+    del tape
+    for v, value in statistics:  # BN's moving averages, as they were
+        v.assign(value)
+    return grads
+
+
+def measure(teacher, x, y, mu, epochs, every):
+    keras.utils.set_random_seed(0)
+    student = cifar_resnet(8, width_multiplier=_WIDTH.value, input_shape=x.shape[1:])
+    distiller = kr_keras.KRDistiller(teacher, student, group_size=3, mu=mu)
+    steps = epochs * (len(x) // BATCH)
+    distiller.compile(
+        optimizer=keras.optimizers.SGD(
+            keras.optimizers.schedules.CosineDecay(_LR.value, steps), momentum=0.9,
+            nesterov=True),
+        auxiliary_optimizer=keras.optimizers.SGD(
+            keras.optimizers.schedules.CosineDecay(0.1, steps), momentum=0.9))
+    probe_x, probe_y = tf.constant(x[:BATCH]), tf.constant(y[:BATCH])
+    rows = []
+    rng = np.random.default_rng(0)
+    step = 0
+    for _ in range(epochs):
+        order = rng.permutation(len(x))
+        for start in range(0, len(x) - BATCH + 1, BATCH):
+            if step % every == 0 or step == steps - 1:
+                g = term_gradients(distiller, probe_x, probe_y)
+                norm = {k: float(np.linalg.norm(v)) for k, v in g.items()}
+                cosine = {k: float(g[k] @ g["ce"] / (norm[k] * norm["ce"] + 1e-30))
+                          for k in ("prior", "kd")}
+                rows.append((step, norm["prior"] / norm["ce"], cosine["prior"],
+                             norm["kd"] / norm["ce"], cosine["kd"], norm["ce"]))
+                print(f"mu {mu:g} step {step}: |prior|/|ce| {rows[-1][1]:.3f} "
+                      f"(cos {rows[-1][2]:+.3f}), |kd|/|ce| {rows[-1][3]:.3f} "
+                      f"(cos {rows[-1][4]:+.3f})", flush=True)
+            index = order[start:start + BATCH]
+            distiller.train_on_batch(x[index], y[index])
+            step += 1
+    return rows
+
+
+def main(argv):
+    del argv
+    examples, epochs, every = _EXAMPLES.value, _EPOCHS.value, _EVERY.value
+    if _QUICK.value:
+        examples, epochs, every = 256, 2, 2
+    ds = kr_keras.data.load("fashion_mnist", "train", batch_size=2048, augment=False,
+                            shuffle=False, take=examples, seed=0)
+    x, y = map(np.concatenate, zip(*[(a.numpy(), b.numpy()) for a, b in ds]))
+    teacher = _teacher(x, y)
+    command = "python benchmarks/kr_gradient_scale.py " + " ".join(sys.argv[1:])
+    lines = ["# KR's prior term next to the cross-entropy: gradient norms", "",
+             f"Command: `{command.strip()}` (kr_keras {kr_keras.__version__}).  ",
+             f"First {examples} Fashion-MNIST training images, student ResNet-8x{_WIDTH.value:g}, "
+             f"SGD lr {_LR.value:g} cosine over {epochs} epochs, batch {BATCH}; gradients of "
+             "each term w.r.t. the student's weights on one fixed probe batch (the first "
+             "128 images), in training mode.", "",
+             "| mu | step | \\|g_prior\\| / \\|g_ce\\| | cos(g_prior, g_ce) "
+             "| \\|g_kd\\| / \\|g_ce\\| | cos(g_kd, g_ce) | \\|g_ce\\| |",
+             "|---:|---:|---:|---:|---:|---:|---:|"]
+    for mu in (float(v) for v in _MU.value):
+        for step, ratio, cos_p, kd_ratio, cos_kd, ce_norm in measure(
+                teacher, x, y, mu, epochs, every):
+            lines.append(f"| {mu:g} | {step} | {ratio:.3f} | {cos_p:+.3f} | "
+                         f"{kd_ratio:.3f} | {cos_kd:+.3f} | {ce_norm:.3f} |")
+    os.makedirs(os.path.dirname(_OUT.value) or ".", exist_ok=True)
+    with open(_OUT.value, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print(f"Wrote {_OUT.value}")
+
+
+if __name__ == "__main__":
+    sys.exit(app.run(main))
