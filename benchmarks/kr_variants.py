@@ -20,7 +20,8 @@ switches:
 * `prior`: `False` leaves out the prior term (no SRP, no second forward).
 
 `before_cuts` is the library's step before the cuts (kept to time the two
-side by side). Plus constructor changes: `feature_normalization="none"` (no l2
+side by side); `concat_projection` the step before the aggregators stopped
+concatenating the teacher maps. Plus constructor changes: `feature_normalization="none"` (no l2
 normalisation), `sparse=False` (no SRP) and one teacher map per group
 (`k1`: no concatenation, a projection from one map).
 """
@@ -130,6 +131,31 @@ class _BeforeCuts(variant("before_cuts")):
         return weights
 
 
+class _ConcatProjection(KRDistiller):
+    """The library's step before the aggregators stopped concatenating: each
+    group's mapped teacher maps are concatenated on channels once per batch
+    and projected by the 1x1 `Conv2D` (the same linear map as the library's
+    sum of one matrix product per map)."""
+
+    def _merged(self, teacher_features):
+        return [keras.ops.concatenate(maps, -1) if len(maps) > 1 else maps[0]
+                for maps in super()._merged(teacher_features)]
+
+    def _knowledge(self, merged, training, update_statistics=True):
+        knowledge = []
+        for aggregator, m in zip(self.aggregators, merged):
+            outputs = aggregator.projection(m)
+            bn = aggregator.batch_norm
+            if training and not update_statistics:
+                mean, variance = tf.nn.moments(outputs, axes=[0, 1, 2])
+                outputs = (outputs - mean) * tf.math.rsqrt(variance + bn.epsilon)
+                outputs = outputs * bn.gamma + bn.beta
+            else:
+                outputs = bn(outputs, training=training)
+            knowledge.append(outputs)
+        return knowledge
+
+
 # name -> (distiller class, constructor keyword arguments)
 VARIANTS = {
     "same_step": (variant("same_step"), {}),
@@ -143,4 +169,6 @@ VARIANTS = {
     "no_l2": (KRDistiller, {"feature_normalization": "none"}),
     "no_srp": (KRDistiller, {"sparse": False}),
     "k1": (_K1, {}),
+    "concat_projection": (_ConcatProjection, {}),
+    "concat_projection+kd": (_ConcatProjection, {"posterior": KD(temperature=4.0)}),
 }

@@ -32,6 +32,7 @@ def main(argv):
     command = "python -m experiments.study --stage=report"
 
     def write_report():
+        study.record_teachers(runs)
         study.report(runs, _RESULTS.value, _FIGURE.value, command, chosen)
 
     runners = {"grid": study.grid, "ablation": study.run_ablations}

@@ -39,3 +39,14 @@ def test_variant_changes_keep_the_base_settings():
     assert (faster.student_lr, faster.knowledge_lr) == (0.05, 0.5)
     assert dict(faster.hparams) == {"mu": 0.3, "boost": 1.0}
     assert [v.label for v, _ in study.ablations(kr)][0] == "KR, pre-ReLU taps"
+
+
+def test_report_lists_teachers_apart_from_the_grid(tmp_path):
+    runs = study.Runs(str(tmp_path))
+    _add(runs, study.REFERENCE, "ce", 0, 0.8)
+    runs.add({"stage": "teacher", "cell": "teacher_clean", "variant": "teacher",
+              "method": "teacher", "seed": 1234, "split": "test", "accuracy": "0.9012",
+              "seconds": "", "hparams": "{}"})
+    text = study.report(runs, str(tmp_path), None, "cmd")
+    assert "Teachers' test accuracy" in text and "clean 90.12" in text
+    assert "teacher" not in study.summarize(runs, "grid")[study.REFERENCE.key]

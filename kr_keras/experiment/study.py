@@ -261,6 +261,28 @@ def ensure(runs, stage, cell, variant, seed, split, teachers, log=print):
     return float(row["accuracy"])
 
 
+def record_teachers(runs, model_dir="saved_models", log=print):
+    """Adds each cached teacher's test accuracy to the runs (once per file).
+
+    The teachers are not committed (a clone retrains them with the same
+    recipe and seed); the recorded accuracy tells which teacher the rows
+    after it used."""
+    for distortion in sorted({cell.distortion for cell in CELLS}):
+        noise = f"noise{distortion:g}" if distortion else "clean"
+        path = os.path.join(model_dir, f"study_teacher_r20_{noise}_e{TEACHER_EPOCHS}.keras")
+        key = f"teacher_{noise}"
+        if not os.path.exists(path) or any(
+                r["stage"] == "teacher" and r["cell"] == key for r in runs.rows):
+            continue
+        x, y = arrays(distortion, "test")
+        logits = keras.models.load_model(path).predict(x, batch_size=1024, verbose=0)
+        accuracy = float(np.mean(np.argmax(logits, -1) == y))
+        runs.add({"stage": "teacher", "cell": key, "variant": "teacher", "method": "teacher",
+                  "seed": 1234, "split": "test", "accuracy": f"{accuracy:.4f}", "seconds": "",
+                  "hparams": json.dumps({"file": os.path.basename(path)})})
+        log(f"[teacher] {key}: {accuracy:.4f}")
+
+
 def select(runs, teachers, log=print):
     """Per-method settings chosen on the validation split of REFERENCE."""
     best = {}
@@ -333,6 +355,13 @@ def report(runs, results_dir, figure_path, command, chosen=None):
              "distortion σ = 1 in the normalised input space to train and test images. "
              "Gain = method − CE; **bold** where the gain exceeds the pooled seed std "
              "sqrt((s_m² + s_ce²) / 2).", ""]
+    teacher_rows = [r for r in runs.rows if r["stage"] == "teacher"]
+    if teacher_rows:
+        lines += ["Teachers' test accuracy (recorded by `record_teachers` when the report "
+                  "was written; the teacher files are not committed and a clone retrains "
+                  "them with the same recipe and seed): " + "; ".join(
+                      f"{r['cell'].split('_', 1)[1]} {100 * float(r['accuracy']):.2f}"
+                      for r in teacher_rows) + ".", ""]
     if chosen:
         lines += ["## Settings chosen on the validation split", "",
                   "Chosen on the last 5,000 training images (never the test split), cell "
