@@ -358,8 +358,8 @@ class KRDistiller(BaseDistiller):
 
     # ----------------------------------------------------------- the steps
     def _merged(self, teacher_features):
-        """Each group's teacher maps mapped to its student tap's size and
-        concatenated (weight-free, so computed once per batch)."""
+        """Each group's teacher maps mapped to its student tap's size, a
+        list per group (weight-free, so computed once per batch)."""
         return [
             aggregator.merge([teacher_features[i] for i in group])
             for aggregator, group in zip(self.aggregators, self._groups)
