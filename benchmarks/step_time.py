@@ -24,6 +24,8 @@ _JIT = flags.DEFINE_list("jit", ["false", "true"], "jit_compile settings to time
 _STEPS = flags.DEFINE_integer("steps", 10, "Timed steps per setting.")
 _METHODS = flags.DEFINE_list("methods", ["kr"], "Registered methods to time.")
 _QUICK = flags.DEFINE_bool("quick", False, "Batch 128 only, 3 timed steps.")
+_OUT = flags.DEFINE_string("out", "results/benchmarks/step_time.md",
+                           "Where the printed lines are also written (with the command).")
 
 
 def main(argv):
@@ -36,16 +38,33 @@ def main(argv):
     steps = _STEPS.value
     if _QUICK.value:
         batch_sizes, steps = [128], 3
-    print(f"device: {'GPU' if gpu else 'CPU'}; steps={steps}")
-    print(f"{'method':<8} {'batch':>5}  {'policy':<15} {'jit':<5} {'img/s':>8}")
+    import os
+    import sys
+
+    lines = []
+
+    def say(line):
+        print(line, flush=True)
+        lines.append(line)
+
+    say(f"device: {'GPU' if gpu else 'CPU'} ({os.cpu_count()} logical cores, load average "
+        f"{os.getloadavg()[0]:.2f}); TensorFlow {tf.__version__}; steps={steps}")
+    say(f"{'method':<8} {'batch':>5}  {'policy':<15} {'jit':<5} {'img/s':>8}")
     for method in _METHODS.value:
         for batch in batch_sizes:
             for policy in policies:
                 for jit in _JIT.value:
                     rate, finite = step_timing.images_per_second(
                         method, batch, policy, jit.lower() == "true", steps=steps)
-                    print(f"{method:<8} {batch:>5}  {policy:<15} {jit:<5} {rate:8.0f}"
-                          + ("" if finite else "  (non-finite loss!)"))
+                    say(f"{method:<8} {batch:>5}  {policy:<15} {jit:<5} {rate:8.0f}"
+                        + ("" if finite else "  (non-finite loss!)"))
+    if _OUT.value:
+        os.makedirs(os.path.dirname(_OUT.value) or ".", exist_ok=True)
+        command = "python benchmarks/step_time.py " + " ".join(sys.argv[1:])
+        with open(_OUT.value, "w") as f:
+            f.write("# Distillation step img/s (ResNet-26 -> ResNet-8, 32x32x3)\n\n"
+                    f"Command: `{command.strip()}`\n\n```\n" + "\n".join(lines) + "\n```\n")
+        print(f"wrote {_OUT.value}")
 
 
 if __name__ == "__main__":
