@@ -265,8 +265,9 @@ def record_teachers(runs, model_dir="saved_models", log=print):
     """Adds each cached teacher's test accuracy to the runs (once per file).
 
     The teachers are not committed (a clone retrains them with the same
-    recipe and seed); the recorded accuracy tells which teacher the rows
-    after it used."""
+    recipe and seed, which on CPU gives close but not bit-identical
+    weights); the rows say how good the teachers were when the report was
+    written."""
     for distortion in sorted({cell.distortion for cell in CELLS}):
         noise = f"noise{distortion:g}" if distortion else "clean"
         path = os.path.join(model_dir, f"study_teacher_r20_{noise}_e{TEACHER_EPOCHS}.keras")
