@@ -463,7 +463,7 @@ def plot_gains(grid_stats, path):
     ax.set_xticks(np.arange(len(cells)))
     ax.set_xticklabels(cells, rotation=20, ha="right", fontsize=8)
     ax.set_ylabel("test accuracy − student alone (points)")
-    ax.set_title("Gain over the student alone (error bars: std of the difference over seeds)")
+    ax.set_title("Gain over the student alone\n(error bars: std of the difference over seeds)", fontsize=10)
     ax.legend(fontsize=8)
     fig.tight_layout()
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
