@@ -56,10 +56,11 @@ demo: setup
 	$(PY) -m experiments.demo
 
 # The suite on min(nproc, 4) workers (pytest-xdist); one file's tests stay on
-# one worker (--dist loadfile), so module fixtures run once.
+# one worker (--dist loadgroup, groups set in tests/conftest.py), so module
+# fixtures run once, and the files sharing the toy binary runs share a worker.
 TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ $$n -gt 4 ] && n=4; echo $$n)
 test: setup
-	$(PY) -m pytest tests -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile
+	$(PY) -m pytest tests -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadgroup
 
 benchmarks: setup
 	$(PY) benchmarks/data_throughput.py --batches=50

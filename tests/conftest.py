@@ -1,5 +1,7 @@
 """Shared fixtures of the data tests."""
 
+import os
+
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
@@ -31,3 +33,16 @@ def pytest_configure(config):
         "gpu: checks for a GPU machine (tests/test_gpu.py); skipped without a GPU, "
         "run by benchmarks/gpu_check.py",
     )
+
+
+# The files that train tests/experiment_runs.py's toy teacher and student
+# (cached per process) share one pytest-xdist worker, so those train once.
+SHARED_TOY_RUNS = {"test_experiments_binaries.py", "test_export.py", "test_reliability.py"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Groups for `make test`'s `--dist loadgroup`: a file's tests stay on
+    one worker (module fixtures run once), and the toy-run files share one."""
+    for item in items:
+        name = os.path.basename(str(item.fspath))
+        item.add_marker(pytest.mark.xdist_group("toy_runs" if name in SHARED_TOY_RUNS else name))

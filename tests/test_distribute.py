@@ -37,6 +37,17 @@ def finish(process, timeout):
     assert process.returncode == 0, output[-4000:]
 
 
+def finish_all(processes, timeout):
+    """`finish`es every process; kills those left running if one fails."""
+    try:
+        for process in processes:
+            finish(process, timeout)
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+
+
 @pytest.fixture(scope="module")
 def mirrored_results(tmp_path_factory):
     # Two interpreters, each on every other method, side by side: tracing
@@ -44,14 +55,8 @@ def mirrored_results(tmp_path_factory):
     folder = tmp_path_factory.mktemp("mirrored")
     shards = 2
     outs = [folder / f"results{i}.json" for i in range(shards)]
-    processes = [run_script("mirrored", str(out), f"{i}/{shards}") for i, out in enumerate(outs)]
-    try:
-        for process in processes:
-            finish(process, timeout=600)
-    finally:
-        for process in processes:
-            if process.poll() is None:
-                process.kill()
+    finish_all([run_script("mirrored", str(out), f"{i}/{shards}") for i, out in enumerate(outs)],
+               timeout=600)
     results = {}
     for out in outs:
         with open(out) as f:
@@ -115,13 +120,7 @@ def test_multi_worker_two_processes_end_with_identical_students(tmp_path):
     for i, out in enumerate(outs):
         tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})
         processes.append(run_script("worker", str(out), "kr", env={"TF_CONFIG": tf_config}))
-    try:
-        for process in processes:
-            finish(process, timeout=120)
-    finally:
-        for process in processes:
-            if process.poll() is None:
-                process.kill()
+    finish_all(processes, timeout=120)
     first, second = (np.load(out) for out in outs)
     assert int(first["replicas"]) == 2
     assert first["loss"] == pytest.approx(second["loss"]) and np.all(np.isfinite(first["loss"]))

@@ -164,8 +164,11 @@ def summarize(table, budget, runs):
             "top5_mean": top5, "paper": row.paper, "status": status,
         })
 
-    def pct(mean, sd):
-        return "" if mean is None else f"{100 * mean:.2f} ± {100 * sd:.2f}"
+    def pct(mean, sd, seeds):
+        if mean is None:
+            return ""
+        # One seed has no spread: print the value alone, not "± 0.00".
+        return f"{100 * mean:.2f}" if seeds < 2 else f"{100 * mean:.2f} ± {100 * sd:.2f}"
 
     lines = [
         f"# {table.name}: {table.source}",
@@ -181,8 +184,8 @@ def summarize(table, budget, runs):
     for s in summary:
         params = f"{int(s['params']) / 1e6:.3f}M" if s["params"] else ""
         paper = "" if s["paper"] is None else f"{s['paper']:.2f}"
-        lines.append(f"| {s['row']} | `{s['method']}` | {params} | {pct(s['best_mean'], s['best_std'])}"
-                     f" | {pct(s['last_mean'], s['last_std'])} | {paper} | {s['seeds']} | "
+        lines.append(f"| {s['row']} | `{s['method']}` | {params} | {pct(s['best_mean'], s['best_std'], s['seeds'])}"
+                     f" | {pct(s['last_mean'], s['last_std'], s['seeds'])} | {paper} | {s['seeds']} | "
                      f"{s['status']} |")
     return summary, "\n".join(lines) + "\n"
 
