@@ -142,18 +142,8 @@ class _ConcatProjection(KRDistiller):
                 for maps in super()._merged(teacher_features)]
 
     def _knowledge(self, merged, training, update_statistics=True):
-        knowledge = []
-        for aggregator, m in zip(self.aggregators, merged):
-            outputs = aggregator.projection(m)
-            bn = aggregator.batch_norm
-            if training and not update_statistics:
-                mean, variance = tf.nn.moments(outputs, axes=[0, 1, 2])
-                outputs = (outputs - mean) * tf.math.rsqrt(variance + bn.epsilon)
-                outputs = outputs * bn.gamma + bn.beta
-            else:
-                outputs = bn(outputs, training=training)
-            knowledge.append(outputs)
-        return knowledge
+        return [a.normalize(a.projection(m), training, update_statistics)
+                for a, m in zip(self.aggregators, merged)]
 
 
 # name -> (distiller class, constructor keyword arguments)

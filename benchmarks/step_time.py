@@ -12,6 +12,9 @@ Usage:
     python benchmarks/step_time.py --methods=ce,kd,kr,kr+kd --batch_sizes=512 --jit=true
 """
 
+import os
+import sys
+
 from absl import app, flags
 
 import step_timing
@@ -38,9 +41,6 @@ def main(argv):
     steps = _STEPS.value
     if _QUICK.value:
         batch_sizes, steps = [128], 3
-    import os
-    import sys
-
     lines = []
 
     def say(line):

@@ -45,6 +45,18 @@ FIELDS = ("stage", "cell", "variant", "method", "seed", "split", "accuracy", "se
           "hparams")
 
 
+def noise_label(distortion):
+    """`"clean"` or `"noise<sigma>"`: the name of an input distortion."""
+    return f"noise{distortion:g}" if distortion else "clean"
+
+
+def teacher_path(distortion, epochs=None, model_dir="saved_models"):
+    """Where the teacher for `distortion` is cached (`epochs`: default
+    `TEACHER_EPOCHS`)."""
+    epochs = TEACHER_EPOCHS if epochs is None else epochs
+    return os.path.join(model_dir, f"study_teacher_r20_{noise_label(distortion)}_e{epochs}.keras")
+
+
 @dataclasses.dataclass(frozen=True)
 class Cell:
     """A regime: training-set size, epochs, student width, input noise."""
@@ -56,8 +68,7 @@ class Cell:
 
     @property
     def key(self):
-        noise = f"noise{self.distortion:g}" if self.distortion else "clean"
-        return f"n{self.train_size}_e{self.epochs}_w{self.width:g}_{noise}"
+        return f"n{self.train_size}_e{self.epochs}_w{self.width:g}_{noise_label(self.distortion)}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -152,8 +163,7 @@ def teacher(distortion, epochs=TEACHER_EPOCHS, model_dir="saved_models", verbose
     The clean teacher trains `epochs` epochs from scratch; a teacher for
     distorted inputs starts from the clean one and trains one epoch on the
     distorted images (a budget cut: 2 CPU cores)."""
-    noise = f"noise{distortion:g}" if distortion else "clean"
-    path = os.path.join(model_dir, f"study_teacher_r20_{noise}_e{epochs}.keras")
+    path = teacher_path(distortion, epochs, model_dir)
     if os.path.exists(path):
         return keras.models.load_model(path)
     x, y = arrays(distortion, "train")
@@ -269,9 +279,8 @@ def record_teachers(runs, model_dir="saved_models", log=print):
     weights); the rows say how good the teachers were when the report was
     written."""
     for distortion in sorted({cell.distortion for cell in CELLS}):
-        noise = f"noise{distortion:g}" if distortion else "clean"
-        path = os.path.join(model_dir, f"study_teacher_r20_{noise}_e{TEACHER_EPOCHS}.keras")
-        key = f"teacher_{noise}"
+        path = teacher_path(distortion, model_dir=model_dir)
+        key = f"teacher_{noise_label(distortion)}"
         if not os.path.exists(path) or any(
                 r["stage"] == "teacher" and r["cell"] == key for r in runs.rows):
             continue

@@ -105,8 +105,8 @@ BUDGETS = {
     # Planned from step times measured on 2 shared CPU cores (ResNet-20
     # teacher ~700 img/s, a KR step ResNet-20 -> ResNet-8x0.75 ~300-600
     # img/s): ~11 runs of at most ~60-90 s per seed, ~35 min for 3 seeds.
-    # Every row x 3 seeds of the 22-row Fashion-MNIST table in about an hour
-    # on 2 CPU cores (~40-60 s per student run).
+    # ~2.5x less training per run than "small" (5k vs 12k images): the
+    # 22-row Fashion-MNIST table x 3 seeds fits a few sessions on 2 CPU cores.
     "tiny": Budget("tiny", train_take=5_000, eval_take=2_000, teacher_epochs=8,
                    student_epochs=4, note="tiny budget: first 5,000 training and 2,000 test "
                    "images, teacher 8 epochs, students 4 epochs"),

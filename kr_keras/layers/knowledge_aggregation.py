@@ -121,6 +121,11 @@ class KnowledgeAggregation(keras.layers.Layer):
                 second forward of the same batch in one training step.
         """
         outputs = self._projection(merged if isinstance(merged, (list, tuple)) else [merged])
+        return self.normalize(outputs, training, update_statistics)
+
+    def normalize(self, outputs, training=None, update_statistics=True):
+        """The batch norm after the projection (identity without one);
+        `update_statistics` as in `project`."""
         if self.batch_norm is None:
             return outputs
         if training and not update_statistics:
@@ -147,11 +152,11 @@ class KnowledgeAggregation(keras.layers.Layer):
                 f"{kernel.shape[0]}. Received: {[tuple(x.shape) for x in maps]}")
         total, offset = None, 0
         for x in maps:
-            channels = x.shape[-1]
-            product = ops.matmul(ops.reshape(ops.cast(x, dtype), (-1, channels)),
-                                 kernel[offset:offset + channels])
+            width = x.shape[-1]
+            product = ops.matmul(ops.reshape(ops.cast(x, dtype), (-1, width)),
+                                 kernel[offset:offset + width])
             total = product if total is None else total + product
-            offset += channels
+            offset += width
         if self.projection.use_bias:
             total = total + ops.cast(self.projection.bias, dtype)
         return ops.reshape(total, (-1, *self.target_size, self.filters))
