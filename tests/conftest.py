@@ -40,9 +40,17 @@ def pytest_configure(config):
 SHARED_TOY_RUNS = {"test_experiments_binaries.py", "test_export.py", "test_reliability.py"}
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     """Groups for `make test`'s `--dist loadgroup`: a file's tests stay on
-    one worker (module fixtures run once), and the toy-run files share one."""
+    one worker (module fixtures run once), and the toy-run files share one.
+
+    `tryfirst`: pytest-xdist's own hook reads the `xdist_group` marks to
+    build the scopes, so they must be set before it runs. xdist 3.8 writes
+    the group into `item._nodeid`, which pytest 9 no longer reads, so the
+    requirements pin pytest < 9: under pytest 9 every test was its own
+    scope and the 400 s mirrored fixture ran on both workers
+    (tests/test_conftest.py checks the groups are in effect)."""
     for item in items:
         name = os.path.basename(str(item.fspath))
         item.add_marker(pytest.mark.xdist_group("toy_runs" if name in SHARED_TOY_RUNS else name))

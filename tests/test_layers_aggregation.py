@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from kr_keras.layers import IdentityMapping
 from kr_keras.layers import KnowledgeAggregation
@@ -57,6 +58,45 @@ def test_projection_equals_the_1x1_convolution_of_the_concatenation(use_batch_no
     np.testing.assert_allclose(layer._projection(merged), expected, rtol=1e-5, atol=1e-5)
     with pytest.raises(ValueError, match="32 channels; the projection takes 28"):
         layer._projection(merged + [merged[2]])
+
+
+@pytest.mark.parametrize("update_statistics", [True, False])
+def test_normalize_matches_the_keras_batch_norm_layer(update_statistics):
+    """The fused training-mode batch norm gives the Keras layer's outputs,
+    gradients and moving statistics; `update_statistics=False` leaves the
+    statistics where they were."""
+    rng = np.random.default_rng(1)
+    x = tf.constant(rng.normal(2.0, 3.0, size=(4, 5, 5, 6)).astype("float32"))
+    layer = KnowledgeAggregation(filters=6, target_size=(5, 5), momentum=0.8)
+    layer.build([x.shape])
+    bn = layer.batch_norm
+    bn.gamma.assign(rng.normal(size=6).astype("float32"))
+    bn.beta.assign(rng.normal(size=6).astype("float32"))
+    reference = keras.layers.BatchNormalization(momentum=0.8)
+    reference.build(x.shape)
+    reference.set_weights(bn.get_weights())
+    upstream = tf.constant(rng.normal(size=x.shape).astype("float32"))
+
+    def grads(fn, variables):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = fn(x)
+            loss = tf.reduce_sum(y * upstream)
+        return y, tape.gradient(loss, [x, *variables])
+
+    y, got = grads(lambda v: layer.normalize(v, True, update_statistics), [bn.gamma, bn.beta])
+    y_ref, want = grads(lambda v: reference(v, training=True), [reference.gamma, reference.beta])
+    np.testing.assert_allclose(y, y_ref, rtol=1e-4, atol=1e-4)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-4)
+    if update_statistics:
+        np.testing.assert_allclose(bn.moving_mean, reference.moving_mean, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(bn.moving_variance, reference.moving_variance, rtol=1e-5)
+    else:
+        np.testing.assert_array_equal(bn.moving_mean, np.zeros(6))
+        np.testing.assert_array_equal(bn.moving_variance, np.ones(6))
+    np.testing.assert_allclose(layer.normalize(x, training=False),
+                               bn(x, training=False), rtol=1e-6)
 
 
 def test_aggregation_config_round_trip_and_keras_file(tmp_path):

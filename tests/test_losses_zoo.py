@@ -248,9 +248,14 @@ def test_ft_matches_reference_and_freezes_paraphraser(pair):
     expected = np.abs(factor(np_pool(f_s, 2)) - factor(f_t)).mean()
     np.testing.assert_allclose(losses.ft_loss(f_s, f_t), expected, rtol=RTOL)
     [loss], [weight] = build_losses(ft, pair)
-    assert weight == 200.0 and ft.stages(None) == []
-    [stage] = ft.stages(30)
+    assert weight == 200.0 and ft.stages(None) == [] and ft.stages(None, 0) == []
+    [stage] = ft.stages(30, paraphraser_epochs=1)  # the reference's stage wins
     assert stage["train_student"] is False and stage["freeze_after"] is True
+    # Default: one epoch of CE alone while the paraphraser trains, then frozen.
+    assert ft.DEFAULTS["paraphraser_epochs"] == 1 and ft.DEFAULTS["ft_stage_epochs"] is None
+    [stage] = ft.stages(None, paraphraser_epochs=1)
+    assert stage == {"epochs": 1, "student_loss_weight": 1.0,
+                     "distillation_loss_weights": [0.0], "freeze_after": True}
     loss.validate_model_compatibility(*pair)
     t = tf.constant(rand(2, 2, 2, 32, seed=21))
     s = tf.constant(rand(2, 2, 2, 16, seed=22))
@@ -261,6 +266,36 @@ def test_ft_matches_reference_and_freezes_paraphraser(pair):
     assert all(g is None for g in tape.gradient(main, para))
     assert all(g is not None for g in tape.gradient(init, para))
     assert all(g is None for g in tape.gradient(init, loss.translator.trainable_variables))
+
+
+def test_ft_default_freezes_a_trained_paraphraser_and_steps_helpers_once(pair):
+    """The student trains on CE in the first epoch while the paraphraser
+    learns; then the paraphraser is a fixed target. The helpers' optimizer
+    takes one iteration per train step though it updates the paraphraser
+    (own objective) and the translator (joint) in the same step."""
+    distiller = kr_keras.distillers.build_distiller("ft", *pair)
+    distiller.compile(optimizer=keras.optimizers.SGD(0.05, momentum=0.9))
+    loss = distiller.distillation_losses[0]
+    paraphraser = (loss.paraphraser_encoder.trainable_variables
+                   + loss.paraphraser_decoder.trainable_variables)
+    x, y = rand(16, 8, 8, 1, seed=30), np.arange(16) % 10
+    student, para = [snapshot(v) for v in (distiller.student.trainable_weights, paraphraser)]
+    logs = distiller.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0).history
+    assert logs["distillation_loss"] == [0.0]
+    assert all(not np.allclose(a, b) for a, b in zip(para, snapshot(paraphraser)))
+    assert any(not np.allclose(a, b) for a, b in
+               zip(student, snapshot(distiller.student.trainable_weights)))
+    assert int(distiller.auxiliary_optimizer.iterations) == int(distiller.optimizer.iterations) == 2
+    para = snapshot(paraphraser)
+    logs = distiller.fit(x, y, batch_size=8, epochs=2, initial_epoch=1, shuffle=False,
+                         verbose=0).history
+    assert logs["distillation_loss"][-1] > 0
+    assert all(np.array_equal(a, b) for a, b in zip(para, snapshot(paraphraser)))
+    assert int(distiller.auxiliary_optimizer.iterations) == 4
+
+
+def snapshot(variables):
+    return [v.numpy().copy() for v in variables]
 
 
 def crd_loss_object(pair, **kw):

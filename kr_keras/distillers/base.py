@@ -193,19 +193,29 @@ class BaseDistiller(keras.Model):
         """One step of the helpers that have their own objective (losses
         with `helper_loss`, e.g. KDGAN's discriminator) on it, taken before
         the student's; returns its value, or `None` when there are none."""
+        value, gradients, variables = self.helper_gradients(
+            losses, optimizer, teacher, student, y, training)
+        if gradients:
+            optimizer.apply(gradients, variables)
+        return value
+
+    def helper_gradients(self, losses, optimizer, teacher, student, y, training):
+        """`(value, gradients, variables)` of `helper_step`'s objective, not
+        applied (`None, [], []` without such helpers; no gradients unless
+        `training`)."""
         adversarial = [l for l in losses if hasattr(l, "helper_loss")]
         if not adversarial:
-            return None
+            return None, [], []
         student = tf.nest.map_structure(tf.stop_gradient, student)
         with tf.GradientTape() as tape:
             value = tf.add_n([tf.cast(l.helper_loss(
                 self.loss_inputs(l, "teacher", teacher), self.loss_inputs(l, "student", student),
                 labels=y, training=training), tf.float32) for l in adversarial])
             scaled = optimizer.scale_loss(value)
-        if training:
-            variables = helper_variables(adversarial, adversarial=True)
-            optimizer.apply(tape.gradient(scaled, variables), variables)
-        return value
+        if not training:
+            return value, [], []
+        variables = helper_variables(adversarial, adversarial=True)
+        return value, tape.gradient(scaled, variables), variables
 
     def student_loss(self, y, logits, sample_weight):
         """`(compiled loss, student regularisers)`, float32, each divided by

@@ -148,8 +148,17 @@ class Distiller(BaseDistiller):
         with tf.GradientTape(persistent=bool(joint)) as tape:
             student = self.student_forward(x, training=training and train_student)
             with tape.stop_recording():
-                auxiliary = self.helper_step(losses, self.auxiliary_optimizer,
-                                             teacher, student, y, training and not frozen)
+                # The helpers' own objective (KDGAN's discriminator) steps
+                # before the student's. Where joint helpers share
+                # `auxiliary_optimizer` (FT's paraphraser and translator),
+                # both go in one `apply` below instead, so that a train step
+                # is one of its iterations and its schedule keeps pace.
+                auxiliary, helper_gradients, helpers = self.helper_gradients(
+                    losses, self.auxiliary_optimizer, teacher, student, y,
+                    training and not frozen)
+                if helpers and not joint:
+                    self.auxiliary_optimizer.apply(helper_gradients, helpers)
+                    helper_gradients, helpers = [], []
             weights = ([self.stage_weights[i] for i in range(len(losses) + 1)]
                        if self.stages else [self.student_loss_weight, *self.distillation_loss_weights])
             student_loss, regularisers = self.student_loss(y, student[0], sample_weight)
@@ -163,7 +172,10 @@ class Distiller(BaseDistiller):
             variables = self.student_variables()
             self.optimizer.apply(tape.gradient(scaled, variables), variables)
         if joint:
-            self.auxiliary_optimizer.apply(tape.gradient(joint_scaled, joint), joint)
+            helper_gradients = [*helper_gradients, *tape.gradient(joint_scaled, joint)]
+            helpers = [*helpers, *joint]
+        if helpers:
+            self.auxiliary_optimizer.apply(helper_gradients, helpers)
         return self.update_metrics(x, y, sample_weight, student[0], total, [
             (self.student_loss_tracker, student_loss),
             (self.distillation_loss_tracker, distillation),

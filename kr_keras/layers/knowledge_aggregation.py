@@ -1,6 +1,7 @@
 """`KnowledgeAggregation`: merge a group of teacher maps into one map."""
 
 import keras
+import tensorflow as tf
 from keras import ops
 
 from kr_keras.layers.identity_mapping import IdentityMapping
@@ -68,7 +69,7 @@ class KnowledgeAggregation(keras.layers.Layer):
 
     def build(self, input_shapes):
         if not isinstance(input_shapes, (list, tuple)) or not input_shapes or (
-            not isinstance(input_shapes[0], (list, tuple))
+            not isinstance(input_shapes[0], (list, tuple, tf.TensorShape))
         ):
             raise ValueError(
                 "KnowledgeAggregation expects a non-empty list of 4D feature "

@@ -10,10 +10,22 @@ no batch norm; `Translator`, with batch norm), `helper/pretrain.py` and
 `train_student.py` (tap `feat[-2]`; 30 paraphraser epochs at lr 0.01 for
 ResNet students; `-b 200`), whose forms are followed here.
 
-Defaults: joint `CE + 200 * FT`, the paraphraser training on its own
-reconstruction in the same steps (our option); `ft_stage_epochs=N` gives the
-reference's two stages: N epochs of the paraphraser alone (student frozen;
-the helpers' optimizer, not lr 0.01), then it is frozen, `CE + 200 * FT`.
+The reference's paraphraser is trained first and then frozen, so that the
+teacher factor the student matches is a fixed target. Its stage counts
+within `fit`'s epochs here (the helpers' optimizer, not lr 0.01), in one of
+two forms:
+
+* default, `paraphraser_epochs=1`: in the first epoch the paraphraser
+  learns to reconstruct the teacher map while the student trains on CE
+  alone (FT weight 0; CE weight 1 whatever `student_loss_weight`), so no
+  student epoch is lost; then the paraphraser is frozen and
+  `CE + 200 * FT` applies;
+* `ft_stage_epochs=N` (takes precedence): the reference's form, N epochs of
+  the paraphraser alone (student frozen), then frozen, `CE + 200 * FT`.
+
+`paraphraser_epochs=0` with no `ft_stage_epochs` trains the paraphraser in
+the same steps as the student throughout, a moving target the student
+chases at weight 200 (docs/methods_zoo.md, "FT").
 """
 
 import keras
@@ -24,8 +36,8 @@ from kr_keras.losses.common import scale_for_replicas
 from kr_keras.losses.spatial import match_spatial
 from kr_keras.models.imagenet_pairing import stage_output_names
 
-DEFAULTS = {"rate": 0.5, "ft_stage_epochs": None, "student_loss_weight": 1.0,
-            "distillation_loss_weight": 200.0}
+DEFAULTS = {"rate": 0.5, "ft_stage_epochs": None, "paraphraser_epochs": 1,
+            "student_loss_weight": 1.0, "distillation_loss_weight": 200.0}
 
 
 def _factor(f, p1):
@@ -132,18 +144,24 @@ class FactorTransfer(HelperLoss):
         return scale_for_replicas(ft_loss(factor_s, factor_t, self.p1, self.p2))
 
 
-def build_losses(teacher, student, rate, ft_stage_epochs, distillation_loss_weight):
+def build_losses(teacher, student, rate, ft_stage_epochs, paraphraser_epochs,
+                 distillation_loss_weight):
     """RepDistiller's FT: one loss on the last stage outputs (`feat[-2]`)."""
     loss = FactorTransfer(stage_output_names(teacher)[-1],
                           stage_output_names(student)[-1], rate)
     return [loss], [distillation_loss_weight]
 
 
-def stages(ft_stage_epochs, **hparams):
-    """The reference's paraphraser stage: `ft_stage_epochs` epochs training
-    the paraphraser alone, which stays frozen afterwards."""
-    if not ft_stage_epochs:
-        return []
-    return [{"epochs": ft_stage_epochs, "student_loss_weight": 0.0,
-             "distillation_loss_weights": [0.0], "train_student": False,
-             "freeze_after": True}]
+def stages(ft_stage_epochs, paraphraser_epochs=None, **hparams):
+    """The paraphraser's stage, after which it stays frozen: the reference's
+    `ft_stage_epochs` epochs training it alone, else `paraphraser_epochs`
+    epochs training it while the student trains on CE alone (none: no
+    stage, the paraphraser trains throughout)."""
+    if ft_stage_epochs:
+        return [{"epochs": ft_stage_epochs, "student_loss_weight": 0.0,
+                 "distillation_loss_weights": [0.0], "train_student": False,
+                 "freeze_after": True}]
+    if paraphraser_epochs:
+        return [{"epochs": paraphraser_epochs, "student_loss_weight": 1.0,
+                 "distillation_loss_weights": [0.0], "freeze_after": True}]
+    return []
