@@ -1,9 +1,13 @@
 """Tests of the presets (the paper's recipes as data) and the student
 architectures the binaries can build."""
 
+import dataclasses
+
 import keras
 import numpy as np
+import pytest
 
+import kr_keras
 from kr_keras.experiment import config as config_lib
 from kr_keras.experiment import training
 from kr_keras.experiment.taps import ARCHITECTURES
@@ -53,3 +57,20 @@ def test_imagenet_student_and_taps_are_built_by_the_binaries(tmp_path):
     assert len(distiller.teacher_layers) == 16 and len(distiller.student_layers) == 4
     assert distiller.group_size == 4
     assert sorted(ARCHITECTURES) == ["cifar_resnet", "imagenet_resnet"]
+
+
+@pytest.mark.parametrize("train_take,expected", [(None, 60_000), (5_000, 5_000), (10**6, 60_000)])
+def test_crd_memory_has_one_row_per_training_image(tmp_path, train_take, expected):
+    """The binaries size CRD's memory bank to the training images they use
+    (RepDistiller: n_data = len(train set)), unless n_data is given."""
+    keras.utils.set_random_seed(0)
+    teacher = kr_keras.models.cifar_resnet(8, width_multiplier=0.25, input_shape=(28, 28, 1))
+    path = str(tmp_path / "teacher.keras")
+    teacher.save(path)
+    cfg = config_lib.preset("fashion_mnist").with_overrides(
+        teacher=path, method="crd", student_depth=8, student_width=0.25)
+    cfg = dataclasses.replace(cfg, train_take=train_take)  # the preset's is 12,000
+    distiller, _, _ = training.build_distillation(cfg)
+    assert distiller.distillation_losses[0].n_data == expected
+    given = cfg.with_overrides(hparams={"n_data": 1234})
+    assert training.build_distillation(given)[0].distillation_losses[0].n_data == 1234

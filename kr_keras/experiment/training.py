@@ -45,11 +45,15 @@ def train_pipeline(dataset, batch_size, seed, take=None, check_numerics=False, n
     return ds
 
 
+def training_examples(dataset, take=None):
+    """Images in the (subset) training split: `take` or the split's size."""
+    size = data.info(dataset).split_sizes["train"]
+    return size if take is None else min(size, take)
+
+
 def steps_per_epoch(dataset, batch_size, take=None, requested=None):
     """Full batches in one pass of the (subset) training split, or `requested`."""
-    size = data.info(dataset).split_sizes["train"]
-    if take is not None:
-        size = min(size, take)
+    size = training_examples(dataset, take)
     full = size // batch_size
     if full < 1:
         raise ValueError(
@@ -245,6 +249,10 @@ def build_distillation(config, explicit=()):
         teacher_layers, student_layers = tap_rule(teacher, student, group_size)
         if teacher_layers:
             hparams.update(teacher_layers=teacher_layers, student_layers=student_layers)
+    if "n_data" in registry.hyperparameters(config.method) and hparams.get("n_data") is None:
+        # CRD's memory holds one row per training example (RepDistiller:
+        # n_data = len(train set)), not the 50,000 of its CIFAR default.
+        hparams["n_data"] = training_examples(config.dataset, config.train_take)
     distiller, _ = distiller_lib.build(config.method, teacher, student, hparams, explicit)
     spe, epochs = run_length(
         config.epochs, config.steps,
