@@ -2,8 +2,8 @@
 
 Reference: Tian, Krishnan and Isola, "Contrastive Representation
 Distillation", ICLR 2020; RepDistiller `crd/criterion.py`, `crd/memory.py`
-(`ContrastMemory`) and `train_student.py` (tap `feat[-1]`; 128-d
-embeddings, 16384 negatives, T 0.07, momentum 0.5; `-b 0.8`), followed here.
+(`ContrastMemory`), `train_student.py` (tap `feat[-1]`; 128-d embeddings,
+16384 negatives, T 0.07, momentum 0.5; `-b 0.8`; `n_data` = training set).
 
 Simplifications (see docs/methods_zoo.md):
 * Sample indices. RepDistiller's data set yields each image's index, so
@@ -112,8 +112,7 @@ class ContrastiveRepresentationDistillation(HelperLoss):
         offset = tf.reduce_sum(gather(batch[None])[:rank])
         total = tf.reduce_sum(gather(batch[None]))
         pointer, step = tf.cast(self.counter[0], tf.int32), tf.cast(self.counter[1], tf.int32)
-        exact = sample_indices is not None
-        if exact:
+        if exact := sample_indices is not None:
             rows = gather(tf.reshape(tf.cast(sample_indices, tf.int32), [-1]))
         else:  # Ring buffer: the global batch is written first, then read back.
             rows = (pointer + tf.range(total)) % self.n_data

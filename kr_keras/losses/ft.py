@@ -10,22 +10,13 @@ no batch norm; `Translator`, with batch norm), `helper/pretrain.py` and
 `train_student.py` (tap `feat[-2]`; 30 paraphraser epochs at lr 0.01 for
 ResNet students; `-b 200`), whose forms are followed here.
 
-The reference's paraphraser is trained first and then frozen, so that the
-teacher factor the student matches is a fixed target. Its stage counts
-within `fit`'s epochs here (the helpers' optimizer, not lr 0.01), in one of
-two forms:
-
-* default, `paraphraser_epochs=1`: in the first epoch the paraphraser
-  learns to reconstruct the teacher map while the student trains on CE
-  alone (FT weight 0; CE weight 1 whatever `student_loss_weight`), so no
-  student epoch is lost; then the paraphraser is frozen and
-  `CE + 200 * FT` applies;
-* `ft_stage_epochs=N` (takes precedence): the reference's form, N epochs of
-  the paraphraser alone (student frozen), then frozen, `CE + 200 * FT`.
-
-`paraphraser_epochs=0` with no `ft_stage_epochs` trains the paraphraser in
-the same steps as the student throughout, a moving target the student
-chases at weight 200 (docs/methods_zoo.md, "FT").
+The paraphraser is trained first, then frozen (a fixed target), within
+`fit`'s epochs and by the helpers' optimizer (not lr 0.01): by default
+(`paraphraser_epochs=1`) in the first epoch, while the student trains on CE
+alone (FT weight 0), then `CE + 200 * FT`; `ft_stage_epochs=N` (takes
+precedence) is the reference's N epochs of the paraphraser alone;
+`paraphraser_epochs=0` trains it with the student throughout, a moving
+target (docs/methods_zoo.md, "FT").
 """
 
 import keras
@@ -51,18 +42,16 @@ def ft_loss(f_s, f_t, p1=2, p2=1):
 
     Args:
         f_s: `[batch, h, w, c]` translator output (student factor map).
-        f_t: `[batch, h', w', c]` paraphraser code (teacher factor map);
-            the larger is average pooled to the other's size.
-        p1: Power inside the factor (2).
-        p2: Power of the distance (1: L1).
+        f_t: `[batch, h', w', c]` paraphraser code (teacher factor map); the
+            larger is average pooled to the other's size.
+        p1, p2: Powers inside the factor (2) and of the distance (1: L1).
 
     Returns:
         A scalar float32 tensor.
 
     Example:
 
-    >>> f = tf.random.normal([2, 4, 4, 3])
-    >>> float(ft_loss(f, f))
+    >>> float(ft_loss(tf.ones([2, 4, 4, 3]), tf.ones([2, 2, 2, 3])))
     0.0
     """
     f_s, f_t = match_spatial(f_s, f_t)
@@ -71,8 +60,7 @@ def ft_loss(f_s, f_t, p1=2, p2=1):
 
 
 def _convs(filters, batch_norm, transpose=False, name=None):
-    conv = keras.layers.Conv2DTranspose if transpose else keras.layers.Conv2D
-    stack = []
+    conv, stack = keras.layers.Conv2DTranspose if transpose else keras.layers.Conv2D, []
     for f in filters:
         stack.append(conv(f, 3, padding="same"))
         if batch_norm:
@@ -129,9 +117,9 @@ class FactorTransfer(HelperLoss):
         self.paraphraser_decoder = _convs([c_f, c_t, c_t], False, True,
                                           name="paraphraser_decoder")
         self.translator = _convs([c_s, c_f, c_f], True, name="translator")
-        for net, channels in ((self.paraphraser_encoder, c_t), (self.paraphraser_decoder, c_f),
-                              (self.translator, c_s)):
-            net.build((None, None, None, channels))
+        for net, c in ((self.paraphraser_encoder, c_t), (self.paraphraser_decoder, c_f),
+                       (self.translator, c_s)):
+            net.build((None, None, None, c))
 
     def helper_loss(self, teacher_outputs, student_outputs=None, **kwargs):
         t = tf.cast(teacher_outputs, tf.float32)
@@ -147,21 +135,15 @@ class FactorTransfer(HelperLoss):
 def build_losses(teacher, student, rate, ft_stage_epochs, paraphraser_epochs,
                  distillation_loss_weight):
     """RepDistiller's FT: one loss on the last stage outputs (`feat[-2]`)."""
-    loss = FactorTransfer(stage_output_names(teacher)[-1],
-                          stage_output_names(student)[-1], rate)
-    return [loss], [distillation_loss_weight]
+    names = [stage_output_names(m)[-1] for m in (teacher, student)]
+    return [FactorTransfer(*names, rate)], [distillation_loss_weight]
 
 
 def stages(ft_stage_epochs, paraphraser_epochs=None, **hparams):
-    """The paraphraser's stage, after which it stays frozen: the reference's
-    `ft_stage_epochs` epochs training it alone, else `paraphraser_epochs`
-    epochs training it while the student trains on CE alone (none: no
-    stage, the paraphraser trains throughout)."""
+    """The paraphraser's stage (module docstring), then it stays frozen."""
+    stage = {"distillation_loss_weights": [0.0], "freeze_after": True}
     if ft_stage_epochs:
-        return [{"epochs": ft_stage_epochs, "student_loss_weight": 0.0,
-                 "distillation_loss_weights": [0.0], "train_student": False,
-                 "freeze_after": True}]
-    if paraphraser_epochs:
-        return [{"epochs": paraphraser_epochs, "student_loss_weight": 1.0,
-                 "distillation_loss_weights": [0.0], "freeze_after": True}]
-    return []
+        return [{**stage, "epochs": ft_stage_epochs, "student_loss_weight": 0.0,
+                 "train_student": False}]
+    return [{**stage, "epochs": paraphraser_epochs, "student_loss_weight": 1.0}
+            ] if paraphraser_epochs else []
