@@ -1,6 +1,7 @@
 """`Distiller`: a student trained on CE plus any list of distillation losses."""
 
 import inspect
+import warnings
 
 import keras
 import tensorflow as tf
@@ -136,6 +137,13 @@ class Distiller(BaseDistiller):
                 + helper_variables(self.distillation_losses, adversarial=True))
 
     def fit(self, *args, **kwargs):
+        staged = sum(stage["epochs"] for stage in self.stages)
+        epochs = kwargs.get("epochs", args[3] if len(args) > 3 else 1)
+        if staged and epochs <= staged:
+            warnings.warn(
+                f"{self.name}'s stages take the first {staged} epoch(s) (e.g. FT's "
+                "paraphraser), so fit(epochs=...) ends before its main objective "
+                f"applies; pass epochs > {staged}. Received: epochs={epochs}", stacklevel=2)
         if self.stages or self.epoch is not None:
             kwargs["callbacks"] = [*(kwargs.get("callbacks") or []), _StageSchedule()]
         return super().fit(*args, **kwargs)
