@@ -67,7 +67,11 @@ def data(duplicate_halves, seed=0, batches=1):
 # vector and another, whose direction is rounding noise, so the mirrored
 # case checks RKD's distance term alone (tests/test_losses_zoo.py checks
 # the angles against the reference).
-CHEAP = {"crd": {"n_data": 64, "nce_k": 16}}
+# FT in its joint form: the one-epoch suites (mirrored, XLA, mixed precision)
+# then run its distillation term and both kinds of helper in the same step;
+# its default paraphraser stage (FT weight 0 in epoch 1) is tested in
+# tests/test_losses_zoo.py.
+CHEAP = {"crd": {"n_data": 64, "nce_k": 16}, "ft": {"paraphraser_epochs": 0}}
 MIRRORED = {**CHEAP, "rkd": {"angle_weight": 0.0}}
 
 KERAS_LOSSES = {

@@ -2,8 +2,9 @@
 of training step.
 
 The cases cover each step path: the student alone, a logits loss, a loss
-with a trained helper (FitNet's regressor), a memory bank (CRD), a
-pre-training stage (FT's paraphraser), KR's two-optimizer step alone, with
+with a trained helper (FitNet's regressor), a memory bank (CRD), helpers
+of both kinds sharing one optimizer (FT's paraphraser and translator, in
+its joint form), KR's two-optimizer step alone, with
 KD and with an adversarial helper. The other registered losses are plain
 tensor expressions inside the generic step (their values are checked in
 tests/test_losses_zoo.py); compiling all 20 cost ~4 CPU-minutes of the
