@@ -73,8 +73,8 @@ class ContrastiveRepresentationDistillation(HelperLoss):
 
     Args:
         teacher_layer_name, student_layer_name: Taps (pooled embeddings).
-        feat_dim: Embedding width (128). nce_k: Negatives (16384). nce_t:
-            Temperature (0.07). nce_m: Memory momentum (0.5). n_data: Rows.
+        feat_dim: Embedding width (128). nce_k: Negatives (16384). nce_t: Temp.
+            (0.07). nce_m: Memory momentum (0.5). n_data: Rows: the training images.
     """
 
     CONFIG = ("feat_dim", "nce_k", "nce_t", "nce_m", "n_data")
