@@ -81,13 +81,13 @@ def variant(name, second_forward="cached", knowledge_step=True, nested=True, pri
                     total += replica_scale(self._prior_weight() * prior_loss)
                 posterior_loss = None
                 if self.posterior:
-                    posterior_loss = self._posterior_loss(teacher_logits, student_logits)
-                    total += replica_scale(posterior_loss)
+                    posterior_loss = self._posterior_loss(teacher_logits, student_logits, y, True)
+                    total += posterior_loss  # already divided by the replicas
                 scaled = self.optimizer.scale_loss(total)
-            variables = self.student_variables
+            variables = self.student_variables()
             self.optimizer.apply(tape.gradient(scaled, variables), variables)
             return self._update_metrics(x, y, None, student_logits, total, student_loss,
-                                        knowledge_loss, prior_loss, posterior_loss)
+                                        knowledge_loss, prior_loss, posterior_loss, None)
 
     Variant.__name__ = f"KRVariant_{name}"
     return Variant
