@@ -27,6 +27,11 @@ def batches(ds):
     return np.concatenate(xs), np.concatenate(ys)
 
 
+def snapshot(variables):
+    """Copies of variables' current values (numpy), to compare after a step."""
+    return [v.numpy().copy() for v in variables]
+
+
 def pytest_configure(config):
     config.addinivalue_line(
         "markers",

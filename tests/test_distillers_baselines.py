@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import kr_keras
+from conftest import snapshot
 from distribute_script import CHEAP, data, models
 from kr_keras.distillers import methods, registry
 from kr_keras.experiment import distillers as distiller_lib
@@ -24,10 +25,6 @@ def build(method, **hparams):
 def optimizers_of(distiller):
     return {k: v for k, v in vars(distiller).items()
             if isinstance(v, keras.optimizers.Optimizer)}
-
-
-def snapshot(variables):
-    return [v.numpy().copy() for v in variables]
 
 
 def sgd(rate=0.05):

@@ -6,6 +6,7 @@ import pytest
 import tensorflow as tf
 
 import kr_keras
+from conftest import snapshot
 from kr_keras.distillers import group_taps
 from kr_keras.models import cifar_resnet
 
@@ -25,10 +26,6 @@ def _batch(n=16, classes=10, seed=0):
     rng = np.random.default_rng(seed)
     return (rng.normal(size=(n, *SHAPE)).astype("float32"),
             rng.integers(0, classes, n).astype("int32"))
-
-
-def _snapshot(variables):
-    return [v.numpy().copy() for v in variables]
 
 
 def _changed(before, variables):
@@ -53,7 +50,7 @@ def _one_step(distiller):
         "knowledge": distiller.knowledge_variables,
         "tau": [r.tau for r in distiller.recoders],
     }
-    before = {k: _snapshot(v) for k, v in groups.items()}
+    before = {k: snapshot(v) for k, v in groups.items()}
     distiller.train_on_batch(x, y)
     return {k: _changed(before[k], v) for k, v in groups.items()}
 
@@ -73,7 +70,7 @@ def test_student_step_changes_only_student_and_thresholds():
     assert not any(changed["teacher"])
     # tau: initialised on the first call, then moved by its own rule.
     assert all(changed["tau"])
-    taus_before = _snapshot([distiller.recoders[0].tau])
+    taus_before = snapshot([distiller.recoders[0].tau])
     distiller.train_on_batch(*_batch(seed=1))
     assert _changed(taus_before, [distiller.recoders[0].tau]) == [True]
 
@@ -91,7 +88,7 @@ def test_thresholds_move_whatever_the_student_learning_rate():
 
 def test_teacher_never_changes_in_fit_including_batchnorm_statistics():
     distiller = _distiller(student_lr=0.05, knowledge_lr=0.1)
-    before = _snapshot(distiller.teacher.weights)
+    before = snapshot(distiller.teacher.weights)
     x, y = _batch(64)
     distiller.fit(x, y, batch_size=16, epochs=1, verbose=0)
     assert not any(_changed(before, distiller.teacher.weights))
@@ -200,7 +197,7 @@ def test_student_alone_trains_only_the_student():
     teacher, student = _models()
     baseline = kr_keras.build_distiller("ce", teacher, student)
     baseline.compile(optimizer=keras.optimizers.SGD(0.1), metrics=["accuracy"])
-    before = _snapshot(student.trainable_weights)
+    before = snapshot(student.trainable_weights)
     baseline.train_on_batch(*_batch())
     assert all(_changed(before, student.trainable_weights))
 

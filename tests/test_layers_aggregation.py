@@ -62,8 +62,9 @@ def test_projection_equals_the_1x1_convolution_of_the_concatenation(use_batch_no
 
 @pytest.mark.parametrize("update_statistics", [True, False])
 def test_normalize_matches_the_keras_batch_norm_layer(update_statistics):
-    """The fused training-mode batch norm gives the Keras layer's outputs,
-    gradients and moving statistics; `update_statistics=False` leaves the
+    """`normalize` in training mode gives the Keras layer's outputs,
+    gradients and moving statistics (its `update_statistics=False` branch
+    computes the batch norm in ops); `update_statistics=False` leaves the
     statistics where they were."""
     rng = np.random.default_rng(1)
     x = tf.constant(rng.normal(2.0, 3.0, size=(4, 5, 5, 6)).astype("float32"))

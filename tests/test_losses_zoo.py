@@ -1,12 +1,15 @@
 """SP, CC, VID, RKD, PKT, AB, FT, CRD and DKD against numpy ports of the
 references (RepDistiller `distiller_zoo/`, `crd/`; mdistiller `DKD.py`)."""
 
+import os
+
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
 import kr_keras
+from conftest import snapshot
 from kr_keras import losses
 from kr_keras.losses import ab, cc, crd, dkd, ft, pkt, rkd, sp, vid
 
@@ -295,10 +298,6 @@ def test_ft_default_freezes_a_trained_paraphraser_and_steps_helpers_once(pair):
     assert int(distiller.auxiliary_optimizer.iterations) == 4
 
 
-def snapshot(variables):
-    return [v.numpy().copy() for v in variables]
-
-
 def crd_loss_object(pair, **kw):
     [loss], [weight] = build_losses(crd, pair, feat_dim=4, n_data=10, **kw)
     assert weight == 0.8
@@ -390,8 +389,6 @@ def test_keras_distiller_round_trip_restores_every_helper(tmp_path):
 
 def test_each_method_is_one_file_of_under_150_lines():
     """Issue 15: a newcomer finds any method in one small file."""
-    import os
-
     folder = os.path.dirname(losses.__file__)
     shared = {"__init__.py", "common.py", "spatial.py"}
     sizes = {}
