@@ -68,7 +68,12 @@ def serving_archive(student, mean, std):
         padded = tf.concat([actual, tf.fill([len(shape) + 2], -1)], axis=0)
         fits = tf.logical_and(tf.reduce_all(tf.equal(padded[1:len(shape) + 1], expected)),
                               tf.equal(padded[len(shape) + 1], -1))
-        tf.debugging.Assert(fits, [message, actual], summarize=8, name="check_image_shape")
+        check = tf.debugging.Assert(fits, [message, actual], summarize=8,
+                                    name="check_image_shape")
+        # Automatic control dependencies run the check but do not order it:
+        # the conv's own error could fire first. Make the model wait for it.
+        with tf.control_dependencies([check]):
+            images = tf.identity(images)
         x = (tf.cast(images, tf.float32) / 255.0 - mean) / std
         logits = tf.cast(student(x, training=False), tf.float32)
         probabilities = tf.nn.softmax(logits, axis=-1)

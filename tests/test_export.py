@@ -7,6 +7,7 @@ import sys
 import keras
 import numpy as np
 
+from kr_keras.export import serving_archive
 from tests import experiment_runs as runs
 
 LOAD = """
@@ -61,3 +62,24 @@ def test_export_round_trip_and_refusal():
     assert refused.returncode == 1
     assert runs.last_line(refused.stderr).startswith("error: The export directory already holds")
     assert "Traceback" not in refused.stderr
+
+
+def test_shape_check_runs_before_the_model():
+    """The check must be an ancestor of the model's first conv in the serving
+    graph: automatic control dependencies run it but in no set order, and CI
+    once saw the conv's grouped-convolution error instead of the check's."""
+    inputs = keras.Input((8, 8, 1))
+    conv = keras.layers.Conv2D(4, 3)(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(3)(keras.layers.Flatten()(conv)))
+    archive = serving_archive(model, (0.0,), (1.0,))
+    graph = archive._tf_trackable.serving_default.get_concrete_function().graph
+    (check,) = [op for op in graph.get_operations() if op.type == "Assert"]
+    (conv_op,) = [op for op in graph.get_operations() if op.type == "Conv2D"]
+    ancestors, stack = set(), [conv_op]
+    while stack:
+        op = stack.pop()
+        for parent in list(op.control_inputs) + [t.op for t in op.inputs]:
+            if parent.name not in ancestors:
+                ancestors.add(parent.name)
+                stack.append(parent)
+    assert check.name in ancestors
