@@ -161,4 +161,9 @@ VARIANTS = {
     "k1": (_K1, {}),
     "concat_projection": (_ConcatProjection, {}),
     "concat_projection+kd": (_ConcatProjection, {"posterior": KD(temperature=4.0)}),
+    # The library's option: the student matches the knowledge from before
+    # the aggregators' step (no second aggregator forward).
+    "simultaneous": (KRDistiller, {"refresh_knowledge": False}),
+    "simultaneous+kd": (KRDistiller, {"refresh_knowledge": False,
+                                      "posterior": KD(temperature=4.0)}),
 }

@@ -17,6 +17,9 @@ _STAGE = flags.DEFINE_enum("stage", "all", ["select", "grid", "ablations", "repo
 _SEEDS = flags.DEFINE_integer("seeds", 3, "Seeds per cell.", lower_bound=1)
 _ABLATION_SEEDS = flags.DEFINE_integer("ablation_seeds", None,
                                        "Seeds per ablation row (default: --seeds).", lower_bound=1)
+_ABLATION = flags.DEFINE_multi_string(
+    "ablation", [], "Label of an ablation to run (repeatable; default: all), e.g. "
+    "--ablation='KR, simultaneous steps'.")
 _RESULTS = flags.DEFINE_string("results_dir", "results", "Where the runs and the report go.")
 _FIGURE = flags.DEFINE_string("figure", "docs/figures/kr_study.png", "The gain plot.")
 _STEPS = flags.DEFINE_integer("plan_steps", len(study.PLAN),
@@ -41,7 +44,8 @@ def main(argv):
             seeds = _SEEDS.value
             if stage == "ablation" and _ABLATION_SEEDS.value:
                 seeds = _ABLATION_SEEDS.value
-            runners[stage](runs, teachers, chosen, seeds, cells=(study.CELLS[index],))
+            extra = {"labels": _ABLATION.value} if stage == "ablation" else {}
+            runners[stage](runs, teachers, chosen, seeds, cells=(study.CELLS[index],), **extra)
             write_report()
     write_report()
     print(f"Wrote {_RESULTS.value}/kr_study.md")

@@ -313,3 +313,26 @@ def test_thresholds_are_not_in_any_optimizer():
     taus = {id(r.tau) for r in distiller.recoders}
     for optimizer in (distiller.optimizer, distiller.knowledge_optimizer):
         assert not taus & {id(v) for v in optimizer._trainable_variables}
+
+
+@pytest.mark.parametrize("refresh", [True, False])
+def test_student_step_matches_the_knowledge_before_or_after_its_update(refresh):
+    """`refresh_knowledge=True` (default): the prior term of the step is the
+    match against the *updated* aggregators' knowledge; `False`: against
+    the knowledge from before their step."""
+    distiller = _distiller(0.05, 0.5, refresh_knowledge=refresh)
+    x, y = _batch()
+    merged = distiller._merged(distiller._teacher_forward(x)[1])
+    features = distiller._student_tapped(x, training=True)[1:]
+
+    def prior():
+        knowledge = distiller._knowledge(merged, training=True, update_statistics=False)
+        return float(distiller._prior_loss(knowledge, features, recode=False))
+
+    before = prior()
+    logs = distiller.train_on_batch(x, y, return_dict=True)
+    after = prior()
+    assert abs(after - before) > 1e-3 * before  # the update moved the knowledge
+    assert logs["prior_loss"] == pytest.approx(after if refresh else before, rel=1e-5)
+    config = distiller.get_config()
+    assert config["refresh_knowledge"] is refresh

@@ -50,3 +50,19 @@ def test_report_lists_teachers_apart_from_the_grid(tmp_path):
     text = study.report(runs, str(tmp_path), None, "cmd")
     assert "Teachers' test accuracy" in text and "clean 90.12" in text
     assert "teacher" not in study.summarize(runs, "grid")[study.REFERENCE.key]
+
+
+def test_ablations_run_by_label_and_unknown_labels_are_named(tmp_path, monkeypatch):
+    runs = study.Runs(str(tmp_path))
+    ran = []
+    monkeypatch.setattr(study, "ensure", lambda runs, stage, cell, variant, seed, *a, **k:
+                        ran.append((cell.key, variant.label, seed)))
+    chosen = {"kr": study.Variant("kr", "kr")}
+    study.run_ablations(runs, {}, chosen, 2, labels=["KR, simultaneous steps"])
+    assert ran == [(c.key, "KR, simultaneous steps", s) for c in study.CELLS[:2] for s in (0, 1)]
+    try:
+        study.run_ablations(runs, {}, chosen, 1, labels=["KR, typo"])
+    except ValueError as error:
+        assert "KR, typo" in str(error) and "KR, simultaneous steps" in str(error)
+    else:
+        raise AssertionError("an unknown label must be refused")

@@ -82,7 +82,8 @@ class KRDistiller(BaseDistiller):
        maps), so `gamma` weighs more the groups with the larger residual.
     2. **Student step** (paper Eq. 10), student optimizer, student weights
        and SRP thresholds only, against the knowledge of the *updated*
-       aggregators: `L_S = w_s * CE(y, S(x)) + sum_i w_i * M_i(T(x), S(x))
+       aggregators (`refresh_knowledge=False`: of the aggregators before
+       their update): `L_S = w_s * CE(y, S(x)) + sum_i w_i * M_i(T(x), S(x))
        + mu * sum_j mean((SRP(s_j) - sg(K_j))**2)`, where SRP recodes the
        gradient by the residual `s_j - K_j` (`kr_keras.layers.SparseRecoding`).
        With `sparse=False` SRP is the identity ("KR-Dense").
@@ -137,6 +138,13 @@ class KRDistiller(BaseDistiller):
             pulled towards their knowledge (paper Sec. 4.3: convergence is
             harder when the knowledge starts far from the student). 0 (the
             default) applies `mu` from the first step.
+        refresh_knowledge: `True` (default) re-projects the teacher maps
+            with the updated aggregators for the student step: the two
+            objectives alternate within the batch (paper Sec. 3.4).
+            `False` gives the student the knowledge computed before the
+            aggregators' step (both steps from one aggregator forward): a
+            cheaper step, measured against the default in
+            `results/kr_study.md` ("KR, simultaneous steps").
         feature_normalization: `"l2"` (default) matches each example's
             student map and knowledge map after scaling both to unit L2
             norm — equal total measure, paper Eq. 5 — so neither step can
@@ -184,6 +192,7 @@ class KRDistiller(BaseDistiller):
         aggregation_momentum=0.9,
         prior_warmup_steps=0,
         feature_normalization="l2",
+        refresh_knowledge=True,
         name="kr_distiller",
         **kwargs,
     ):
@@ -245,6 +254,7 @@ class KRDistiller(BaseDistiller):
         self.aggregation_momentum = float(aggregation_momentum)
         self.prior_warmup_steps = int(prior_warmup_steps)
         self.feature_normalization = feature_normalization
+        self.refresh_knowledge = bool(refresh_knowledge)
 
         self.set_taps(teacher_layers, student_layers)
         t_shapes = {n: teacher.get_layer(n).output.shape for n in teacher_layers}
@@ -498,11 +508,11 @@ class KRDistiller(BaseDistiller):
                 )
                 # Student step targets: knowledge of the updated aggregators,
                 # batch-normalised with this batch's statistics without
-                # moving the averages a second time.
-                knowledge = [
-                    tf.stop_gradient(k)
-                    for k in self._knowledge(merged, training=True, update_statistics=False)
-                ]
+                # moving the averages a second time (or the knowledge above).
+                if self.refresh_knowledge:
+                    knowledge = self._knowledge(merged, training=True,
+                                                update_statistics=False)
+                knowledge = [tf.stop_gradient(k) for k in knowledge]
                 # Posterior helpers' step (e.g. a discriminator's) first.
                 auxiliary = self._posterior_helpers(
                     teacher_logits, student_logits, y, training=True)
@@ -584,6 +594,7 @@ class KRDistiller(BaseDistiller):
             "aggregation_momentum": self.aggregation_momentum,
             "prior_warmup_steps": self.prior_warmup_steps,
             "feature_normalization": self.feature_normalization,
+            "refresh_knowledge": self.refresh_knowledge,
         }
         base_config = super().get_config()
         return {**base_config, **config}

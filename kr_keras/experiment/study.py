@@ -139,6 +139,9 @@ def ablations(kr):
          "filtering small residuals entirely is what helps (vs. damping them)"),
         (kr.with_("KR, target_inactive 0.25", target_inactive=0.25),
          "SRP filters less"),
+        (kr.with_("KR, simultaneous steps", refresh_knowledge=False),
+         "the student may match the knowledge from before the aggregators' step "
+         "(one aggregator forward fewer per batch)"),
     )
 
 
@@ -319,9 +322,16 @@ def grid(runs, teachers, chosen, seeds, cells=CELLS, log=print):
         ensure(runs, "grid", cell, chosen[method], seed, "test", teachers, log)
 
 
-def run_ablations(runs, teachers, chosen, seeds, cells=CELLS[:2], log=print):
-    for cell, (variant, _), seed in itertools.product(
-            cells, ablations(chosen["kr"]), range(seeds)):
+def run_ablations(runs, teachers, chosen, seeds, cells=CELLS[:2], log=print, labels=None):
+    """Runs the ablations (only those whose label is in `labels`, if given)."""
+    rows = ablations(chosen["kr"])
+    if labels:
+        unknown = set(labels) - {variant.label for variant, _ in rows}
+        if unknown:
+            raise ValueError(f"Unknown ablations {sorted(unknown)}; the ablations are "
+                             f"{[variant.label for variant, _ in rows]}")
+        rows = [row for row in rows if row[0].label in labels]
+    for cell, (variant, _), seed in itertools.product(cells, rows, range(seeds)):
         ensure(runs, "ablation", cell, variant, seed, "test", teachers, log)
 
 
