@@ -6,6 +6,8 @@ the main fit). The KR family builds `KRDistiller`s, whose posterior terms
 are the same `DistillationLoss`es.
 """
 
+import inspect
+
 from kr_keras.distillers.kr_distiller import KRDistiller
 from kr_keras.distillers.registry import register
 from kr_keras.distillers.registry import register_losses
@@ -18,13 +20,12 @@ for _name, _module in [("kd", kd), ("at", at), ("nst", nst), ("fitnet", fitnet),
     register_losses(_name, _module.build_losses, _module.DEFAULTS,
                     stages=getattr(_module, "stages", None))
 
-# Every KRDistiller argument but the two models and the name.
-KR_HYPERPARAMETERS = (
-    "teacher_layers", "student_layers", "group_size", "mu", "gamma", "sparse", "boost",
-    "floor", "target_inactive", "threshold_rate", "posterior", "distillation_loss_weights",
-    "student_loss_weight", "aggregation_momentum", "prior_warmup_steps",
-    "feature_normalization",
-)
+# Every KRDistiller argument but the two models and the name (read from
+# its signature, so a new argument cannot be left out).
+KR_HYPERPARAMETERS = tuple(
+    name for name, parameter in inspect.signature(KRDistiller.__init__).parameters.items()
+    if name not in ("self", "teacher", "student", "name")
+    and parameter.kind is parameter.POSITIONAL_OR_KEYWORD)
 _KR = set(KR_HYPERPARAMETERS) - {"sparse"}
 _KR_POSTERIOR = _KR - {"posterior", "distillation_loss_weights"}
 
