@@ -66,3 +66,18 @@ def test_ablations_run_by_label_and_unknown_labels_are_named(tmp_path, monkeypat
         assert "KR, typo" in str(error) and "KR, simultaneous steps" in str(error)
     else:
         raise AssertionError("an unknown label must be refused")
+
+
+def test_ablation_rows_compare_with_the_method_they_vary(tmp_path):
+    runs = study.Runs(str(tmp_path))
+    cell = study.REFERENCE
+    for variant, value in (("ce", 0.80), ("kr", 0.81), ("kr+kd", 0.85)):
+        _add(runs, cell, variant, 0, value)
+    runs.add({"stage": "ablation", "cell": cell.key, "variant": "KR+KD, simultaneous steps",
+              "method": "kr+kd", "seed": 0, "split": "test", "accuracy": 0.84, "seconds": 1.0,
+              "hparams": "{}"})
+    chosen = {m: study.Variant(m, m) for m in study.METHODS}
+    text = study.report(runs, str(tmp_path), None, "cmd", chosen)
+    row = next(line for line in text.splitlines() if "KR+KD, simultaneous steps" in line)
+    assert row.endswith("| +4.00 | -1.00 |"), row  # vs CE, vs KR+KD (not KR: +3)
+    assert "as above, with KD's posterior term" in row

@@ -121,8 +121,12 @@ def _pre_relu(model):
             if l.name.startswith("stage") and l.name.endswith("_out")]
 
 
-def ablations(kr):
-    """One-line hypotheses about KR, each a variant of the selected `kr`."""
+def ablations(kr, kr_kd=None):
+    """One-line hypotheses about KR, each a variant of the selected `kr`
+    (or of the selected `kr_kd`, when given, for the KR+KD rows)."""
+    kr_kd_rows = () if kr_kd is None else (
+        (kr_kd.with_("KR+KD, simultaneous steps", refresh_knowledge=False),
+         "as above, with KD's posterior term"),)
     return (
         (kr.with_("KR, pre-ReLU taps", pre_relu=True),
          "matching block sums before the ReLU keeps the negative side the ReLU erases "
@@ -142,7 +146,7 @@ def ablations(kr):
         (kr.with_("KR, simultaneous steps", refresh_knowledge=False),
          "the student may match the knowledge from before the aggregators' step "
          "(one aggregator forward fewer per batch)"),
-    )
+    ) + kr_kd_rows
 
 
 # ------------------------------------------------------------------ data
@@ -324,7 +328,7 @@ def grid(runs, teachers, chosen, seeds, cells=CELLS, log=print):
 
 def run_ablations(runs, teachers, chosen, seeds, cells=CELLS[:2], log=print, labels=None):
     """Runs the ablations (only those whose label is in `labels`, if given)."""
-    rows = ablations(chosen["kr"])
+    rows = ablations(chosen["kr"], chosen.get("kr+kd"))
     if labels:
         unknown = set(labels) - {variant.label for variant, _ in rows}
         if unknown:
@@ -416,20 +420,23 @@ def report(runs, results_dir, figure_path, command, chosen=None):
                      + _gain(stats, "kr", "ce") + " | " + _gain(stats, "kr+kd", "kd") + " |")
     if ablation_stats:
         lines += ["", "## Ablations of KR (one hypothesis per row)", "",
-                  "Each row's gains are against CE and KR over the same seeds.", "",
-                  "| cell | variant | hypothesis | accuracy | − CE | − KR |",
+                  "Each row's gains are against CE and against the method it varies "
+                  "(KR, or KR+KD for the KR+KD rows) over the same seeds.", "",
+                  "| cell | variant | hypothesis | accuracy | − CE | − its method |",
                   "|---|---|---|---:|---:|---:|"]
-        hypotheses = dict((v.label, h) for v, h in ablations(chosen["kr"])) if chosen else {}
+        hypotheses = dict((v.label, h) for v, h in ablations(
+            chosen["kr"], chosen.get("kr+kd"))) if chosen else {}
         for cell in _cell_order(ablation_stats):
             for variant, (m, s, n) in ablation_stats[cell].items():
                 # Compare with CE and KR over the same seeds.
-                seeds = {r["seed"] for r in runs.rows if r["stage"] == "ablation"
-                         and r["cell"] == cell and r["variant"] == variant}
+                own = [r for r in runs.rows if r["stage"] == "ablation"
+                       and r["cell"] == cell and r["variant"] == variant]
+                seeds = {r["seed"] for r in own}
                 base = summarize(runs, "grid", seeds).get(cell, {})
                 stats = dict(base, **{variant: (m, s, n)})
                 lines.append(f"| {cell} | {variant} | {hypotheses.get(variant, '')} | "
                              f"{m:.2f} ± {s:.2f} (n={n}) | {_gain(stats, variant, 'ce')} | "
-                             f"{_gain(stats, variant, 'kr')} |")
+                             f"{_gain(stats, variant, own[0]['method'])} |")
                 csv_rows.append({"stage": "ablation", "cell": cell, "variant": variant,
                                  "mean": f"{m:.2f}", "std": f"{s:.2f}", "n": n})
     text = "\n".join(lines) + "\n"
