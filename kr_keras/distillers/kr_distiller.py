@@ -142,8 +142,8 @@ class KRDistiller(BaseDistiller):
             with the updated aggregators for the student step: the two
             objectives alternate within the batch (paper Sec. 3.4).
             `False` gives the student the knowledge computed before the
-            aggregators' step (both steps from one aggregator forward). Its
-            accuracy and speed matched the default's in our runs
+            aggregators' step (both steps from one aggregator forward): no
+            faster on CPU, and KR + KD lost 1.5 points with it
             (`results/kr_study.md`, "simultaneous steps"; BUILD.md).
         feature_normalization: `"l2"` (default) matches each example's
             student map and knowledge map after scaling both to unit L2
