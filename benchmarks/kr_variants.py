@@ -19,7 +19,8 @@ switches:
   (same math, no nested tape).
 * `prior`: `False` leaves out the prior term (no SRP, no second forward).
 
-`before_cuts` is the library's step before the cuts (kept to time the two
+`srp_before_cut` is the prior term before SRP shared its mask (timed
+side by side with the library's); `before_cuts` is the library's step before the cuts (kept to time the two
 side by side); `concat_projection` the step before the aggregators stopped
 concatenating the teacher maps. Plus constructor changes: `feature_normalization="none"` (no l2
 normalisation), `sparse=False` (no SRP) and one teacher map per group
@@ -146,6 +147,37 @@ class _ConcatProjection(KRDistiller):
                 for a, m in zip(self.aggregators, merged)]
 
 
+class _SRPBeforeCut(KRDistiller):
+    """The prior term as before SRP shared its mask: the layer took |r| for
+    tau's first value (every step), the inactive fraction and the mask
+    apart, `sparse_recode` recoded the student map (its own mask and
+    fraction), and the distance formed the residual again."""
+
+    def _prior_loss(self, knowledge, student_features, recode=True, measured=False):
+        from kr_keras.layers.sparse_recoding import _replica_mean
+        from kr_keras.ops import inactive_fraction, sparse_recode, track_threshold
+
+        total = 0.0
+        for j, (k_j, s_j) in enumerate(zip(knowledge, student_features)):
+            k_j = tf.stop_gradient(self._to_measure(k_j))
+            s_j = s_j if measured else self._to_measure(s_j)
+            if self.sparse and recode:
+                rec = self.recoders[j]
+                residual = tf.stop_gradient(s_j - k_j)
+                first = tf.maximum(_replica_mean(tf.reduce_mean(tf.abs(residual))), 1e-12)
+                tau = tf.where(tf.convert_to_tensor(rec.initialized) > 0.0,
+                               tf.convert_to_tensor(rec.tau), first)
+                rec.initialized.assign(1.0)
+                fraction = _replica_mean(inactive_fraction(residual, tau))
+                rec.inactive_fraction.assign(fraction)
+                rec.tau.assign(track_threshold(tau, fraction, rec.target_inactive,
+                                               rec.threshold_rate))
+                s_j = sparse_recode(s_j, residual, tau, rec.boost, rec.floor,
+                                    rec.target_inactive)
+            total += self._distance(s_j, k_j)
+        return total
+
+
 # name -> (distiller class, constructor keyword arguments)
 VARIANTS = {
     "same_step": (variant("same_step"), {}),
@@ -161,6 +193,7 @@ VARIANTS = {
     "k1": (_K1, {}),
     "concat_projection": (_ConcatProjection, {}),
     "concat_projection+kd": (_ConcatProjection, {"posterior": KD(temperature=4.0)}),
+    "srp_before_cut": (_SRPBeforeCut, {}),
     # The library's option: the student matches the knowledge from before
     # the aggregators' step (no second aggregator forward).
     "simultaneous": (KRDistiller, {"refresh_knowledge": False}),

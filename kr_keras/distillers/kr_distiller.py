@@ -453,9 +453,12 @@ class KRDistiller(BaseDistiller):
         for j, (k_j, s_j) in enumerate(zip(knowledge, student_features)):
             k_j = tf.stop_gradient(self._to_measure(k_j))
             s_j = s_j if measured else self._to_measure(s_j)
+            residual = s_j - k_j
             if self.sparse and recode:
-                s_j = self.recoders[j](s_j, s_j - k_j, training=True)
-            total += self._distance(s_j, k_j)
+                # Recoding the residual recodes the gradient to s_j (K_j is
+                # constant here), with one subtraction instead of two.
+                residual = self.recoders[j](residual, residual, training=True)
+            total += self._residual_distance(residual)
         return total
 
     def _posterior_helpers(self, teacher_logits, student_logits, y, training):

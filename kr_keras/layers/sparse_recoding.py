@@ -3,8 +3,7 @@
 import keras
 import tensorflow as tf
 
-from kr_keras.ops.sparse_recode import inactive_fraction
-from kr_keras.ops.sparse_recode import sparse_recode
+from kr_keras.ops.sparse_recode import recode_by_mask
 from kr_keras.ops.sparse_recode import track_threshold
 
 
@@ -97,26 +96,28 @@ class SparseRecoding(keras.layers.Layer):
 
     def call(self, x, residual, training=None):
         residual = tf.stop_gradient(tf.cast(residual, tf.float32))
+        # |residual| once: it serves tau's first value, the mask and the
+        # inactive fraction (the step's SRP cost is these elementwise passes).
+        magnitude = tf.abs(residual)
         # Initialise tau on the first call only. Unconditional writes of a
         # `where` keep this graph- and MirroredStrategy-friendly (no assign
-        # inside a cond). The floor keeps an all-zero first residual from
-        # pinning the multiplicative rule at 0.
-        first_value = tf.maximum(_replica_mean(tf.reduce_mean(tf.abs(residual))), 1e-12)
+        # or all-reduce inside a cond). The floor keeps an all-zero first
+        # residual from pinning the multiplicative rule at 0.
         is_initialized = tf.convert_to_tensor(self.initialized) > 0.0
+        local_first = tf.cond(is_initialized, lambda: tf.constant(0.0),
+                              lambda: tf.reduce_mean(magnitude))
+        first_value = tf.maximum(_replica_mean(local_first), 1e-12)
         tau = tf.where(is_initialized, tf.convert_to_tensor(self.tau), first_value)
         self.initialized.assign(1.0)
-        fraction = _replica_mean(inactive_fraction(residual, tau))
+        active = magnitude > tau
+        fraction = _replica_mean(1.0 - tf.reduce_mean(tf.cast(active, tf.float32)))
         self.inactive_fraction.assign(fraction)
         if training is False:
             self.tau.assign(tau)
         else:
             self.tau.assign(track_threshold(
                 tau, fraction, self.target_inactive, self.threshold_rate))
-        return sparse_recode(
-            x, residual, tau,
-            boost=self.boost, floor=self.floor,
-            target_inactive=self.target_inactive,
-        )
+        return recode_by_mask(x, active, boost=self.boost, floor=self.floor)
 
     def compute_output_shape(self, x_shape, residual_shape=None):
         return x_shape

@@ -81,6 +81,45 @@ def sparse_recode(x, residual, tau, boost=2.0, floor=0.0, target_inactive=0.5):
     return _recode(x, tau)
 
 
+def recode_by_mask(x, active, boost=2.0, floor=0.0):
+    """Identity on `x` whose gradient is `dy * where(active, boost, floor)`.
+
+    The recoding of `sparse_recode` with the mask `|residual| > tau`
+    already computed (by `kr_keras.layers.SparseRecoding`, which also needs
+    it for its threshold rule), and no gradient to any threshold.
+
+    Args:
+        x: Tensor to pass through.
+        active: Boolean tensor broadcastable to `x`: the dominant entries.
+        boost: Gradient multiplier where `active`.
+        floor: Gradient multiplier elsewhere.
+
+    Returns:
+        A tensor equal to `x`.
+
+    Example:
+
+    >>> x = tf.constant([1.0, -2.0, 0.1])
+    >>> with tf.GradientTape() as tape:
+    ...     tape.watch(x)
+    ...     loss = tf.reduce_sum(recode_by_mask(x, tf.abs(x) > 0.5))
+    >>> tape.gradient(loss, x).numpy()
+    array([2., 2., 0.], dtype=float32)
+    """
+    boost = float(boost)
+    floor = float(floor)
+    active = tf.stop_gradient(active)
+
+    @tf.custom_gradient
+    def _recode(x):
+        def grad(dy):
+            return dy * tf.cast(tf.where(active, boost, floor), dy.dtype)
+
+        return tf.identity(x), grad
+
+    return _recode(x)
+
+
 def inactive_fraction(residual, tau):
     """`mean(|residual| <= tau)` in float32: the fraction SRP filters."""
     residual = tf.abs(tf.cast(residual, tf.float32))
