@@ -1,5 +1,6 @@
 """The step benchmarks run end to end at tiny sizes (no timed assertions):
-`benchmarks/step_ratio.py --quick` and `benchmarks/gpu_check.py --smoke`."""
+`benchmarks/step_ratio.py --quick`, `benchmarks/kr_profile.py --quick` and
+`benchmarks/gpu_check.py --smoke`."""
 
 import os
 import re
@@ -37,6 +38,17 @@ def test_step_ratio_quick_ends_with_the_two_ratios(tmp_path):
     assert re.search(r"^\| kd \| \d+ \| .* \| 1\.000 \|", table, re.M), table
     assert "2 interleaved rounds of 1 steps" in table
     assert re.search(r"^\| variant:no_second_forward \| \d+ \|", table, re.M), table
+
+
+def test_kr_profile_quick_groups_the_traced_ops(tmp_path):
+    out = tmp_path / "kr_profile.md"
+    status, _, stderr = run("kr_profile.py", "--quick", "--methods=kr", f"--out={out}")
+    assert status == 0, stderr[-4000:]
+    table = out.read_text()
+    # The trace was read and its ops fell into the nets' groups and outside.
+    for group in ("student backward", "teacher forward", "outside the nets: MatMul"):
+        assert re.search(rf"^\| {group} \| \d+\.\d \|", table, re.M), table
+    assert re.search(r"^\| `sparse_recoding_\d", table, re.M) or "SelectV2" in table, table
 
 
 def test_gpu_check_smoke_runs_tests_table_and_report(tmp_path):
