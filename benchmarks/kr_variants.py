@@ -19,7 +19,8 @@ switches:
   (same math, no nested tape).
 * `prior`: `False` leaves out the prior term (no SRP, no second forward).
 
-`srp_before_cut` is the prior term before SRP shared its mask (timed
+`xla_elementwise` compiles the elementwise work around the projections
+with XLA (same updates); `srp_before_cut` is the prior term before SRP shared its mask (timed
 side by side with the library's); `before_cuts` is the library's step before the cuts (kept to time the two
 side by side); `concat_projection` the step before the aggregators stopped
 concatenating the teacher maps. Plus constructor changes: `feature_normalization="none"` (no l2
@@ -200,3 +201,69 @@ VARIANTS = {
     "simultaneous+kd": (KRDistiller, {"refresh_knowledge": False,
                                       "posterior": KD(temperature=4.0)}),
 }
+
+
+class _XLAElementwise(KRDistiller):
+    """Prototype: the projections' GEMMs in TensorFlow, everything
+    elementwise around them (BN, l2, Eq. 9's loss and their gradients) in
+    XLA-compiled inner functions."""
+
+    def _fns(self):
+        if getattr(self, "_xla_fns", None) is None:
+            bn_vars = [v for a in self.aggregators for v in (a.batch_norm.gamma,
+                                                               a.batch_norm.beta)]
+
+            def knowledge(projected, measured):
+                with tf.GradientTape() as tape:
+                    tape.watch(projected)
+                    k = [a.normalize(p, True) for a, p in zip(self.aggregators, projected)]
+                    loss = self._knowledge_loss(k, measured, measured=True)
+                    scaled = self.knowledge_optimizer.scale_loss(replica_scale(loss))
+                grads = tape.gradient(scaled, list(projected) + bn_vars)
+                return loss, grads[:len(projected)], grads[len(projected):]
+
+            def refresh(projected):
+                return [self._to_measure(a.normalize(p, True, False))
+                        for a, p in zip(self.aggregators, projected)]
+
+            self._xla_fns = (tf.function(knowledge, jit_compile=True),
+                             tf.function(refresh, jit_compile=True), bn_vars)
+        return self._xla_fns
+
+    def train_step(self, data):
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        teacher_logits, teacher_features = self._teacher_forward(x)
+        merged = self._merged(teacher_features)
+        knowledge_fn, refresh_fn, bn_vars = self._fns()
+        kernels = [a.projection.kernel for a in self.aggregators]
+        with tf.GradientTape() as student_tape:
+            student_logits, *student_features = self._student_tapped(x, training=True)
+            measured = [self._to_measure(s) for s in student_features]
+            with student_tape.stop_recording():
+                with tf.GradientTape() as projection_tape:
+                    projected = [a._projection(m) for a, m in zip(self.aggregators, merged)]
+                knowledge_loss, d_projected, d_bn = knowledge_fn(
+                    projected, [tf.stop_gradient(m) for m in measured])
+                d_kernels = projection_tape.gradient(projected, kernels,
+                                                     output_gradients=d_projected)
+                self.knowledge_optimizer.apply(list(d_kernels) + list(d_bn),
+                                               kernels + bn_vars)
+                knowledge = refresh_fn([a._projection(m)
+                                        for a, m in zip(self.aggregators, merged)])
+                knowledge = [tf.stop_gradient(k) for k in knowledge]
+            student_loss, regularisers = self.student_loss(y, student_logits, sample_weight)
+            prior_loss = self._prior_loss(knowledge, measured, measured=True)
+            total = student_loss * self.student_loss_weight + regularisers
+            total += replica_scale(self._prior_weight() * prior_loss)
+            posterior_loss = None
+            if self.posterior:
+                posterior_loss = self._posterior_loss(teacher_logits, student_logits, y, True)
+                total += posterior_loss
+            scaled = self.optimizer.scale_loss(total)
+        variables = self.student_variables()
+        self.optimizer.apply(student_tape.gradient(scaled, variables), variables)
+        return self._update_metrics(x, y, sample_weight, student_logits, total, student_loss,
+                                    knowledge_loss, prior_loss, posterior_loss, None)
+
+
+VARIANTS["xla_elementwise"] = (_XLAElementwise, {})
