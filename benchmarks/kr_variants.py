@@ -251,14 +251,8 @@ class _XLAElementwise(KRDistiller):
                 knowledge = refresh_fn([a._projection(m)
                                         for a, m in zip(self.aggregators, merged)])
                 knowledge = [tf.stop_gradient(k) for k in knowledge]
-            student_loss, regularisers = self.student_loss(y, student_logits, sample_weight)
-            prior_loss = self._prior_loss(knowledge, measured, measured=True)
-            total = student_loss * self.student_loss_weight + regularisers
-            total += replica_scale(self._prior_weight() * prior_loss)
-            posterior_loss = None
-            if self.posterior:
-                posterior_loss = self._posterior_loss(teacher_logits, student_logits, y, True)
-                total += posterior_loss
+            total, student_loss, prior_loss, posterior_loss = self._student_objective(
+                y, sample_weight, student_logits, teacher_logits, knowledge, measured)
             scaled = self.optimizer.scale_loss(total)
         variables = self.student_variables()
         self.optimizer.apply(student_tape.gradient(scaled, variables), variables)

@@ -478,6 +478,21 @@ class KRDistiller(BaseDistiller):
         step = tf.cast(self.optimizer.iterations + 1, tf.float32)
         return self.mu * tf.minimum(1.0, step / float(self.prior_warmup_steps))
 
+    def _student_objective(self, y, sample_weight, student_logits, teacher_logits,
+                           knowledge, measured):
+        """Eq. 10 on measured student maps and fixed knowledge:
+        `(total, student_loss, prior_loss, posterior_loss or None)`."""
+        student_loss, regularisers = self.student_loss(y, student_logits, sample_weight)
+        prior_loss = self._prior_loss(knowledge, measured, measured=True)
+        total = student_loss * self.student_loss_weight + regularisers
+        total += replica_scale(self._prior_weight() * prior_loss)
+        posterior_loss = None
+        if self.posterior:
+            posterior_loss = self._posterior_loss(
+                teacher_logits, student_logits, y, training=True)
+            total += posterior_loss
+        return total, student_loss, prior_loss, posterior_loss
+
     def _teacher_forward(self, x):
         teacher_logits, features = self.teacher_forward(x)
         return teacher_logits, [features[n] for n in self.teacher_layers]
@@ -520,15 +535,8 @@ class KRDistiller(BaseDistiller):
                 auxiliary = self._posterior_helpers(
                     teacher_logits, student_logits, y, training=True)
             # Student step (Eq. 10).
-            student_loss, regularisers = self.student_loss(y, student_logits, sample_weight)
-            prior_loss = self._prior_loss(knowledge, measured, measured=True)
-            total = student_loss * self.student_loss_weight + regularisers
-            total += replica_scale(self._prior_weight() * prior_loss)
-            posterior_loss = None
-            if self.posterior:
-                posterior_loss = self._posterior_loss(
-                    teacher_logits, student_logits, y, training=True)
-                total += posterior_loss
+            total, student_loss, prior_loss, posterior_loss = self._student_objective(
+                y, sample_weight, student_logits, teacher_logits, knowledge, measured)
             scaled = self.optimizer.scale_loss(total)
         student_variables = self.student_variables()
         self.optimizer.apply(
