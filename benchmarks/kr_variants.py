@@ -179,30 +179,6 @@ class _SRPBeforeCut(KRDistiller):
         return total
 
 
-# name -> (distiller class, constructor keyword arguments)
-VARIANTS = {
-    "same_step": (variant("same_step"), {}),
-    "before_cuts": (_BeforeCuts, {}),
-    "before_cuts+kd": (_BeforeCuts, {"posterior": KD(temperature=4.0)}),
-    "uncached_merge": (variant("uncached_merge", second_forward="uncached"), {}),
-    "no_second_forward": (variant("no_second_forward", second_forward="none"), {}),
-    "no_nested_tape": (variant("no_nested_tape", nested=False), {}),
-    "no_knowledge_step": (variant("no_knowledge_step", knowledge_step=False), {}),
-    "no_prior": (variant("no_prior", knowledge_step=False, prior=False), {}),
-    "no_l2": (KRDistiller, {"feature_normalization": "none"}),
-    "no_srp": (KRDistiller, {"sparse": False}),
-    "k1": (_K1, {}),
-    "concat_projection": (_ConcatProjection, {}),
-    "concat_projection+kd": (_ConcatProjection, {"posterior": KD(temperature=4.0)}),
-    "srp_before_cut": (_SRPBeforeCut, {}),
-    # The library's option: the student matches the knowledge from before
-    # the aggregators' step (no second aggregator forward).
-    "simultaneous": (KRDistiller, {"refresh_knowledge": False}),
-    "simultaneous+kd": (KRDistiller, {"refresh_knowledge": False,
-                                      "posterior": KD(temperature=4.0)}),
-}
-
-
 class _XLAElementwise(KRDistiller):
     """Prototype: the projections' GEMMs in TensorFlow, everything
     elementwise around them (BN, l2, Eq. 9's loss and their gradients) in
@@ -260,4 +236,26 @@ class _XLAElementwise(KRDistiller):
                                     knowledge_loss, prior_loss, posterior_loss, None)
 
 
-VARIANTS["xla_elementwise"] = (_XLAElementwise, {})
+# name -> (distiller class, constructor keyword arguments)
+VARIANTS = {
+    "same_step": (variant("same_step"), {}),
+    "before_cuts": (_BeforeCuts, {}),
+    "before_cuts+kd": (_BeforeCuts, {"posterior": KD(temperature=4.0)}),
+    "uncached_merge": (variant("uncached_merge", second_forward="uncached"), {}),
+    "no_second_forward": (variant("no_second_forward", second_forward="none"), {}),
+    "no_nested_tape": (variant("no_nested_tape", nested=False), {}),
+    "no_knowledge_step": (variant("no_knowledge_step", knowledge_step=False), {}),
+    "no_prior": (variant("no_prior", knowledge_step=False, prior=False), {}),
+    "no_l2": (KRDistiller, {"feature_normalization": "none"}),
+    "no_srp": (KRDistiller, {"sparse": False}),
+    "k1": (_K1, {}),
+    "concat_projection": (_ConcatProjection, {}),
+    "concat_projection+kd": (_ConcatProjection, {"posterior": KD(temperature=4.0)}),
+    "srp_before_cut": (_SRPBeforeCut, {}),
+    "xla_elementwise": (_XLAElementwise, {}),
+    # The library's option: the student matches the knowledge from before
+    # the aggregators' step (no second aggregator forward).
+    "simultaneous": (KRDistiller, {"refresh_knowledge": False}),
+    "simultaneous+kd": (KRDistiller, {"refresh_knowledge": False,
+                                      "posterior": KD(temperature=4.0)}),
+}

@@ -181,6 +181,8 @@ def test_hyperparameters_are_declared_explicitly():
     # KR's declaration lists every KRDistiller argument but the models.
     arguments = set(inspect.signature(kr_keras.KRDistiller).parameters)
     assert set(methods.KR_HYPERPARAMETERS) == arguments - {"teacher", "student", "name", "kwargs"}
+    # ... and the registry passes them on (the study's ablations set it on kr+kd).
+    assert "refresh_knowledge" in registry.hyperparameters("kr+kd")
 
 
 def test_loss_is_the_weighted_sum_of_the_reported_terms():

@@ -428,7 +428,7 @@ def report(runs, results_dir, figure_path, command, chosen=None):
             chosen["kr"], chosen.get("kr+kd"))) if chosen else {}
         for cell in _cell_order(ablation_stats):
             for variant, (m, s, n) in ablation_stats[cell].items():
-                # Compare with CE and KR over the same seeds.
+                # Compare with CE and the varied method over the same seeds.
                 own = [r for r in runs.rows if r["stage"] == "ablation"
                        and r["cell"] == cell and r["variant"] == variant]
                 seeds = {r["seed"] for r in own}

@@ -67,9 +67,8 @@ def sparse_recode(x, residual, tau, boost=2.0, floor=0.0, target_inactive=0.5):
         fraction_inactive = 1.0 - tf.reduce_mean(tf.cast(active, tf.float32))
 
         def grad(dy):
-            scale = tf.where(active, boost, floor)
             # `residual` broadcasts to `x`, so `dx` has `x`'s shape.
-            dx = dy * tf.cast(scale, dy.dtype)
+            dx = _recoded(dy, active, boost, floor)
             dtau = tf.cast(
                 tf.fill(tf.shape(tau), fraction_inactive - target_inactive),
                 tau.dtype,
@@ -113,11 +112,16 @@ def recode_by_mask(x, active, boost=2.0, floor=0.0):
     @tf.custom_gradient
     def _recode(x):
         def grad(dy):
-            return dy * tf.cast(tf.where(active, boost, floor), dy.dtype)
+            return _recoded(dy, active, boost, floor)
 
         return tf.identity(x), grad
 
     return _recode(x)
+
+
+def _recoded(dy, active, boost, floor):
+    """SRP's backward pass: `dy` times `boost` where `active`, else `floor`."""
+    return dy * tf.cast(tf.where(active, boost, floor), dy.dtype)
 
 
 def inactive_fraction(residual, tau):
