@@ -46,7 +46,7 @@ def test_kr_profile_quick_groups_the_traced_ops(tmp_path):
     assert status == 0, stderr[-4000:]
     table = out.read_text()
     # The trace was read and its ops fell into the nets' groups and outside.
-    for group in ("student backward", "teacher forward", "outside the nets: MatMul"):
+    for group in ("student backward", "teacher forward", "outside the nets: matrix products"):
         assert re.search(rf"^\| {group} \| \d+\.\d \|", table, re.M), table
     assert re.search(r"^\| `sparse_recoding_\d", table, re.M) or "SelectV2" in table, table
 
@@ -80,3 +80,21 @@ def test_gpu_check_without_tensorflow_says_so_in_one_line(tmp_path):
     assert status == 1
     assert lines == ["gpu_check: TensorFlow cannot be imported (ImportError: libcudart.so.12: "
                      "cannot open); install it with `make setup`."], lines
+
+
+def test_profile_groups_name_ops_by_what_they_do_not_by_kernel():
+    import importlib.util
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    try:
+        spec = importlib.util.spec_from_file_location(
+            "kr_profile", os.path.join(ROOT, "benchmarks", "kr_profile.py"))
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.pop(0)
+    for kind in ("MatMul", "_MklMatMul", "_FusedMatMul", "BatchMatMulV2"):
+        assert module.op_kind(kind) == "matrix products", kind
+    assert module.op_kind("_MklNativeConv2DBackpropFilter") == "convolutions"
+    assert module.op_kind("Mul") == "Mul"
+    row = {"operation": "kr_distiller/aggregation_0/MatMul", "type": "_MklMatMul"}
+    assert module.group(row, "teacher", "student") == "outside the nets: matrix products"

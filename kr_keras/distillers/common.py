@@ -3,6 +3,8 @@ compute dtype."""
 
 import keras
 
+from kr_keras.models.onednn_guard import warn_strided_pointwise
+
 from kr_keras.losses.common import scale_for_replicas as replica_scale  # noqa: F401
 
 
@@ -62,6 +64,7 @@ def check_teacher_student(teacher, student):
                 "Build it with the functional API (keras.Input) or "
                 "keras.Sequential with an input shape, or load it from a "
                 f".keras file. Received: {role}.built={model.built}")
+    warn_strided_pointwise(student, "student")
     t_in, s_in = tuple(teacher.inputs[0].shape[1:]), tuple(student.inputs[0].shape[1:])
     if t_in != s_in:
         raise ValueError(

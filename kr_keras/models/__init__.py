@@ -4,6 +4,7 @@ from kr_keras.models.cifar_resnet import cifar_resnet
 from kr_keras.models.imagenet_pairing import imagenet_pairing
 from kr_keras.models.imagenet_pairing import stage_output_names
 from kr_keras.models.imagenet_resnet import imagenet_resnet
+from kr_keras.models.onednn_guard import strided_pointwise_convs
 from kr_keras.models.tap import default_tap_names
 from kr_keras.models.tap import pooled_feature_name
 from kr_keras.models.tap import tap
@@ -15,5 +16,6 @@ __all__ = [
     "imagenet_resnet",
     "pooled_feature_name",
     "stage_output_names",
+    "strided_pointwise_convs",
     "tap",
 ]

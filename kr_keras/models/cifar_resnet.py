@@ -3,6 +3,8 @@
 import keras
 from keras import layers
 
+from kr_keras.models.resnet_blocks import ResNetLayers
+
 
 def cifar_resnet(
     depth,
@@ -17,7 +19,8 @@ def cifar_resnet(
 
     Three stages of `n = (depth - 2) / 6` basic blocks with 16, 32 and 64
     filters (times `width_multiplier`), stride 2 at the start of stages 2 and
-    3, a projection (1x1 conv + BN) shortcut where the shape changes, global
+    3, a projection (1x1 conv + BN, `ResNetLayers.block`) shortcut where the
+    shape changes, global
     average pooling and a dense layer that returns logits. This is the
     architecture of the paper's teachers and students (ResNet-26/32 →
     ResNet-8/14; "reduce about the number of filters" is `width_multiplier`).
@@ -58,50 +61,18 @@ def cifar_resnet(
     if num_classes < 1:
         raise ValueError(f"`num_classes` must be >= 1. Received: {num_classes}")
     blocks_per_stage = (depth - 2) // 6
-    regularizer = keras.regularizers.L2(weight_decay) if weight_decay else None
     if name is None:
         name = f"resnet{depth}"
         if width_multiplier != 1.0:
             name += f"_x{width_multiplier:g}"
-
-    def conv(filters, kernel, strides, conv_name):
-        return layers.Conv2D(
-            filters,
-            kernel,
-            strides=strides,
-            padding="same",
-            use_bias=False,
-            kernel_initializer="he_normal",
-            kernel_regularizer=regularizer,
-            name=conv_name,
-        )
-
-    def bn(bn_name):
-        return layers.BatchNormalization(momentum=bn_momentum, name=bn_name)
-
+    make = ResNetLayers(bn_momentum, weight_decay)
     inputs = keras.Input(shape=tuple(input_shape), name="images")
     base = max(1, int(round(16 * width_multiplier)))
-    x = conv(base, 3, 1, "stem_conv")(inputs)
-    x = bn("stem_bn")(x)
-    x = layers.ReLU(name="stem_out")(x)
+    x = make.conv_bn(inputs, base, 3, 1, "stem_conv", "stem_bn", "stem_out")
     for stage in range(3):
-        filters = base * (2**stage)
         for block in range(blocks_per_stage):
-            prefix = f"stage{stage + 1}_block{block + 1}"
             strides = 2 if (stage > 0 and block == 0) else 1
-            shortcut = x
-            y = conv(filters, 3, strides, f"{prefix}_conv1")(x)
-            y = bn(f"{prefix}_bn1")(y)
-            y = layers.ReLU(name=f"{prefix}_relu1")(y)
-            y = conv(filters, 3, 1, f"{prefix}_conv2")(y)
-            y = bn(f"{prefix}_bn2")(y)
-            if strides != 1 or shortcut.shape[-1] != filters:
-                shortcut = conv(filters, 1, strides, f"{prefix}_proj")(shortcut)
-                shortcut = bn(f"{prefix}_proj_bn")(shortcut)
-            x = layers.Add(name=f"{prefix}_add")([shortcut, y])
-            x = layers.ReLU(name=f"{prefix}_out")(x)
+            x = make.block(x, base * 2**stage, strides, f"stage{stage + 1}_block{block + 1}")
     x = layers.GlobalAveragePooling2D(name="pool")(x)
-    outputs = layers.Dense(
-        num_classes, kernel_regularizer=regularizer, name="logits"
-    )(x)
+    outputs = layers.Dense(num_classes, kernel_regularizer=make.regularizer, name="logits")(x)
     return keras.Model(inputs, outputs, name=name)

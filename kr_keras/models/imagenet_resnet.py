@@ -5,6 +5,8 @@ import os
 import keras
 from keras import layers
 
+from kr_keras.models.resnet_blocks import ResNetLayers
+
 # depth -> (blocks per stage, bottleneck?)
 _SPECS = {18: ((2, 2, 2, 2), False), 34: ((3, 4, 6, 3), False), 50: ((3, 4, 6, 3), True)}
 
@@ -87,59 +89,25 @@ def imagenet_resnet(
     if weights is not None:
         weights = _check_weights_path(weights)
     blocks, bottleneck = _SPECS[depth]
-    regularizer = keras.regularizers.L2(weight_decay) if weight_decay else None
     if name is None:
         name = f"resnet{depth}"
         if width_multiplier != 1.0:
             name += f"_x{width_multiplier:g}"
 
-    def conv(filters, kernel, strides, conv_name):
-        return layers.Conv2D(
-            filters, kernel, strides=strides, padding="same", use_bias=False,
-            kernel_initializer="he_normal", kernel_regularizer=regularizer,
-            name=conv_name,
-        )
-
-    def bn(bn_name):
-        return layers.BatchNormalization(momentum=bn_momentum, name=bn_name)
-
     def width(filters):
         return max(1, int(round(filters * width_multiplier)))
 
+    make = ResNetLayers(bn_momentum, weight_decay)
     inputs = keras.Input(shape=tuple(input_shape), name="images")
-    x = conv(width(64), 7, 2, "stem_conv")(inputs)
-    x = bn("stem_bn")(x)
-    x = layers.ReLU(name="stem_relu")(x)
+    x = make.conv_bn(inputs, width(64), 7, 2, "stem_conv", "stem_bn", "stem_relu")
     x = layers.MaxPooling2D(3, strides=2, padding="same", name="stem_out")(x)
     for stage, num_blocks in enumerate(blocks):
-        filters = width(64 * 2**stage)
-        out_filters = 4 * filters if bottleneck else filters
         for block in range(num_blocks):
-            prefix = f"stage{stage + 1}_block{block + 1}"
             strides = 2 if (stage > 0 and block == 0) else 1
-            shortcut = x
-            if bottleneck:
-                y = conv(filters, 1, 1, f"{prefix}_conv1")(x)
-                y = bn(f"{prefix}_bn1")(y)
-                y = layers.ReLU(name=f"{prefix}_relu1")(y)
-                y = conv(filters, 3, strides, f"{prefix}_conv2")(y)
-                y = bn(f"{prefix}_bn2")(y)
-                y = layers.ReLU(name=f"{prefix}_relu2")(y)
-                y = conv(out_filters, 1, 1, f"{prefix}_conv3")(y)
-                y = bn(f"{prefix}_bn3")(y)
-            else:
-                y = conv(filters, 3, strides, f"{prefix}_conv1")(x)
-                y = bn(f"{prefix}_bn1")(y)
-                y = layers.ReLU(name=f"{prefix}_relu1")(y)
-                y = conv(filters, 3, 1, f"{prefix}_conv2")(y)
-                y = bn(f"{prefix}_bn2")(y)
-            if strides != 1 or shortcut.shape[-1] != out_filters:
-                shortcut = conv(out_filters, 1, strides, f"{prefix}_proj")(shortcut)
-                shortcut = bn(f"{prefix}_proj_bn")(shortcut)
-            x = layers.Add(name=f"{prefix}_add")([shortcut, y])
-            x = layers.ReLU(name=f"{prefix}_out")(x)
+            x = make.block(x, width(64 * 2**stage), strides,
+                           f"stage{stage + 1}_block{block + 1}", bottleneck)
     x = layers.GlobalAveragePooling2D(name="pool")(x)
-    outputs = layers.Dense(num_classes, kernel_regularizer=regularizer, name="logits")(x)
+    outputs = layers.Dense(num_classes, kernel_regularizer=make.regularizer, name="logits")(x)
     model = keras.Model(inputs, outputs, name=name)
     if weights is not None:
         try:
