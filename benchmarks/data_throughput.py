@@ -75,8 +75,8 @@ def distill_rate(shape, num_classes, batch_size, steps):
     student = kr_keras.models.cifar_resnet(depth=8, num_classes=num_classes, input_shape=shape)
     d = kr_keras.KRDistiller(teacher, student)
     d.compile(
-        student_optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
-        knowledge_optimizer=keras.optimizers.SGD(0.1, momentum=0.9),
+        optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
+        auxiliary_optimizer=keras.optimizers.SGD(0.1, momentum=0.9),
     )
     rng = np.random.default_rng(0)
     batch = (

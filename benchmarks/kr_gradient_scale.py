@@ -34,6 +34,8 @@ import keras
 import tensorflow as tf
 
 import kr_keras
+from kr_keras.losses.kr import residual_distance
+from kr_keras.losses.kr import to_measure
 from kr_keras.losses.kd import kd_loss
 from kr_keras.models import cifar_resnet
 
@@ -65,24 +67,25 @@ def _teacher(x, y):
 
 def term_gradients(distiller, x, y):
     """Each term's gradient w.r.t. the student's weights, flattened."""
-    teacher_logits, teacher_features = distiller._teacher_forward(x)
+    kr = distiller.kr
+    teacher_logits, teacher_features = distiller.teacher_forward(x)
     # The knowledge the student step sees: batch statistics, moving averages
     # and SRP thresholds left alone (a probe must not change the run).
-    knowledge = distiller._knowledge(distiller._merged(teacher_features), training=True,
-                                     update_statistics=False)
+    knowledge = kr.knowledge([teacher_features[n] for n in kr.teacher_layer_name],
+                             training=True, update_statistics=False)
     variables = distiller.student_variables()
     statistics = [(v, v.numpy()) for v in distiller.student.non_trainable_variables]
+    norm = kr.feature_normalization
     with tf.GradientTape(persistent=True) as tape:
-        logits, *features = distiller._student_tapped(x, training=True)
+        logits, features = distiller.student_forward(x, training=True)
         ce = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(
             y, logits, from_logits=True))
         prior = 0.0
-        for j, (k_j, s_j) in enumerate(zip(knowledge, features)):
-            k_j = tf.stop_gradient(distiller._to_measure(k_j))
-            s_j = distiller._to_measure(s_j)
-            if distiller.sparse:
-                s_j = distiller.recoders[j](s_j, s_j - k_j, training=False)
-            prior += distiller._distance(s_j, k_j)
+        for j, (k_j, name) in enumerate(zip(knowledge, kr.student_layer_name)):
+            residual = to_measure(features[name], norm) - tf.stop_gradient(to_measure(k_j, norm))
+            if kr.sparse:
+                residual = kr.recoders[j](residual, residual, training=False)
+            prior += residual_distance(residual, norm)
         prior = distiller.mu * prior
         kd = kd_loss(teacher_logits, logits)
     grads = {}

@@ -59,7 +59,7 @@ def measure(teacher, train, lr):
     taus = []
     for x, y in train.repeat().take(FLAGS.steps):
         distiller.train_on_batch(x, y)
-        taus.append([float(r.tau.numpy()) for r in distiller.recoders])
+        taus.append([float(r.tau.numpy()) for r in distiller.kr.recoders])
     taus = np.array(taus[20:])
     zero = np.mean(taus <= 0.0, axis=0)
     safe = np.where(taus[:-1] > 0, taus[:-1], np.nan)

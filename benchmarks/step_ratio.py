@@ -13,17 +13,11 @@ script takes each method's images/s over KD's and over the student alone's
 Writes a markdown table to `--out` and prints it; the last two printed lines
 are `kr+kd/kd <ratio>` and `kr/kd <ratio>` when those methods are timed.
 
-`--variants` adds KR steps with one part left out or changed
-(`kr_variants.py`, for the profile in BUILD.md, "Where the KR step's time
-goes"); their ratios read the same way.
-
 Usage:
 
     python benchmarks/step_ratio.py                     # batch 128, 6 rounds of 8 steps
     python benchmarks/step_ratio.py --quick             # tiny nets, seconds
     python benchmarks/step_ratio.py --batch_size=256 --rounds=10
-    python benchmarks/step_ratio.py --methods=kd,kr --variants=all \\
-        --out=results/benchmarks/step_ratio_profile.md
 """
 
 import os
@@ -45,7 +39,6 @@ _IMAGE = flags.DEFINE_integer("image_size", 32, "Input height and width (3 chann
 _BATCH = flags.DEFINE_integer("batch_size", 128, "Batch size.")
 _METHODS = flags.DEFINE_list("methods", ["ce", "kd", "kr", "kr_dense", "kr+kd"],
                              "Registered methods to time; kd and ce are always added.")
-_VARIANTS = flags.DEFINE_list("variants", [], "KR variants of kr_variants.py, or 'all'.")
 _ROUNDS = flags.DEFINE_integer("rounds", 6, "Interleaved rounds.")
 _STEPS = flags.DEFINE_integer("steps", 8, "Timed steps per method per round.")
 _WARMUP = flags.DEFINE_integer("warmup", 3, "Untimed steps per method first (tracing).")
@@ -69,22 +62,11 @@ def settings():
 
 
 def method_list():
-    methods = list(dict.fromkeys(["ce", "kd", *_METHODS.value]))
-    variants = _VARIANTS.value
-    if variants == ["all"]:
-        import kr_variants
-        variants = list(kr_variants.VARIANTS)
-    return methods + [f"variant:{v}" for v in variants]
+    return list(dict.fromkeys(["ce", "kd", *_METHODS.value]))
 
 
 def build(method, s):
-    import kr_variants
-
     kwargs = dict(jit=_JIT.value, width=s["width"], input_shape=(s["image"], s["image"], 3))
-    if method.startswith("variant:"):
-        cls, hparams = kr_variants.VARIANTS[method.split(":", 1)[1]]
-        return step_timing.build_compiled("kr", s["teacher_depth"], s["student_depth"],
-                                          distiller_class=cls, **kwargs, **hparams)
     return step_timing.build_compiled(method, s["teacher_depth"], s["student_depth"], **kwargs)
 
 

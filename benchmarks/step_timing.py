@@ -45,14 +45,11 @@ def random_batch(batch, input_shape=(32, 32, 3), classes=10, seed=0):
 
 
 def build_compiled(method, teacher_depth, student_depth, jit=False, width=1.0,
-                   input_shape=(32, 32, 3), classes=10, seed=0, distiller_class=None,
-                   **hparams):
+                   input_shape=(32, 32, 3), classes=10, seed=0, **hparams):
     """A compiled distiller `method`: CIFAR ResNet-`teacher_depth` ->
     ResNet-`student_depth` (both scaled by `width`), SGD(0.01, momentum 0.9).
 
     Build it inside `policy_scope(policy)` for a mixed-precision step.
-    `distiller_class`, when given, replaces the registry's builder (the
-    profile variants of `step_ratio.py` use it).
     """
     import keras
 
@@ -62,10 +59,7 @@ def build_compiled(method, teacher_depth, student_depth, jit=False, width=1.0,
     kwargs = dict(width_multiplier=width, input_shape=input_shape, num_classes=classes)
     teacher = kr_keras.models.cifar_resnet(teacher_depth, **kwargs)
     student = kr_keras.models.cifar_resnet(student_depth, **kwargs)
-    if distiller_class is not None:
-        distiller = distiller_class(teacher, student, **hparams)
-    else:
-        distiller = kr_keras.build_distiller(method, teacher, student, **hparams)
+    distiller = kr_keras.build_distiller(method, teacher, student, **hparams)
     distiller.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9), jit_compile=jit)
     return distiller
 

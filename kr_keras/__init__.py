@@ -8,8 +8,8 @@ teacher = kr_keras.models.cifar_resnet(20, input_shape=(28, 28, 1))
 student = kr_keras.models.cifar_resnet(8, width_multiplier=0.75,
                                        input_shape=(28, 28, 1))
 distiller = kr_keras.KRDistiller(teacher, student, group_size=3)
-distiller.compile(student_optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
-                  knowledge_optimizer=keras.optimizers.SGD(0.1, momentum=0.9),
+distiller.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
+                  auxiliary_optimizer=keras.optimizers.SGD(0.1, momentum=0.9),
                   metrics=["accuracy"])
 ```
 """

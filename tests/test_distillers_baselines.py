@@ -23,8 +23,8 @@ def build(method, **hparams):
 
 
 def optimizers_of(distiller):
-    return {k: v for k, v in vars(distiller).items()
-            if isinstance(v, keras.optimizers.Optimizer)}
+    return {"optimizer": distiller.optimizer,
+            **{f"helper_{i}": o for i, o in enumerate(distiller.helper_optimizers)}}
 
 
 def sgd(rate=0.05):
@@ -41,8 +41,11 @@ def test_every_method_fits_and_reloads_with_one_compile_signature(method, tmp_pa
         distiller.compile(optimizer=sgd(), auxiliary_optimizer=auxiliary,
                           loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                           metrics=["accuracy"])
-    helpers = distiller.auxiliary_variables()
-    assert any("ignores auxiliary_optimizer" in str(w.message) for w in caught) == (not helpers)
+    helpers = [v for l in distiller.helper_losses() for v in l.trainable_variables]
+    uses_auxiliary = any(getattr(l, "helper_optimizer", "auxiliary") == "auxiliary"
+                         for l in distiller.helper_losses())
+    assert any("ignores auxiliary_optimizer" in str(w.message)
+               for w in caught) == (not uses_auxiliary)
     teacher_before = snapshot(distiller.teacher.weights)
     student_before = snapshot(distiller.student.trainable_weights)
     helpers_before = snapshot(helpers)
@@ -55,7 +58,9 @@ def test_every_method_fits_and_reloads_with_one_compile_signature(method, tmp_pa
     assert any(not np.allclose(b, w.numpy()) for b, w in
                zip(student_before, distiller.student.trainable_weights))
     if helpers:
-        assert int(auxiliary.iterations) >= 2
+        for optimizer in distiller.helper_optimizers:
+            assert int(optimizer.iterations) >= 2
+        assert (distiller.auxiliary_optimizer is auxiliary) == uses_auxiliary
         assert any(not np.allclose(b, v.numpy()) for b, v in zip(helpers_before, helpers))
     np.testing.assert_allclose(distiller(x[:8]), distiller.student(x[:8]), atol=1e-6)
     config = distiller.get_config()
@@ -84,8 +89,8 @@ def test_knowledge_lr_reaches_kr_aggregators_alone():
                                         keras.optimizers.SGD(0.5))
         rate = lambda o: pytest.approx(float(o.learning_rate))  # noqa: E731
         assert rate(distiller.auxiliary_optimizer) == (0.5 if method.startswith("kr") else 0.01)
-        if method == "kr+kdgan":
-            assert rate(distiller.posterior_optimizer) == 0.01
+        if method == "kr+kdgan":  # the discriminator: a copy of the student's
+            assert rate(distiller.helper_optimizers[1]) == 0.01
 
 
 def test_kr_compile_keeps_keras_positional_order_and_aliases():
@@ -95,15 +100,27 @@ def test_kr_compile_keeps_keras_positional_order_and_aliases():
     distiller.compile(student, loss)
     assert distiller.optimizer is student and distiller._compile_arguments["loss"] is loss
     student, knowledge = sgd(0.01), sgd(0.2)
-    distiller.compile(student_optimizer=student, knowledge_optimizer=knowledge)
+    distiller.compile(student, auxiliary_optimizer=knowledge)
     assert distiller.optimizer is student and distiller.auxiliary_optimizer is knowledge
-    with pytest.raises(ValueError, match="alias"):
-        distiller.compile(optimizer=sgd(), student_optimizer=sgd())
+    # What keras.Model.compile takes; one instance per helper group, never shared.
+    distiller.compile("sgd", auxiliary_optimizer="sgd")
+    assert distiller.auxiliary_optimizer is not distiller.optimizer
+    assert isinstance(distiller.auxiliary_optimizer, keras.optimizers.SGD)
+    shared = sgd(0.1)
+    distiller.compile(shared, auxiliary_optimizer=shared)
+    assert distiller.auxiliary_optimizer is not distiller.optimizer
+    two = build("kr+kdgan")
+    two.compile(optimizer={"class_name": "SGD", "config": {"learning_rate": 0.03}},
+                auxiliary_optimizer="adam")
+    first, second = two.helper_optimizers
+    assert isinstance(first, keras.optimizers.Adam) and first is not second
+    assert float(second.learning_rate) == pytest.approx(0.03)
 
 
 def test_posterior_rejects_feature_losses():
+    teacher, student = models()
     with pytest.raises(ValueError, match="posterior.*logits"):
-        build("kr", posterior=kr_keras.losses.AttentionTransfer(
+        kr_keras.KRDistiller(teacher, student, posterior=kr_keras.losses.AttentionTransfer(
             "stage2_block1_out", "stage2_block1_out"))
 
 
@@ -138,8 +155,10 @@ def test_student_regularisers_are_outside_the_cross_entropy_weight(method):
     logs = distiller.evaluate(x, y, verbose=0, return_dict=True)
     regularisers = float(sum(np.sum(r) for r in student.losses))
     assert regularisers > 1e-3
-    rest = sum(logs.get(k, 0.0) * w for k, w in
-               [("distillation_loss", 1.0), ("prior_loss", distiller.__dict__.get("mu", 0.0))])
+    # `distillation_loss` is every weighted term: KD's, FSP's or KR's mu * prior.
+    rest = logs["distillation_loss"]
+    if method == "kr":
+        np.testing.assert_allclose(rest, 0.1 * logs["prior_loss"], rtol=1e-4)
     np.testing.assert_allclose(logs["loss"], 0.5 * logs["student_loss"] + rest + regularisers,
                                rtol=1e-4)
 
@@ -178,11 +197,19 @@ def test_hyperparameters_are_declared_explicitly():
             build(method, teacher_layers=["stage1_block1_out"])
     with pytest.raises(ValueError, match="Known methods"):
         build("hint")
-    # KR's declaration lists every KRDistiller argument but the models.
-    arguments = set(inspect.signature(kr_keras.KRDistiller).parameters)
-    assert set(methods.KR_HYPERPARAMETERS) == arguments - {"teacher", "student", "name", "kwargs"}
-    # ... and the registry passes them on (the study's ablations set it on kr+kd).
-    assert "refresh_knowledge" in registry.hyperparameters("kr+kd")
+    kr = {"mu", "student_loss_weight", "teacher_layers", "student_layers", "group_size",
+          "gamma", "boost", "floor", "target_inactive", "threshold_rate",
+          "aggregation_momentum", "prior_warmup_steps", "feature_normalization",
+          "refresh_knowledge"}
+    assert registry.hyperparameters("kr") == registry.hyperparameters("kr_dense") == kr
+    assert registry.hyperparameters("kr+kd") == kr | {"temperature", "distillation_loss_weight"}
+    # Each declared name reaches the distiller.
+    distiller = build("kr+kd", gamma=0.5, refresh_knowledge=False, temperature=3.0,
+                      distillation_loss_weight=0.7, student_loss_weight=0.2)
+    assert (distiller.kr.gamma, distiller.kr.refresh_knowledge) == (0.5, False)
+    assert distiller.posterior[0].temperature == 3.0
+    assert distiller.distillation_loss_weights == [0.1, 0.7]
+    assert distiller.student_loss_weight == 0.2
 
 
 def test_loss_is_the_weighted_sum_of_the_reported_terms():

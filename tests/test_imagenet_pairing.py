@@ -18,11 +18,11 @@ def test_deep_teachers_pair_with_resnet18_stage_outputs_at_k4(teacher_depth):
     assert pairing["student_layers"] == [f"stage{s}_block2_out" for s in (1, 2, 3, 4)]
     assert pairing["teacher_layers"] == kr_keras.models.default_tap_names(teacher)
     assert len(pairing["teacher_layers"]) == 16
-    groups = kr_keras.distillers.group_taps(pairing["teacher_layers"], pairing["student_layers"], 4)
+    groups = kr_keras.losses.kr.group_taps(pairing["teacher_layers"], pairing["student_layers"], 4)
     assert groups[0] == ["stage1_block1_out", "stage1_block2_out", "stage1_block3_out", "stage2_block1_out"]
     assert groups[3][-1] == "stage4_block3_out"
     distiller = kr_keras.KRDistiller(teacher, student, **pairing)
-    assert len(distiller.aggregators) == 4
+    assert len(distiller.kr.aggregators) == 4
 
 
 def test_stage_outputs_of_resnet34_student():

@@ -83,7 +83,7 @@ def test_toy_kr_distill_on_mock_imagenet_lowers_its_loss(mock_tfds):
     student = imagenet_resnet(18, **shape)
     pairing = kr_keras.models.imagenet_pairing(teacher, student)
     distiller = kr_keras.build_distiller("kr", teacher, student, **pairing)
-    assert distiller.group_size == 4 and len(distiller.aggregators) == 4
+    assert distiller.kr.group_size == 4 and len(distiller.kr.aggregators) == 4
     distiller.compile(optimizer=keras.optimizers.SGD(0.05, momentum=0.9),
                       metrics=kr_keras.metrics.imagenet_metrics())
     history = distiller.fit(x, y, batch_size=8, epochs=5, shuffle=False, verbose=0).history

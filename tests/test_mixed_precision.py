@@ -88,7 +88,7 @@ def test_srp_threshold_follows_the_same_rule_under_mixed_float16():
         finally:
             keras.mixed_precision.set_global_policy("float32")
         taus.setdefault("init", distiller.start_weights)
-        first = float(np.mean(np.abs(distiller.recoders[0].tau.numpy())))
+        first = float(np.mean(np.abs(distiller.kr.recoders[0].tau.numpy())))
         taus[policy] = first
     assert taus["float32"] > 0
     assert taus["mixed_float16"] == pytest.approx(taus["float32"], rel=0.05), taus

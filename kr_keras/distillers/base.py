@@ -41,6 +41,33 @@ def helper_variables(losses, adversarial):
     return [v for l in layers for v in l.trainable_variables if (id(v) in own) == adversarial]
 
 
+def helper_optimizer(loss, student_optimizer, auxiliary_optimizer, used):
+    """The optimizer of one loss's helpers, a fresh instance per loss.
+
+    A loss declares where it comes from: `helper_optimizer = "student"` (a
+    copy of the student optimizer's config, e.g. KDGAN's discriminator) or
+    `"auxiliary"` (the default): `auxiliary_optimizer` when given (the
+    instance itself for the first loss, copies after), else the loss's
+    `default_helper_optimizer` (an identifier or config, e.g. KR's SGD(0.1)),
+    else a copy of the student's (RepDistiller's joint update). `used` is a
+    list the instances handed out are appended to.
+    """
+    source = getattr(loss, "helper_optimizer", "auxiliary")
+    if source not in ("auxiliary", "student"):
+        raise ValueError(f"{type(loss).__name__}.helper_optimizer must be 'auxiliary' or "
+                         f"'student'. Received: helper_optimizer={source!r}")
+    if source == "auxiliary" and auxiliary_optimizer is not None:
+        optimizer = keras.optimizers.get(auxiliary_optimizer)
+        if optimizer is student_optimizer or any(optimizer is o for o in used):
+            optimizer = copy_optimizer(optimizer)
+        used.append(optimizer)
+        return optimizer
+    default = getattr(loss, "default_helper_optimizer", None)
+    if source == "auxiliary" and default is not None:
+        return keras.optimizers.get(default)
+    return copy_optimizer(student_optimizer)
+
+
 class BaseDistiller(keras.Model):
     """Base of `Distiller` and `KRDistiller` (not registered; subclass it).
 
@@ -72,59 +99,59 @@ class BaseDistiller(keras.Model):
         run_in_global_dtype(teacher)
         self.student_loss_weight = float(student_loss_weight)
         self.student_loss_tracker = keras.metrics.Mean(name="student_loss")
-        self.auxiliary_optimizer = None
-
-    # ------------------------------------------------------------ hooks
-    def auxiliary_variables(self):
-        """The variables `auxiliary_optimizer` trains."""
-        raise NotImplementedError
-
-    def default_auxiliary_optimizer(self, optimizer):
-        """`auxiliary_optimizer` when `compile` is not given one: a copy of
-        the student optimizer's config (RepDistiller's joint update)."""
-        return copy_optimizer(optimizer)
+        self.helper_optimizers = []
 
     # ------------------------------------------------------------ compile
+    def helper_losses(self):
+        """The losses that own trainable helpers, one optimizer each."""
+        return []
+
     def compile(self, optimizer=None, loss=None, metrics=None,
                 auxiliary_optimizer=None, **kwargs):
         """Configures the optimizers, the student loss and the metrics.
 
         Args:
-            optimizer: Student optimizer; default SGD(0.01, momentum 0.9).
+            optimizer: Student optimizer: an instance, an identifier string
+                (`"sgd"`) or a config dict, as `keras.Model.compile` takes;
+                default SGD(0.01, momentum 0.9).
             loss: Student loss on `(y, logits)`; default sparse categorical
                 cross-entropy from logits.
             metrics: Metrics of the student logits, e.g. `["accuracy"]`.
-            auxiliary_optimizer: Optimizer of the trainable helpers
-                (`auxiliary_variables()`); default
-                `default_auxiliary_optimizer(optimizer)`. A distiller
-                without helpers ignores it, with a warning.
+            auxiliary_optimizer: Optimizer of the losses' trainable helpers
+                (KR's aggregators, FitNet's regressor, ...), taken like
+                `optimizer`; each loss gets its own instance. Default per
+                loss: its `default_helper_optimizer` (KR: the paper's
+                SGD(0.1, momentum 0.9)), else a copy of the student
+                optimizer's config. A loss declaring `helper_optimizer =
+                "student"` (KDGAN's discriminator) always trains with such a
+                copy. Ignored, with a warning, when no loss uses it.
             **kwargs: Passed to `keras.Model.compile` (`jit_compile`, ...).
         """
-        optimizer = optimizer or keras.optimizers.SGD(0.01, momentum=0.9)
-        loss = loss or keras.losses.SparseCategoricalCrossentropy(from_logits=True)
         config = dict(optimizer=optimizer, loss=loss, metrics=metrics,
                       auxiliary_optimizer=auxiliary_optimizer, **kwargs)
-        helpers = self.auxiliary_variables()
-        if helpers:
-            if auxiliary_optimizer is None:
-                auxiliary_optimizer = self.default_auxiliary_optimizer(optimizer)
-            if auxiliary_optimizer is optimizer:
-                raise ValueError(
-                    "Pass distinct optimizer instances for the student and the "
-                    f"helpers. Received: auxiliary_optimizer={auxiliary_optimizer!r}")
-            self.auxiliary_optimizer = build_optimizer(
-                auxiliary_optimizer, helpers, "auxiliary_optimizer")
-            if config["auxiliary_optimizer"] is not None:  # (a default is re-made)
-                config["auxiliary_optimizer"] = unwrapped(self.auxiliary_optimizer)
-        elif auxiliary_optimizer is not None:
-            config["auxiliary_optimizer"] = None
-            warnings.warn(f"{self.name} has no trainable helpers; it ignores "
-                          f"auxiliary_optimizer={auxiliary_optimizer!r}.", stacklevel=2)
-        optimizer = build_optimizer(
-            optimizer, self.student_variables(), "student_optimizer")
+        optimizer = (keras.optimizers.SGD(0.01, momentum=0.9) if optimizer is None
+                     else keras.optimizers.get(optimizer))
+        loss = loss or keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        used = []
+        self.helper_optimizers = [
+            build_optimizer(helper_optimizer(l, optimizer, auxiliary_optimizer, used),
+                            l.trainable_variables, f"helper_optimizer_{i}")
+            for i, l in enumerate(self.helper_losses())]
+        if auxiliary_optimizer is not None and not used:
+            warnings.warn(f"{self.name} has no helpers trained by auxiliary_optimizer; it "
+                          f"ignores auxiliary_optimizer={auxiliary_optimizer!r}.", stacklevel=2)
+        optimizer = build_optimizer(optimizer, self.student_variables(), "student_optimizer")
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
-        config["optimizer"] = unwrapped(optimizer)
+        for key in ("optimizer", "auxiliary_optimizer"):  # instances: their (built) state
+            if isinstance(config[key], keras.optimizers.Optimizer):
+                config[key] = (unwrapped(optimizer) if key == "optimizer"
+                               else unwrapped(self.helper_optimizers[0]) if used else None)
         self._compile_arguments = config
+
+    @property
+    def auxiliary_optimizer(self):
+        """The first helper optimizer (`None` without helpers)."""
+        return self.helper_optimizers[0] if getattr(self, "helper_optimizers", None) else None
 
     def get_compile_config(self):
         """`compile`'s arguments, every optimizer included (schedules too)."""
@@ -188,34 +215,6 @@ class BaseDistiller(keras.Model):
                                       labels=y, training=training, epoch=epoch)
             total += weights[i] * tf.cast(value, tf.float32)
         return total
-
-    def helper_step(self, losses, optimizer, teacher, student, y, training):
-        """One step of the helpers that have their own objective (losses
-        with `helper_loss`, e.g. KDGAN's discriminator) on it, taken before
-        the student's; returns its value, or `None` when there are none."""
-        value, gradients, variables = self.helper_gradients(
-            losses, optimizer, teacher, student, y, training)
-        if gradients:
-            optimizer.apply(gradients, variables)
-        return value
-
-    def helper_gradients(self, losses, optimizer, teacher, student, y, training):
-        """`(value, gradients, variables)` of `helper_step`'s objective, not
-        applied (`None, [], []` without such helpers; no gradients unless
-        `training`)."""
-        adversarial = [l for l in losses if hasattr(l, "helper_loss")]
-        if not adversarial:
-            return None, [], []
-        student = tf.nest.map_structure(tf.stop_gradient, student)
-        with tf.GradientTape() as tape:
-            value = tf.add_n([tf.cast(l.helper_loss(
-                self.loss_inputs(l, "teacher", teacher), self.loss_inputs(l, "student", student),
-                labels=y, training=training), tf.float32) for l in adversarial])
-            scaled = optimizer.scale_loss(value)
-        if not training:
-            return value, [], []
-        variables = helper_variables(adversarial, adversarial=True)
-        return value, tape.gradient(scaled, variables), variables
 
     def student_loss(self, y, logits, sample_weight):
         """`(compiled loss, student regularisers)`, float32, each divided by

@@ -132,9 +132,9 @@ class Distiller(BaseDistiller):
             return [self.student_loss_weight, *self.distillation_loss_weights]
         return [stage["student_loss_weight"], *stage["distillation_loss_weights"]]
 
-    def auxiliary_variables(self):
-        return (helper_variables(self.distillation_losses, adversarial=False)
-                + helper_variables(self.distillation_losses, adversarial=True))
+    def helper_losses(self):
+        return [l for l in self.distillation_losses
+                if isinstance(l, keras.layers.Layer) and l.trainable_variables]
 
     def fit(self, *args, **kwargs):
         staged = sum(stage["epochs"] for stage in self.stages)
@@ -148,25 +148,49 @@ class Distiller(BaseDistiller):
             kwargs["callbacks"] = [*(kwargs.get("callbacks") or []), _StageSchedule()]
         return super().fit(*args, **kwargs)
 
+    def _helper_objective(self, loss, optimizer, teacher, student, y, training):
+        """`(value, gradients, variables)` of `loss.helper_loss` on the
+        stop-gradient student outputs (`None, [], []` for a loss without
+        one; no gradients unless `training`)."""
+        if not hasattr(loss, "helper_loss"):
+            return None, [], []
+        student = tf.nest.map_structure(tf.stop_gradient, student)
+        variables = helper_variables([loss], adversarial=True)
+        with tf.GradientTape() as tape:
+            value = tf.cast(loss.helper_loss(
+                self.loss_inputs(loss, "teacher", teacher),
+                self.loss_inputs(loss, "student", student),
+                labels=y, training=training), tf.float32)
+            scaled = optimizer.scale_loss(value) if training else value
+        if not training:
+            return value, [], []
+        return value, tape.gradient(scaled, variables), variables
+
     def _step(self, data, training):
+        """One step: each helper loss's own objective first (KR's knowledge
+        step, KDGAN's discriminator), then the student's objective against
+        the updated helpers; helpers trained on the student's objective
+        (FitNet's regressor) step with it, in the same `apply` as their
+        own objective's gradients where a loss has both (FT)."""
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         losses, (train_student, frozen) = self.distillation_losses, self.stage_mode
-        joint = helper_variables(losses, adversarial=False) if training and train_student else []
+        groups = list(zip(self.helper_losses(), self.helper_optimizers))
         teacher = self.teacher_forward(x) if losses else None
-        with tf.GradientTape(persistent=bool(joint)) as tape:
+        joint = {id(l): helper_variables([l], adversarial=False) if training and train_student
+                 else [] for l, _ in groups}
+        with tf.GradientTape(persistent=any(joint.values())) as tape:
             student = self.student_forward(x, training=training and train_student)
+            auxiliary, pending = [], {}
             with tape.stop_recording():
-                # The helpers' own objective (KDGAN's discriminator) steps
-                # before the student's. Where joint helpers share
-                # `auxiliary_optimizer` (FT's paraphraser and translator),
-                # both go in one `apply` below instead, so that a train step
-                # is one of its iterations and its schedule keeps pace.
-                auxiliary, helper_gradients, helpers = self.helper_gradients(
-                    losses, self.auxiliary_optimizer, teacher, student, y,
-                    training and not frozen)
-                if helpers and not joint:
-                    self.auxiliary_optimizer.apply(helper_gradients, helpers)
-                    helper_gradients, helpers = [], []
+                for loss, optimizer in groups:
+                    value, gradients, variables = self._helper_objective(
+                        loss, optimizer, teacher, student, y, training and not frozen)
+                    if value is not None:
+                        auxiliary.append(value)
+                    if gradients and not joint[id(loss)]:
+                        optimizer.apply(gradients, variables)
+                    elif gradients:
+                        pending[id(loss)] = (gradients, variables)
             weights = ([self.stage_weights[i] for i in range(len(losses) + 1)]
                        if self.stages else [self.student_loss_weight, *self.distillation_loss_weights])
             student_loss, regularisers = self.student_loss(y, student[0], sample_weight)
@@ -174,20 +198,21 @@ class Distiller(BaseDistiller):
                                              training and train_student, self.epoch)
             total = weights[0] * student_loss + distillation + regularisers
             scaled = self.optimizer.scale_loss(total)
-            if joint:
-                joint_scaled = self.auxiliary_optimizer.scale_loss(total)
+            joint_scaled = {id(l): o.scale_loss(total) for l, o in groups if joint[id(l)]}
         if training and train_student:
             variables = self.student_variables()
             self.optimizer.apply(tape.gradient(scaled, variables), variables)
-        if joint:
-            helper_gradients = [*helper_gradients, *tape.gradient(joint_scaled, joint)]
-            helpers = [*helpers, *joint]
-        if helpers:
-            self.auxiliary_optimizer.apply(helper_gradients, helpers)
+        for loss, optimizer in groups:
+            gradients, variables = pending.get(id(loss), ([], []))
+            if joint[id(loss)]:
+                gradients = [*gradients, *tape.gradient(joint_scaled[id(loss)], joint[id(loss)])]
+                variables = [*variables, *joint[id(loss)]]
+            if gradients and (joint[id(loss)] or id(loss) in pending):
+                optimizer.apply(gradients, variables)
         return self.update_metrics(x, y, sample_weight, student[0], total, [
             (self.student_loss_tracker, student_loss),
             (self.distillation_loss_tracker, distillation),
-            (self.auxiliary_loss_tracker, auxiliary)])
+            (self.auxiliary_loss_tracker, tf.add_n(auxiliary) if auxiliary else None)])
 
     def train_step(self, data):
         return self._step(data, training=True)

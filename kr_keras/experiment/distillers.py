@@ -11,27 +11,28 @@ Two things differ between distillers, and neither is found by method name:
 
 import logging
 
-from kr_keras.distillers import KRDistiller
 from kr_keras.distillers import registry
+from kr_keras.losses.kr import KnowledgeRepresenting
 
 
 def takes_knowledge_optimizer(distiller):
     """Whether `distiller` has KR's aggregators (Eq. 9's optimizer)."""
-    return isinstance(distiller, KRDistiller)
+    return any(isinstance(l, KnowledgeRepresenting)
+               for l in getattr(distiller, "distillation_losses", ()))
 
 
 def compile_distiller(distiller, optimizer, knowledge_optimizer, metrics=("accuracy",),
                       **kwargs):
     """`distiller.compile(optimizer=..., metrics=...)`, with
-    `knowledge_optimizer=` for KR's aggregators alone: other helpers (FitNet's
-    regressor, KDGAN's discriminator) train with a copy of the student
-    optimizer's config, their distiller's default.
+    `auxiliary_optimizer=knowledge_optimizer` where KR's aggregators are:
+    other methods' helpers (FitNet's regressor, KDGAN's discriminator) train
+    with a copy of the student optimizer's config, their default.
 
     Returns:
         `True` when the knowledge optimizer was used.
     """
     used = takes_knowledge_optimizer(distiller)
-    extra = {"knowledge_optimizer": knowledge_optimizer} if used else {}
+    extra = {"auxiliary_optimizer": knowledge_optimizer} if used else {}
     distiller.compile(optimizer=optimizer, metrics=list(metrics), **extra, **kwargs)
     return used
 

@@ -85,6 +85,10 @@ class KDGANDistillation(keras.layers.Layer, keras.distillation.DistillationLoss)
         **kwargs: Base layer keyword arguments.
     """
 
+    # The discriminator trains with a copy of the student's optimizer, also
+    # beside KR's aggregators (whose auxiliary_optimizer has the knowledge lr).
+    helper_optimizer = "student"
+
     def __init__(self, temperature=4.0, units=64, **kwargs):
         if temperature <= 0:
             raise ValueError(f"`temperature` must be > 0. Received: temperature={temperature}")

@@ -1,0 +1,256 @@
+"""Knowledge Representing (KR): the prior term and its knowledge aggregators.
+
+Reference: Liu et al., "Knowledge Representing: Efficient, Sparse
+Representation of Prior Knowledge for Knowledge Distillation" (Sec. 3.1-3.4).
+The paper's text lost its equations; docs/method.md states the project's
+reading of Eq. 9 (knowledge step) and Eq. 10 (student step), and why.
+"""
+
+import keras
+import tensorflow as tf
+
+from kr_keras.layers.knowledge_aggregation import KnowledgeAggregation
+from kr_keras.layers.sparse_recoding import SparseRecoding
+from kr_keras.losses.common import scale_for_replicas
+from kr_keras.models.tap import default_tap_names
+
+DEFAULTS = {"teacher_layers": None, "student_layers": None, "group_size": None,
+            "gamma": 1.0, "boost": 2.0, "floor": 0.0, "target_inactive": 0.5,
+            "threshold_rate": 0.05, "aggregation_momentum": 0.9, "prior_warmup_steps": 0,
+            "feature_normalization": "l2", "refresh_knowledge": True}
+
+
+def group_taps(teacher_taps, student_taps, group_size=None):
+    """Splits teacher taps, in order, into one consecutive group per student
+    tap (paper Sec. 3.3; `group_size` is its aggregation number k, `None`
+    infers it). Raises a ValueError naming the counts when they do not divide.
+
+    Example:
+
+    >>> group_taps(["t1", "t2", "t3", "t4"], ["s1", "s2"])
+    [['t1', 't2'], ['t3', 't4']]
+    """
+    n_teacher, n_student = len(teacher_taps), len(student_taps)
+    if n_student == 0:
+        raise ValueError("The student has no tapped layers; pass student_layers.")
+    size = n_teacher // n_student if group_size is None else group_size
+    if not isinstance(size, int) or size < 1 or size * n_student != n_teacher:
+        raise ValueError(
+            f"{n_teacher} teacher taps do not split into {n_student} groups (one per "
+            f"student tap) of group_size={group_size}: pass teacher_layers/student_layers "
+            "so that len(teacher_layers) == group_size * len(student_layers). Received: "
+            f"teacher taps {teacher_taps}, student taps {student_taps}")
+    return [list(teacher_taps[j * size:(j + 1) * size]) for j in range(n_student)]
+
+
+def to_measure(feature, normalization):
+    """A map in the space where KR matches it, float32: each example scaled
+    to unit L2 norm (`"l2"`, paper Eq. 5's equal measure) or raw (`"none"`)."""
+    feature = tf.cast(feature, tf.float32)
+    if normalization == "l2":
+        feature = tf.math.l2_normalize(feature, axis=[1, 2, 3], epsilon=1e-12)
+    return feature
+
+
+def residual_spread(residual, student):
+    """Eq. 9's `sigma_j`: `std(residual) / rms(student)` of matched maps, no
+    gradient. Independent of the maps' size and norm (for unit-norm maps
+    about the per-example residual norm, in [0, 2]), so `1 + gamma * sigma`
+    weighs more the groups whose knowledge is farther from the student.
+
+    Example:
+
+    >>> s = tf.ones([1, 2, 2, 1])
+    >>> float(residual_spread(tf.constant([[[[0.], [2.]], [[0.], [2.]]]]), s))
+    1.0
+    """
+    residual, student = tf.stop_gradient(residual), tf.stop_gradient(student)
+    return tf.math.reduce_std(residual) / tf.sqrt(tf.reduce_mean(tf.square(student)) + 1e-12)
+
+
+def residual_distance(residual, normalization):
+    """Batch mean of the per-example squared norm (unit-norm maps, in [0, 4])
+    or the element mean of the squared residual (raw maps)."""
+    if normalization == "l2":
+        return tf.reduce_mean(tf.reduce_sum(tf.square(residual), axis=[1, 2, 3]))
+    return tf.reduce_mean(tf.square(residual))
+
+
+@keras.saving.register_keras_serializable(package="kr_keras")
+class KnowledgeRepresenting(keras.layers.Layer, keras.distillation.DistillationLoss):
+    """KR's prior term (Eq. 10) and its aggregators' objective (Eq. 9).
+
+    Teacher taps are split into one group of `group_size` consecutive maps
+    per student tap `s_j`; the group's `KnowledgeAggregation` `A_j` merges
+    it into the knowledge map `K_j`. The aggregators are this loss's helpers
+    and `helper_loss` is their objective, which `kr_keras.distillers.
+    Distiller` steps (with its own optimizer) before the student's:
+
+    * `helper_loss` (Eq. 9): `sum_j (1 + gamma * sigma_j) * d(K_j, sg(s_j))`,
+      `sigma_j = sg(std(K_j - s_j) / rms(s_j))` (the residual's spread
+      relative to the map's own scale);
+    * `compute_loss` (Eq. 10's prior, weighted by the distiller's `mu`):
+      `sum_j d(SRP(s_j), sg(K_j))` against the knowledge of the *updated*
+      aggregators, where SRP (`kr_keras.layers.SparseRecoding`) filters the
+      gradient of residuals within its threshold `tau` to `floor` and boosts
+      the others by `boost`; `sparse=False` is KR-Dense.
+
+    `d` is the squared distance of maps scaled to unit L2 norm per example
+    (`feature_normalization="l2"`) or of raw maps (`"none"`). Metrics in the
+    distiller's logs: `knowledge_loss`, `prior_loss`, and with SRP `tau` and
+    `inactive_fraction` (means over taps).
+
+    Args:
+        teacher_layers: Teacher layer names, in order (a name or a list);
+            default its residual block outputs (`*block<i>_out`).
+        student_layers: Student layer names; default its block outputs.
+        group_size: Teacher taps per student tap (paper's k); `None` infers.
+        gamma: Transport weight of Eq. 9's residual re-weighting.
+        sparse: `False` replaces SRP by the identity (KR-Dense).
+        boost: SRP gradient factor for residuals beyond `tau`.
+        floor: SRP gradient factor for residuals within `tau`.
+        target_inactive: The fraction of residuals SRP's `tau` keeps within.
+        threshold_rate: Step of `tau`'s rule in log space.
+        aggregation_momentum: Batch-norm momentum of the aggregators.
+        prior_warmup_steps: Ramps the term linearly from 0 over this many
+            training steps (0: none).
+        feature_normalization: `"l2"` or `"none"` (see above).
+        refresh_knowledge: `False` matches the student to the knowledge from
+            before the aggregators' step (both steps from one forward).
+        **kwargs: Base layer keyword arguments.
+
+    Example:
+
+    ```python
+    kr = kr_keras.losses.KnowledgeRepresenting(group_size=3)
+    distiller = kr_keras.distillers.Distiller(teacher, student, [kr], [0.1])
+    distiller.compile(optimizer="sgd", auxiliary_optimizer="sgd")
+    ```
+    """
+
+    # The paper's CIFAR knowledge optimizer (Sec. 4.1), when compile() is
+    # given no auxiliary_optimizer.
+    default_helper_optimizer = {"class_name": "SGD",
+                                "config": {"learning_rate": 0.1, "momentum": 0.9}}
+
+    def __init__(self, teacher_layers=None, student_layers=None, group_size=None, gamma=1.0,
+                 sparse=True, boost=2.0, floor=0.0, target_inactive=0.5, threshold_rate=0.05,
+                 aggregation_momentum=0.9, prior_warmup_steps=0, feature_normalization="l2",
+                 refresh_knowledge=True, **kwargs):
+        if feature_normalization not in ("l2", "none"):
+            raise ValueError("`feature_normalization` must be 'l2' or 'none'. "
+                             f"Received: feature_normalization={feature_normalization!r}")
+        if gamma < 0 or prior_warmup_steps < 0:
+            raise ValueError("`gamma` and `prior_warmup_steps` must be >= 0. Received: "
+                             f"gamma={gamma}, prior_warmup_steps={prior_warmup_steps}")
+        super().__init__(**kwargs)
+        self.teacher_layer_name = _names(teacher_layers)
+        self.student_layer_name = _names(student_layers)
+        self.group_size, self.gamma, self.sparse = group_size, float(gamma), bool(sparse)
+        self.boost, self.floor = float(boost), float(floor)
+        self.target_inactive, self.threshold_rate = float(target_inactive), float(threshold_rate)
+        self.aggregation_momentum = float(aggregation_momentum)
+        self.prior_warmup_steps = int(prior_warmup_steps)
+        self.feature_normalization = feature_normalization
+        self.refresh_knowledge = bool(refresh_knowledge)
+        self._knowledge_before = None
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in (
+            ["knowledge_loss", "prior_loss"] + (["tau", "inactive_fraction"] if sparse else []))}
+
+    def validate_model_compatibility(self, teacher, student):
+        """Resolves the taps and builds one aggregator (and SRP) per student tap."""
+        if self.built:
+            return
+        if self.teacher_layer_name is None:
+            self.teacher_layer_name = default_tap_names(teacher)
+        if self.student_layer_name is None:
+            self.student_layer_name = default_tap_names(student)
+        groups = group_taps(self.teacher_layer_name, self.student_layer_name, self.group_size)
+        self.group_size = len(groups[0])
+        self.aggregators, self.recoders = [], []
+        for j, (name, group) in enumerate(zip(self.student_layer_name, groups)):
+            s_shape = student.get_layer(name).output.shape
+            t_shapes = [teacher.get_layer(n).output.shape for n in group]
+            if len(s_shape) != 4 or any(len(s) != 4 for s in t_shapes):
+                raise ValueError(
+                    "KR taps must be 4D channels-last feature maps. Received: student "
+                    f"{name}{tuple(s_shape)}, teacher {list(zip(group, map(tuple, t_shapes)))}")
+            aggregator = KnowledgeAggregation(s_shape[-1], s_shape[1:3],
+                                              momentum=self.aggregation_momentum,
+                                              name=f"aggregation_{j}")
+            aggregator.build(t_shapes)
+            self.aggregators.append(aggregator)
+            if self.sparse:
+                recoder = SparseRecoding(self.boost, self.floor, self.target_inactive,
+                                         self.threshold_rate, name=f"sparse_recoding_{j}")
+                recoder.build(s_shape, s_shape)
+                self.recoders.append(recoder)
+        self.steps = self.add_weight(shape=(), initializer="zeros", trainable=False,
+                                     name="steps", aggregation="only_first_replica")
+        self.built = True
+
+    def knowledge(self, teacher_features, training, update_statistics=True):
+        """`[K_j]`: each group's teacher maps through its aggregator."""
+        size = self.group_size
+        return [a.project(a.merge(teacher_features[j * size:(j + 1) * size]),
+                          training=training, update_statistics=update_statistics)
+                for j, a in enumerate(self.aggregators)]
+
+    def helper_loss(self, teacher_outputs, student_outputs, training=None, **kwargs):
+        """Eq. 9 on stop-gradient student maps; the aggregators' objective."""
+        knowledge = self.knowledge(teacher_outputs, training=training)
+        if training and not self.refresh_knowledge:
+            self._knowledge_before = [tf.stop_gradient(k) for k in knowledge]
+        total = 0.0
+        for k_j, s_j in zip(knowledge, student_outputs):
+            k_j = to_measure(k_j, self.feature_normalization)
+            s_j = tf.stop_gradient(to_measure(s_j, self.feature_normalization))
+            residual = k_j - s_j
+            total += (1.0 + self.gamma * residual_spread(residual, s_j)) * residual_distance(
+                residual, self.feature_normalization)
+        self._track("knowledge_loss", total, student_outputs)
+        return scale_for_replicas(total)
+
+    def compute_loss(self, teacher_outputs, student_outputs, training=None, **kwargs):
+        """Eq. 10's prior term, unweighted (the distiller applies `mu`)."""
+        if self._knowledge_before is not None:
+            knowledge, self._knowledge_before = self._knowledge_before, None
+        else:  # after the aggregators' step: this batch's statistics, not moved again
+            knowledge = self.knowledge(teacher_outputs, training=training,
+                                       update_statistics=False)
+        total = 0.0
+        for j, (k_j, s_j) in enumerate(zip(knowledge, student_outputs)):
+            k_j = tf.stop_gradient(to_measure(k_j, self.feature_normalization))
+            residual = to_measure(s_j, self.feature_normalization) - k_j
+            if self.sparse and training:
+                # K_j is constant here: recoding the residual recodes s_j's gradient.
+                residual = self.recoders[j](residual, residual, training=True)
+            total += residual_distance(residual, self.feature_normalization)
+        self._track("prior_loss", total, student_outputs)
+        if self.sparse:
+            self._track("tau", tf.add_n([tf.convert_to_tensor(r.tau) for r in self.recoders])
+                        / len(self.recoders), student_outputs)
+            self._track("inactive_fraction", tf.add_n([tf.convert_to_tensor(
+                r.inactive_fraction) for r in self.recoders]) / len(self.recoders),
+                student_outputs)
+        if self.prior_warmup_steps:  # the weight of this (or, evaluating, the next) step
+            if training:
+                self.steps.assign_add(1.0)
+            step = tf.convert_to_tensor(self.steps) + (0.0 if training else 1.0)
+            total *= tf.minimum(1.0, step / float(self.prior_warmup_steps))
+        return scale_for_replicas(total)
+
+    def _track(self, name, value, student_outputs):
+        self.trackers[name].update_state(value, sample_weight=tf.shape(student_outputs[0])[0])
+
+    def get_config(self):
+        keys = ("group_size", "gamma", "sparse", "boost", "floor", "target_inactive",
+                "threshold_rate", "aggregation_momentum", "prior_warmup_steps",
+                "feature_normalization", "refresh_knowledge")
+        return {**super().get_config(), "teacher_layers": self.teacher_layer_name,
+                "student_layers": self.student_layer_name,
+                **{k: getattr(self, k) for k in keys}}
+
+
+def _names(layers):
+    return [layers] if isinstance(layers, str) else (None if layers is None else list(layers))
