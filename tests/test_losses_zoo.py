@@ -1,7 +1,6 @@
 """SP, CC, VID, RKD, PKT, AB, FT, CRD and DKD against numpy ports of the
 references (RepDistiller `distiller_zoo/`, `crd/`; mdistiller `DKD.py`)."""
 
-import os
 
 import keras
 import numpy as np
