@@ -254,10 +254,11 @@ def test_ft_matches_reference_and_freezes_paraphraser(pair):
     assert weight == 200.0 and ft.stages(None) == [] and ft.stages(None, 0) == []
     [stage] = ft.stages(30, paraphraser_epochs=1)  # the reference's stage wins
     assert stage["train_student"] is False and stage["freeze_after"] is True
-    # Default: one epoch of CE alone while the paraphraser trains, then frozen.
-    assert ft.DEFAULTS["paraphraser_epochs"] == 1 and ft.DEFAULTS["ft_stage_epochs"] is None
-    [stage] = ft.stages(None, paraphraser_epochs=1)
-    assert stage == {"epochs": 1, "student_loss_weight": 1.0,
+    # Default: 30 / 240 of fit's epochs (at least 1) of CE alone while the
+    # paraphraser trains, then frozen; the distiller resolves the fraction.
+    assert ft.DEFAULTS["paraphraser_epochs"] == 0.125 and ft.DEFAULTS["ft_stage_epochs"] is None
+    [stage] = ft.stages(None, paraphraser_epochs=0.125)
+    assert stage == {"epochs": 0.125, "student_loss_weight": 1.0,
                      "distillation_loss_weights": [0.0], "freeze_after": True}
     loss.validate_model_compatibility(*pair)
     t = tf.constant(rand(2, 2, 2, 32, seed=21))
