@@ -77,6 +77,24 @@ def test_default_taps_without_global_pooling():
     assert feature_taps(net, "embedding") == ["flat"]
 
 
+def test_default_counts_that_differ_pair_the_deepest(apps):
+    student = kr_keras.models.cifar_resnet(8, width_multiplier=0.25, input_shape=(32, 32, 3))
+    assert paired_taps("AT", apps[0], student, None, None) == [
+        ("conv3_block4_out", "stage1_block1_out"), ("conv4_block6_out", "stage2_block1_out"),
+        ("conv5_block3_out", "stage3_block1_out")]
+    with pytest.raises(ValueError, match="AT pairs one teacher tap with each student tap"):
+        paired_taps("AT", apps[0], student, None, ["stage3_block1_out"])
+
+
+def test_a_model_without_maps_names_the_fix():
+    inputs = keras.Input((6,))
+    mlp = keras.Model(inputs, keras.layers.Dense(3)(keras.layers.Dense(4, name="h")(inputs)))
+    with pytest.raises(ValueError, match="VID: Model .* has no 4D feature map .* Pass "
+                       "teacher_layers= and student_layers="):
+        paired_taps("VID", mlp, mlp, None, None)
+    assert paired_taps("RKD", mlp, mlp, None, None, "embedding", None) == [("h", "h")]
+
+
 @pytest.mark.parametrize("name", sorted(set(FEATURE + LOGIT_ONLY) - {"fsp"}))
 def test_every_method_trains_a_step_on_keras_applications(name, apps, batch):
     distiller = kr_keras.build_distiller(name, *apps)

@@ -109,15 +109,18 @@ def paired_taps(method, teacher, student, teacher_layers, student_layers, kind="
     Raises:
         ValueError: naming the method, the layers, their shapes and the fix.
     """
-    given = (teacher_layers, student_layers)
-    names = [tap_names(layers) if layers is not None else feature_taps(model, kind)
-             for model, layers in ((teacher, teacher_layers), (student, student_layers))]
-    n = min(len(names[0]), len(names[1]))
-    if given == (None, None):
-        names = [names[0][len(names[0]) - n:], names[1][len(names[1]) - n:]]
     fix = (f"Pass teacher_layers= and student_layers= (a layer name or a list, one per "
            f"pair) naming layers {method} can use. Received: teacher_layers="
            f"{teacher_layers!r}, student_layers={student_layers!r}")
+    names = []
+    for model, layers in ((teacher, teacher_layers), (student, student_layers)):
+        try:
+            names.append(tap_names(layers) if layers is not None else feature_taps(model, kind))
+        except ValueError as error:  # no default taps
+            raise ValueError(f"{method}: {str(error).split(' Received:')[0]} {fix}") from error
+    n = min(len(names[0]), len(names[1]))
+    if (teacher_layers, student_layers) == (None, None):
+        names = [names[0][len(names[0]) - n:], names[1][len(names[1]) - n:]]
     if not names[0] or len(names[0]) != len(names[1]):
         raise ValueError(f"{method} pairs one teacher tap with each student tap, but has "
                          f"teacher taps {names[0]} and student taps {names[1]}. {fix}")

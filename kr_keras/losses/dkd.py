@@ -1,13 +1,13 @@
 """Decoupled KD (DKD): target-class and non-target-class KL, weighed apart.
 
 Reference: Zhao, Cui, Song, Qiu and Liang, "Decoupled Knowledge
-Distillation", CVPR 2022 (KD = TCKD + (1 - p_t) NCKD,
-with p_t the teacher's target probability; DKD = alpha TCKD + beta
-NCKD); mdistiller
+Distillation", CVPR 2022 (KD = TCKD + (1 - p_t) NCKD, with p_t the
+teacher's target probability; DKD = alpha TCKD + beta NCKD); mdistiller
 `mdistiller/distillers/DKD.py`, whose form is followed here (alpha 1,
 beta 8, T 4, CE weight 1; warm-up `min(epoch / 20, 1)` on the DKD term
 over 240 epochs, counted from 1). The warm-up defaults to the same share of
 the run: `max(1, round(epochs * 20 / 240))` of the `epochs` given to `fit`.
+Logits only: DKD takes no taps.
 """
 
 import keras
@@ -22,8 +22,7 @@ DEFAULTS = {"alpha": 1.0, "beta": 8.0, "temperature": 4.0, "warmup_epochs": 20 /
 
 def _kl(p, log_q):
     """`sum p (log p - log q)` per row, with `0 log 0 = 0` (torch's kl_div)."""
-    return tf.reduce_sum(tf.math.xlogy(p, p) - tf.math.multiply_no_nan(log_q, p),
-                         axis=1)
+    return tf.reduce_sum(tf.math.xlogy(p, p) - tf.math.multiply_no_nan(log_q, p), axis=1)
 
 
 def dkd_loss(student_logits, teacher_logits, labels, alpha=1.0, beta=8.0,
@@ -125,15 +124,14 @@ class DecoupledKnowledgeDistillation(keras.distillation.DistillationLoss):
                 "DKD needs the ground-truth labels: call compute_loss with "
                 "`labels=` (kr_keras' generic distiller passes them). "
                 "Received: labels=None")
-        loss = dkd_loss(student_outputs, teacher_outputs, labels, self.alpha,
-                        self.beta, self.temperature)
+        loss = dkd_loss(student_outputs, teacher_outputs, labels, self.alpha, self.beta,
+                        self.temperature)
         if epoch is not None and self.warmup_epochs:
             loss *= tf.minimum(tf.cast(epoch, tf.float32) / self.warmup, 1.0)
         return scale_for_replicas(loss)
 
     def get_config(self):
-        return {"alpha": self.alpha, "beta": self.beta,
-                "temperature": self.temperature,
+        return {"alpha": self.alpha, "beta": self.beta, "temperature": self.temperature,
                 "warmup_epochs": self.warmup_epochs}
 
     @classmethod

@@ -156,7 +156,7 @@ def feature_taps(model, kind="stages"):
     maps = _feature_maps(model)
     if not maps:
         raise ValueError(f"Model '{model.name}' has no 4D feature map to tap; name the "
-                         "layers explicitly.")
+                         f"layers explicitly. Received: model.name={model.name!r}")
     last = {size: name for name, size in maps}
     order = [name for name, _ in maps]
     ends = sorted(last.values(), key=order.index)
@@ -187,5 +187,5 @@ def _embedding_name(model):
     feeding = _input_name(model.outputs[0]._keras_history.operation)
     if isinstance(model.get_layer(feeding), keras.layers.InputLayer):
         raise ValueError(f"Model '{model.name}' has no embedding before its logits; name "
-                         "the layer explicitly.")
+                         f"the layer explicitly. Received: model.name={model.name!r}")
     return feeding
