@@ -253,10 +253,11 @@ def test_ft_matches_reference_and_freezes_paraphraser(pair):
     assert weight == 200.0 and ft.stages(None) == [] and ft.stages(None, 0) == []
     [stage] = ft.stages(30, paraphraser_epochs=1)  # the reference's stage wins
     assert stage["train_student"] is False and stage["freeze_after"] is True
-    # Default: one epoch of CE alone while the paraphraser trains, then frozen.
-    assert ft.DEFAULTS["paraphraser_epochs"] == 1 and ft.DEFAULTS["ft_stage_epochs"] is None
-    [stage] = ft.stages(None, paraphraser_epochs=1)
-    assert stage == {"epochs": 1, "student_loss_weight": 1.0,
+    # Default: 30 / 240 of fit's epochs (at least 1) of CE alone while the
+    # paraphraser trains, then frozen; the distiller resolves the fraction.
+    assert ft.DEFAULTS["paraphraser_epochs"] == 0.125 and ft.DEFAULTS["ft_stage_epochs"] is None
+    [stage] = ft.stages(None, paraphraser_epochs=0.125)
+    assert stage == {"epochs": 0.125, "student_loss_weight": 1.0,
                      "distillation_loss_weights": [0.0], "freeze_after": True}
     loss.validate_model_compatibility(*pair)
     t = tf.constant(rand(2, 2, 2, 32, seed=21))
@@ -298,7 +299,7 @@ def test_ft_default_freezes_a_trained_paraphraser_and_steps_helpers_once(pair):
 
 
 def crd_loss_object(pair, **kw):
-    [loss], [weight] = build_losses(crd, pair, feat_dim=4, n_data=10, **kw)
+    [loss], [weight] = build_losses(crd, pair, **{"feat_dim": 4, "n_data": 10, **kw})
     assert weight == 0.8
     loss.validate_model_compatibility(*pair)
     return loss
@@ -340,6 +341,70 @@ def test_crd_ring_buffer_without_indices(pair):
         assert int(loss.counter.numpy()[0]) == expected_pointer
     v1 = np_normalize(f_s @ loss.embed_s.kernel.numpy() + loss.embed_s.bias.numpy())
     np.testing.assert_allclose(loss.memory_s.numpy()[[9, 0, 1]], v1, rtol=1e-5)
+
+
+def test_crd_negatives_exclude_the_anchor(pair):
+    """Two rows, one negative each: the only row that is not the anchor's.
+    Drawing from all rows (the anchor included) would match this with
+    probability 2**-8 for these 8 anchors."""
+    loss = crd_loss_object(pair, nce_k=1, n_data=2)
+    f_s, f_t = rand(8, 16, seed=31), rand(8, 32, seed=32)
+    idx = np.arange(8) % 2
+    drawn = loss.compute_loss(f_t, f_s, sample_indices=idx, training=False)
+    chosen = loss.compute_loss(f_t, f_s, sample_indices=idx, training=False,
+                               contrast_indices=np.stack([idx, 1 - idx], 1))
+    np.testing.assert_allclose(drawn, chosen, rtol=1e-6)
+    self_negatives = loss.compute_loss(f_t, f_s, sample_indices=idx, training=False,
+                                       contrast_indices=np.stack([idx, idx], 1))
+    assert abs(float(self_negatives) - float(drawn)) > 1e-3
+
+
+def test_crd_needs_fewer_negatives_than_rows():
+    with pytest.warns(UserWarning, match="using nce_k=9. Received: nce_k=16, n_data=10"):
+        loss = losses.ContrastiveRepresentationDistillation("pool", "pool", nce_k=16, n_data=10)
+    assert loss.nce_k == 9 and loss.get_config()["nce_k"] == 9
+    with pytest.raises(ValueError, match="n_data >= 2.*n_data=1"):
+        losses.ContrastiveRepresentationDistillation("pool", "pool", nce_k=1, n_data=1)
+
+
+def run_logs(pair, name, epochs, **hparams):
+    """Per-epoch logs of a fit on one fixed batch with learning rate 0: the
+    student's outputs stay the same, so the losses differ by the schedule."""
+    distiller = kr_keras.distillers.build_distiller(name, *pair, **hparams)
+    distiller.compile(optimizer=keras.optimizers.SGD(0.0))
+    x, y = rand(8, 8, 8, 1, seed=33), np.arange(8) % 10
+    return distiller, distiller.fit(x, y, batch_size=8, epochs=epochs, shuffle=False,
+                                    verbose=0).history
+
+
+def test_dkd_warmup_is_a_share_of_the_run(pair):
+    default = losses.DecoupledKnowledgeDistillation()
+    assert dkd.DEFAULTS["warmup_epochs"] == default.warmup_epochs == 20 / 240
+    assert float(default.warmup) == 20.0  # mdistiller's 240 epochs until a fit says
+    for epochs, warmup in [(240, 20), (24, 2), (4, 1), (1, 1)]:
+        default.set_run_epochs(epochs)
+        assert float(default.warmup) == warmup
+    distiller, logs = run_logs(pair, "dkd", 4, warmup_epochs=0.5)
+    ratios = np.array(logs["distillation_loss"]) / logs["distillation_loss"][-1]
+    np.testing.assert_allclose(ratios, [0.5, 1, 1, 1], rtol=1e-5)
+    # A longer run re-resolves it without a retrace: 4 of 8 epochs.
+    x, y = rand(8, 8, 8, 1, seed=33), np.arange(8) % 10
+    logs = distiller.fit(x, y, batch_size=8, epochs=8, shuffle=False, verbose=0).history
+    ratios = np.array(logs["distillation_loss"]) / logs["distillation_loss"][-1]
+    np.testing.assert_allclose(ratios, [0.25, 0.5, 0.75, 1, 1, 1, 1, 1], rtol=1e-5)
+    _, logs = run_logs(pair, "dkd", 3, warmup_epochs=2)  # an int stays epochs
+    ratios = np.array(logs["distillation_loss"]) / logs["distillation_loss"][-1]
+    np.testing.assert_allclose(ratios, [0.5, 1, 1], rtol=1e-5)
+
+
+@pytest.mark.parametrize("hparams,epochs,zero_epochs", [
+    ({}, 2, 1),  # 30 / 240 of 2 epochs: at least 1
+    ({"paraphraser_epochs": 0.5}, 3, 2),  # round(1.5)
+])
+def test_ft_paraphraser_stage_is_a_share_of_the_run(pair, hparams, epochs, zero_epochs):
+    _, logs = run_logs(pair, "ft", epochs, **hparams)
+    values = logs["distillation_loss"]
+    assert values[:zero_epochs] == [0.0] * zero_epochs and min(values[zero_epochs:]) > 0
 
 
 # --- registry data, config and .keras round trips ----------------------------

@@ -9,6 +9,7 @@ import tensorflow as tf
 from kr_keras.distillers.base import BaseDistiller
 from kr_keras.distillers.base import helper_variables
 from kr_keras.distillers.base import layer_names
+from kr_keras.losses.common import epochs_of_run
 
 
 class _StageSchedule(keras.callbacks.Callback):
@@ -51,7 +52,9 @@ class Distiller(BaseDistiller):
       "distillation_loss_weights": [...]}`, then the main weights; with
       `"train_student": False` only helpers with their own `helper_loss`
       train (FT's paraphraser), `"freeze_after": True` freezes them after;
-    * a `compute_loss` taking `epoch` gets fit's 1-based epoch (DKD).
+    * a `compute_loss` taking `epoch` gets fit's 1-based epoch (DKD); a
+      stage's `"epochs"` may be a fraction in (0, 1) of fit's `epochs`, and
+      `fit` first calls a loss's `set_run_epochs(epochs)` if it has one.
 
     Metrics: `loss`, `student_loss` (compiled loss), `distillation_loss`
     (the weighted sum), `auxiliary_loss` (the helpers' own objectives).
@@ -96,7 +99,7 @@ class Distiller(BaseDistiller):
                 raise ValueError("Give one weight per distillation loss. Received: "
                                  f"{len(losses)} losses, weights {stage}")
         super().__init__(teacher, student, student_loss_weight, name=name, **kwargs)
-        self.stages = stages
+        self.stages, self.run_epochs = stages, None  # (fit's `epochs`, once known)
         for loss in losses:
             loss.validate_model_compatibility(teacher, student)
         self.distillation_losses = losses
@@ -120,9 +123,10 @@ class Distiller(BaseDistiller):
         """`(stage dict of epoch or None, whether an earlier stage froze the helpers)`."""
         frozen = False
         for stage in self.stages:
-            if epoch < stage["epochs"]:
+            n = epochs_of_run(stage["epochs"], self.run_epochs)
+            if epoch < n:
                 return stage, frozen
-            frozen, epoch = frozen or stage.get("freeze_after", False), epoch - stage["epochs"]
+            frozen, epoch = frozen or stage.get("freeze_after", False), epoch - n
         return None, frozen
 
     def weights_at_epoch(self, epoch):
@@ -137,8 +141,11 @@ class Distiller(BaseDistiller):
                 if isinstance(l, keras.layers.Layer) and l.trainable_variables]
 
     def fit(self, *args, **kwargs):
-        staged = sum(stage["epochs"] for stage in self.stages)
         epochs = kwargs.get("epochs", args[3] if len(args) > 3 else 1)
+        self.run_epochs = epochs  # stage epochs and losses' `set_run_epochs` may be fractions
+        for loss in self.distillation_losses:
+            getattr(loss, "set_run_epochs", lambda epochs: None)(epochs)
+        staged = sum(epochs_of_run(stage["epochs"], epochs) for stage in self.stages)
         if staged and epochs <= staged:
             warnings.warn(
                 f"{self.name}'s stages take the first {staged} epoch(s) (e.g. FT's "

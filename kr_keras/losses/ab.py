@@ -4,8 +4,10 @@ Reference: Heo, Lee, Yun and Choi, "Knowledge Transfer via Distillation of
 Activation Boundaries Formed by Hidden Neurons", AAAI 2019 (hinge-like
 alternative loss; transfer as initialisation); RepDistiller `AB.py`
 (`ABLoss`), `models/util.py` (`Connector`), `helper/pretrain.py` and
-`train_student.py`: pre-activation stage ends (`feat[1:-1]`, `preact=True`),
-layer `i` of `n` weighted `2**(i - n + 1) * 3 / 1000`. Defaults: joint
+`train_student.py`: pre-activation stage ends (`feat[1:-1]`, `preact=True`:
+by default the layer feeding each stage end's activation,
+`kr_keras.models.tap.feature_taps(model, "preactivation")`), layer `i` of
+`n` weighted `2**(i - n + 1) * 3 / 1000`. Defaults: joint
 `CE + 1 * AB` (`-b 1`, which RepDistiller's own run never applies: the
 joint form is our option, as FSP's); `ab_stage_epochs=N` gives the
 reference's two stages (its `--init_epochs 30`): a declared stage of N
@@ -17,10 +19,11 @@ import keras
 import tensorflow as tf
 
 from kr_keras.losses.common import HelperLoss
+from kr_keras.losses.common import paired_taps
 from kr_keras.losses.common import scale_for_replicas
-from kr_keras.models.imagenet_pairing import stage_output_names
 
-DEFAULTS = {"margin": 1.0, "ab_stage_epochs": None, "student_loss_weight": 1.0,
+DEFAULTS = {"teacher_layers": None, "student_layers": None, "margin": 1.0,
+            "ab_stage_epochs": None, "student_loss_weight": 1.0,
             "distillation_loss_weight": 1.0}
 
 
@@ -46,6 +49,12 @@ def ab_loss(source, target, margin=1.0):
     on = tf.cast((s <= margin) & (t > 0), tf.float32)
     loss = tf.square(s + margin) * off + tf.square(s - margin) * on
     return tf.reduce_sum(loss) / tf.cast(tf.shape(s)[0], tf.float32)
+
+
+def _check(t_shape, s_shape):
+    if int(s_shape[1]) not in (int(t_shape[1]), 2 * int(t_shape[1]), int(t_shape[1]) // 2):
+        return "its connector needs maps of equal height or a factor 2 apart"
+    return None
 
 
 def _connector(s_shape, t_shape):
@@ -113,23 +122,15 @@ class ActivationBoundaries(HelperLoss):
         return scale_for_replicas(self.scale * ab_loss(source, teacher_outputs, self.margin))
 
 
-def preactivation_names(model):
-    """The layers feeding each stage end: the pre-ReLU sums `*_add` of
-    kr_keras' ResNets (RepDistiller's `preact=True`)."""
-    return [model.get_layer(n).input._keras_history.operation.name
-            for n in stage_output_names(model)]
-
-
-def build_losses(teacher, student, margin, ab_stage_epochs, distillation_loss_weight):
-    """One `ActivationBoundaries` per pre-activation stage end; weight 0
-    after the AB stage when `ab_stage_epochs` is set."""
-    t_names, s_names = preactivation_names(teacher), preactivation_names(student)
-    if len(t_names) != len(s_names):
-        raise ValueError("AB pairs stage ends one to one. Received: teacher "
-                         f"stages={len(t_names)}, student stages={len(s_names)}")
-    n = len(t_names)
+def build_losses(teacher, student, teacher_layers, student_layers, margin, ab_stage_epochs,
+                 distillation_loss_weight):
+    """One `ActivationBoundaries` per tapped pair (default: the pre-activation
+    stage ends); weight 0 after the AB stage when `ab_stage_epochs` is set."""
+    pairs = paired_taps("AB", teacher, student, teacher_layers, student_layers,
+                        kind="preactivation", check=_check)
+    n = len(pairs)
     losses = [ActivationBoundaries(t, s, margin, 2.0**(i - n + 1) * 3 / 1000)
-              for i, (t, s) in enumerate(zip(t_names, s_names))]
+              for i, (t, s) in enumerate(pairs)]
     return losses, [0.0 if ab_stage_epochs else distillation_loss_weight] * n
 
 

@@ -9,6 +9,9 @@ trained with the student) and `train_student.py` (tap `feat[-1]`;
 `-b 0.02`). Note that this reference form multiplies the absolute
 embedding differences of consecutive samples; it is not the paper's
 kernel-based correlation matrix between instances.
+Taps default to the pooled embedding (`kr_keras.models.tap.feature_taps(
+model, "embedding")`: the last global pooling layer, else the layer feeding
+the logits); maps of any shapes pair up (flattened).
 """
 
 import keras
@@ -18,11 +21,11 @@ from kr_keras.losses.common import HelperLoss
 from kr_keras.losses.common import build_embeddings
 from kr_keras.losses.common import flatten
 from kr_keras.losses.common import global_batch
+from kr_keras.losses.common import paired_losses
 from kr_keras.losses.common import scale_for_replicas
-from kr_keras.models.tap import pooled_feature_name
 
-DEFAULTS = {"feat_dim": 128, "student_loss_weight": 1.0,
-            "distillation_loss_weight": 0.02}
+DEFAULTS = {"teacher_layers": None, "student_layers": None, "feat_dim": 128,
+            "student_loss_weight": 1.0, "distillation_loss_weight": 0.02}
 
 
 def cc_loss(f_s, f_t):
@@ -85,8 +88,9 @@ class CorrelationCongruence(HelperLoss):
                                           global_batch(self.embed_t(flatten(teacher_outputs)))))
 
 
-def build_losses(teacher, student, feat_dim, distillation_loss_weight):
-    """RepDistiller's CC: embedded pooled features (`feat[-1]`)."""
-    loss = CorrelationCongruence(pooled_feature_name(teacher),
-                                 pooled_feature_name(student), feat_dim)
-    return [loss], [distillation_loss_weight]
+def build_losses(teacher, student, teacher_layers, student_layers, feat_dim,
+                 distillation_loss_weight):
+    """RepDistiller's CC: embedded pooled features (`feat[-1]`) by default."""
+    return paired_losses(lambda t, s: CorrelationCongruence(t, s, feat_dim),
+                         distillation_loss_weight, "CC", teacher, student, teacher_layers,
+                         student_layers, kind="embedding", rank=None)

@@ -1,4 +1,4 @@
-"""What the method modules share: default taps and Keras' replica reduction.
+"""What the method modules share: their taps and Keras' replica reduction.
 
 Every `DistillationLoss` of kr_keras returns from `compute_loss` its batch
 mean divided by the number of replicas in sync, as Keras' own reducing
@@ -13,7 +13,7 @@ import math
 import keras
 import tensorflow as tf
 
-from kr_keras.models.tap import default_tap_names
+from kr_keras.models.tap import feature_taps
 
 
 def scale_for_replicas(value):
@@ -43,6 +43,29 @@ def global_batch(x):
     return ctx.all_gather(x, axis=0)
 
 
+def epochs_of_run(value, epochs=None):
+    """An epoch count given as an int (kept), or as a fraction of the run in
+    (0, 1): `max(1, round(value * epochs))`, 1 while `epochs` is unknown.
+
+    Example:
+
+    >>> epochs_of_run(20 / 240, 240), epochs_of_run(20 / 240, 4), epochs_of_run(3, 4)
+    (20, 1, 3)
+    """
+    if isinstance(value, float) and 0 < value < 1:
+        return max(1, round(value * epochs)) if epochs else 1
+    return int(value)
+
+
+def mean_and_rank():
+    """`(all-reduce mean, replica id)` over the replicas in sync (CRD's `z`
+    and its slice of the global batch)."""
+    ctx = tf.distribute.get_replica_context()
+    if ctx is None or tf.distribute.get_strategy().num_replicas_in_sync == 1:
+        return (lambda x: x), 0
+    return (lambda x: ctx.all_reduce("MEAN", x)), ctx.replica_id_in_sync_group
+
+
 def flatten(feature):
     """`[batch, -1]` float32 view of a map or embedding."""
     f = tf.cast(feature, tf.float32)
@@ -58,48 +81,71 @@ def build_embeddings(owner, feat_dim, teacher_shape, student_shape):
         setattr(owner, f"embed_{side}", embed)
 
 
-def stage_end_names(model):
-    """Names of the block outputs that end a stage (the next block's output
-    has another shape, or it is the last), in graph order: RepDistiller's
-    `feat[1:-1]` of a ResNet.
+def tap_names(layers):
+    """`None` (the default taps), or a list of names from one name or many."""
+    if layers is None or isinstance(layers, str):
+        return layers if layers is None else [layers]
+    return list(layers)
 
-    Example:
 
-    >>> net = kr_keras.models.cifar_resnet(8, input_shape=(8, 8, 1))
-    >>> stage_end_names(net)
-    ['stage1_block1_out', 'stage2_block1_out', 'stage3_block1_out']
+def paired_taps(method, teacher, student, teacher_layers, student_layers, kind="stages",
+                rank=4, check=None):
+    """`[(teacher layer, student layer), ...]`: the taps of every feature method.
+
+    A `None` side gets `kr_keras.models.tap.feature_taps(model, kind)`;
+    when both do and their counts differ, the deepest `min` of each pair
+    up. Each pair must exist, have outputs of `rank` (None: any) and pass
+    `check(teacher_shape, student_shape)` (a problem string or None).
+
+    Args:
+        method: The method's name, for the errors.
+        teacher, student: The functional models.
+        teacher_layers, student_layers: A layer name, a list of names, or
+            `None` for the default.
+        kind: The default's kind (`feature_taps`).
+        rank: Required rank of the tapped outputs (`None`: any).
+        check: Optional `check(teacher_shape, student_shape)`.
+
+    Raises:
+        ValueError: naming the method, the layers, their shapes and the fix.
     """
-    names = default_tap_names(model)
-    shapes = [tuple(model.get_layer(n).output.shape[1:]) for n in names]
-    return [n for i, n in enumerate(names)
-            if i == len(names) - 1 or shapes[i + 1] != shapes[i]]
+    fix = (f"Pass teacher_layers= and student_layers= (a layer name or a list, one per "
+           f"pair) naming layers {method} can use. Received: teacher_layers="
+           f"{teacher_layers!r}, student_layers={student_layers!r}")
+    names = []
+    for model, layers in ((teacher, teacher_layers), (student, student_layers)):
+        try:
+            names.append(tap_names(layers) if layers is not None else feature_taps(model, kind))
+        except ValueError as error:  # no default taps
+            raise ValueError(f"{method}: {str(error).split(' Received:')[0]} {fix}") from error
+    n = min(len(names[0]), len(names[1]))
+    if (teacher_layers, student_layers) == (None, None):
+        names = [names[0][len(names[0]) - n:], names[1][len(names[1]) - n:]]
+    if not names[0] or len(names[0]) != len(names[1]):
+        raise ValueError(f"{method} pairs one teacher tap with each student tap, but has "
+                         f"teacher taps {names[0]} and student taps {names[1]}. {fix}")
+    for model, role, layers in ((teacher, "teacher", names[0]), (student, "student", names[1])):
+        missing = [n for n in layers if n not in {layer.name for layer in model.layers}]
+        if missing:
+            raise ValueError(f"{method}: the {role} '{model.name}' has no layer(s) {missing}. "
+                             f"{fix}")
+    for t, s in zip(*names):
+        shapes = [tuple(m.get_layer(n).output.shape) for m, n in ((teacher, t), (student, s))]
+        problem = (f"it needs outputs of rank {rank}"
+                   if rank and {len(shape) for shape in shapes} != {rank}
+                   else check(*shapes) if check else None)
+        if problem:
+            raise ValueError(f"{method} cannot pair teacher layer '{t}' (output shape "
+                             f"{shapes[0]}) with student layer '{s}' (output shape "
+                             f"{shapes[1]}): {problem}. {fix}")
+    return list(zip(*names))
 
 
-def paired_losses(make, teacher, student, teacher_layers, student_layers, weight,
-                  method):
-    """`([make(t, s) for each tapped pair], [weight] * pairs)`; taps default
-    to the stage ends (see `paired_taps`)."""
-    pairs = list(zip(*paired_taps(teacher, student, teacher_layers, student_layers,
-                                  method)))
+def paired_losses(make, weight, method, teacher, student, teacher_layers, student_layers,
+                  **tap_args):
+    """`([make(t, s) for each pair of paired_taps(...)], [weight] * pairs)`."""
+    pairs = paired_taps(method, teacher, student, teacher_layers, student_layers, **tap_args)
     return [make(t, s) for t, s in pairs], [weight] * len(pairs)
-
-
-def paired_taps(teacher, student, teacher_layers, student_layers, method):
-    """`(teacher_layers, student_layers)`: the given lists, or the stage ends
-    of each network for a list left `None` (an explicit `[]` stays empty and
-    is an error); raises unless they pair one to one."""
-    teacher_layers = (stage_end_names(teacher) if teacher_layers is None
-                      else list(teacher_layers))
-    student_layers = (stage_end_names(student) if student_layers is None
-                      else list(student_layers))
-    if not teacher_layers or len(teacher_layers) != len(student_layers):
-        raise ValueError(
-            f"{method} pairs one teacher tap with each student tap: pass "
-            "as many teacher_layers as student_layers (at least one), or "
-            "leave both None for the stage ends. Received: "
-            f"teacher_layers={teacher_layers}, student_layers={student_layers}"
-        )
-    return teacher_layers, student_layers
 
 
 class TappedLoss(keras.distillation.DistillationLoss):

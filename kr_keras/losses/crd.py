@@ -4,22 +4,23 @@ Reference: Tian, Krishnan and Isola, "Contrastive Representation
 Distillation", ICLR 2020; RepDistiller `crd/criterion.py`, `crd/memory.py`
 (`ContrastMemory`), `train_student.py` (tap `feat[-1]`; 128-d embeddings,
 16384 negatives, T 0.07, momentum 0.5; `-b 0.8`; `n_data` = training set).
+Taps default to the pooled embeddings (`feature_taps(model, "embedding")`).
 
-Simplifications (see docs/methods_zoo.md):
-* Sample indices. RepDistiller's data set yields each image's index, so
-  memory row `i` follows sample `i`, as with `sample_indices=` here.
-  Without them the memory is a ring buffer: the batch's embeddings (no
-  gradient, no momentum) are written to the next rows first, so each
-  positive is the other network's current embedding.
-* Negatives: uniform over all rows, with replacement (`ContrastMemory`
-  without `contrast_idx`), not only other classes (its `mode="exact"`
-  data sampler); pass `contrast_indices=` (positive first) to choose them.
+Simplifications (docs/methods_zoo.md):
+* Memory row `i` follows sample `i` with `sample_indices=` (RepDistiller's
+  data set yields them). Without, the memory is a ring buffer: the batch's
+  embeddings (no gradient or momentum) are written to the next rows first:
+  each positive is the other network's current embedding.
+* Negatives: uniform over the rows but the anchor's (`ContrastMemory` may
+  draw it), with replacement, not only other classes (its `mode="exact"`);
+  or `contrast_indices=` (positive first). `nce_k` is cut to `n_data - 1`.
 * Under `tf.distribute` the replicas gather the global batch and write the
-  same rows; negatives are drawn per global batch row from a seed the step
-  counter sets, and `z` from the global mean: as on one device.
+  same rows, draw negatives per global row from the step's seed and take
+  `z` from the global mean: as on one device.
 """
 
 import math
+import warnings
 
 import keras
 import tensorflow as tf
@@ -28,11 +29,13 @@ from kr_keras.losses.common import HelperLoss
 from kr_keras.losses.common import build_embeddings
 from kr_keras.losses.common import flatten
 from kr_keras.losses.common import global_batch
+from kr_keras.losses.common import mean_and_rank
+from kr_keras.losses.common import paired_losses
 from kr_keras.losses.common import scale_for_replicas
-from kr_keras.models.tap import pooled_feature_name
 
-DEFAULTS = {"feat_dim": 128, "nce_k": 16384, "nce_t": 0.07, "nce_m": 0.5,
-            "n_data": 50000, "student_loss_weight": 1.0, "distillation_loss_weight": 0.8}
+DEFAULTS = {"teacher_layers": None, "student_layers": None, "feat_dim": 128, "nce_k": 16384,
+            "nce_t": 0.07, "nce_m": 0.5, "n_data": 50000, "student_loss_weight": 1.0,
+            "distillation_loss_weight": 0.8}
 
 
 def contrast_loss(scores, n_data):
@@ -50,14 +53,6 @@ def nce_scores(v, memory, contrast_indices, temperature=0.07):
     one network's `[batch, d]` embeddings, `memory` the other's `[N, d]`."""
     dots = tf.matmul(tf.cast(v, tf.float32), memory, transpose_b=True)
     return tf.exp(tf.gather(dots, contrast_indices, batch_dims=1) / temperature)
-
-
-def _mean_and_rank():
-    """`(all-reduce mean, replica id)` over the replicas in sync."""
-    ctx = tf.distribute.get_replica_context()
-    if ctx is None or tf.distribute.get_strategy().num_replicas_in_sync == 1:
-        return (lambda x: x), 0
-    return (lambda x: ctx.all_reduce("MEAN", x)), ctx.replica_id_in_sync_group
 
 
 @keras.saving.register_keras_serializable(package="kr_keras")
@@ -81,11 +76,15 @@ class ContrastiveRepresentationDistillation(HelperLoss):
 
     def __init__(self, teacher_layer_name, student_layer_name, feat_dim=128,
                  nce_k=16384, nce_t=0.07, nce_m=0.5, n_data=50000, **kwargs):
-        if not (min(feat_dim, nce_k, n_data) >= 1 and nce_t > 0 and 0 <= nce_m < 1):
+        if not (min(feat_dim, nce_k, n_data - 1) >= 1 and nce_t > 0 and 0 <= nce_m < 1):
             raise ValueError(
-                "Need feat_dim, nce_k, n_data >= 1, nce_t > 0, 0 <= nce_m < 1. "
+                "Need feat_dim, nce_k >= 1, n_data >= 2, nce_t > 0, 0 <= nce_m < 1. "
                 f"Received: feat_dim={feat_dim}, nce_k={nce_k}, nce_t={nce_t}, "
                 f"nce_m={nce_m}, n_data={n_data}")
+        if nce_k >= n_data:
+            warnings.warn(f"CRD draws nce_k negatives among the n_data - 1 other rows; using "
+                          f"nce_k={n_data - 1}. Received: nce_k={nce_k}, n_data={n_data}")
+            nce_k = n_data - 1
         super().__init__(teacher_layer_name, student_layer_name, **kwargs)
         self.feat_dim, self.nce_k, self.n_data = int(feat_dim), int(nce_k), int(n_data)
         self.nce_t, self.nce_m = float(nce_t), float(nce_m)
@@ -99,18 +98,17 @@ class ContrastiveRepresentationDistillation(HelperLoss):
             initializer=keras.initializers.RandomUniform(-stdv, stdv), **state)
             for side in "st"]
         self.z = self.add_weight(shape=(2,), initializer="zeros", name="z", **state)
-        # [ring pointer, steps] (float32, exact below 2**24).
-        self.counter = self.add_weight(shape=(2,), initializer="zeros", name="counter", **state)
+        self.counter = self.add_weight(  # [ring pointer, steps], exact below 2**24
+            shape=(2,), initializer="zeros", name="counter", **state)
 
     def compute_loss(self, teacher_outputs, student_outputs, sample_indices=None,
                      contrast_indices=None, training=True, **kwargs):
         unit = lambda x: tf.math.l2_normalize(tf.cast(x, tf.float32), 1, 1e-24)  # noqa: E731
         v_s, v_t = unit(self.embed_s(flatten(student_outputs))), unit(
             self.embed_t(flatten(teacher_outputs)))
-        gather, (mean, rank) = global_batch, _mean_and_rank()
-        batch = tf.shape(v_s)[0]
-        offset = tf.reduce_sum(gather(batch[None])[:rank])
-        total = tf.reduce_sum(gather(batch[None]))
+        gather, (mean, rank) = global_batch, mean_and_rank()
+        sizes = gather(tf.shape(v_s)[:1])
+        batch, offset, total = sizes[rank], tf.reduce_sum(sizes[:rank]), tf.reduce_sum(sizes)
         pointer, step = tf.cast(self.counter[0], tf.int32), tf.cast(self.counter[1], tf.int32)
         if exact := sample_indices is not None:
             rows = gather(tf.reshape(tf.cast(sample_indices, tf.int32), [-1]))
@@ -124,26 +122,27 @@ class ContrastiveRepresentationDistillation(HelperLoss):
             if training:
                 memory.assign(updated)
         if contrast_indices is None:
-            negatives = tf.random.stateless_uniform(
-                [total, self.nce_k], [1234, step], 0, self.n_data, tf.int32)
-            contrast_indices = tf.concat([idx[:, None], negatives[offset:offset + batch]], 1)
+            negatives = tf.random.stateless_uniform(  # of the N - 1 rows but idx
+                [total, self.nce_k], [1234, step], 0, self.n_data - 1, tf.int32)
+            negatives = negatives[offset:offset + batch]
+            negatives += tf.cast(negatives >= idx[:, None], tf.int32)
+            contrast_indices = tf.concat([idx[:, None], negatives], 1)
         out_s = nce_scores(v_s, memories[1], contrast_indices, self.nce_t)
         out_t = nce_scores(v_t, memories[0], contrast_indices, self.nce_t)
         # Z is set once, from the first global batch's scores (no gradient).
         first = mean(tf.stack([tf.reduce_mean(out_s), tf.reduce_mean(out_t)]))
         z = tf.where(self.z > 0, self.z, tf.stop_gradient(first))
         self.z.assign(z)
-        z = z * self.n_data
         if training:
             self.counter.assign(tf.cast(tf.stack(
                 [(pointer + total) % self.n_data, (step + 1) % 2**24]), tf.float32))
-        return scale_for_replicas(contrast_loss(out_s / z[0], self.n_data)
-                                  + contrast_loss(out_t / z[1], self.n_data))
+        return scale_for_replicas(contrast_loss(out_s / (z[0] * self.n_data), self.n_data)
+                                  + contrast_loss(out_t / (z[1] * self.n_data), self.n_data))
 
 
-def build_losses(teacher, student, feat_dim, nce_k, nce_t, nce_m, n_data,
-                 distillation_loss_weight):
-    """RepDistiller's CRD on the pooled embeddings (`feat[-1]`)."""
-    return [ContrastiveRepresentationDistillation(
-        pooled_feature_name(teacher), pooled_feature_name(student), feat_dim,
-        nce_k, nce_t, nce_m, n_data)], [distillation_loss_weight]
+def build_losses(teacher, student, teacher_layers, student_layers, feat_dim, nce_k, nce_t,
+                 nce_m, n_data, distillation_loss_weight):
+    """RepDistiller's CRD, on the pooled embeddings (`feat[-1]`) by default."""
+    return paired_losses(lambda t, s: ContrastiveRepresentationDistillation(
+        t, s, feat_dim, nce_k, nce_t, nce_m, n_data), distillation_loss_weight, "CRD",
+        teacher, student, teacher_layers, student_layers, kind="embedding", rank=None)

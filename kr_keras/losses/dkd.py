@@ -1,27 +1,28 @@
 """Decoupled KD (DKD): target-class and non-target-class KL, weighed apart.
 
 Reference: Zhao, Cui, Song, Qiu and Liang, "Decoupled Knowledge
-Distillation", CVPR 2022 (KD = TCKD + (1 - p_t) NCKD,
-with p_t the teacher's target probability; DKD = alpha TCKD + beta
-NCKD); mdistiller
+Distillation", CVPR 2022 (KD = TCKD + (1 - p_t) NCKD, with p_t the
+teacher's target probability; DKD = alpha TCKD + beta NCKD); mdistiller
 `mdistiller/distillers/DKD.py`, whose form is followed here (alpha 1,
-beta 8, T 4, CE weight 1; warm-up `min(epoch / 20, 1)` on the DKD term,
-epochs counted from 1).
+beta 8, T 4, CE weight 1; warm-up `min(epoch / 20, 1)` on the DKD term
+over 240 epochs, counted from 1). The warm-up defaults to the same share of
+the run: `max(1, round(epochs * 20 / 240))` of the `epochs` given to `fit`.
+Logits only: DKD takes no taps.
 """
 
 import keras
 import tensorflow as tf
 
+from kr_keras.losses.common import epochs_of_run
 from kr_keras.losses.common import scale_for_replicas
 
-DEFAULTS = {"alpha": 1.0, "beta": 8.0, "temperature": 4.0, "warmup_epochs": 20,
+DEFAULTS = {"alpha": 1.0, "beta": 8.0, "temperature": 4.0, "warmup_epochs": 20 / 240,
             "student_loss_weight": 1.0, "distillation_loss_weight": 1.0}
 
 
 def _kl(p, log_q):
     """`sum p (log p - log q)` per row, with `0 log 0 = 0` (torch's kl_div)."""
-    return tf.reduce_sum(tf.math.xlogy(p, p) - tf.math.multiply_no_nan(log_q, p),
-                         axis=1)
+    return tf.reduce_sum(tf.math.xlogy(p, p) - tf.math.multiply_no_nan(log_q, p), axis=1)
 
 
 def dkd_loss(student_logits, teacher_logits, labels, alpha=1.0, beta=8.0,
@@ -77,16 +78,18 @@ class DecoupledKnowledgeDistillation(keras.distillation.DistillationLoss):
 
     `compute_loss(teacher_logits, student_logits, labels=y, epoch=None)`
     returns `warm-up * dkd_loss(...)` divided by the replicas in sync, with
-    mdistiller's warm-up factor `min(epoch / warmup_epochs, 1)` when the
-    caller passes the (1-based) `epoch`, else 1. It needs the labels;
-    kr_keras' generic `Distiller` passes both (`labels=y`, `epoch=`),
-    `keras.distillation.Distiller` neither.
+    mdistiller's warm-up factor `min(epoch / warmup, 1)` when the caller
+    passes the (1-based) `epoch`, else 1. It needs the labels; kr_keras'
+    generic `Distiller` passes both (`labels=y`, `epoch=`) and, through
+    `set_run_epochs`, fit's `epochs`; `keras.distillation.Distiller` none.
 
     Args:
         alpha: TCKD weight (1).
         beta: NCKD weight (8; mdistiller uses 2 for ResNet-56/110 teachers).
         temperature: `T` (4).
-        warmup_epochs: Epochs of the linear warm-up (20; 0 disables it).
+        warmup_epochs: Epochs of the linear warm-up (an int; 0: none), or a
+            fraction in (0, 1) of the run (default 20 / 240: 20 epochs of
+            240, mdistiller's; of 240 until `set_run_epochs` is called).
 
     Example:
 
@@ -99,15 +102,20 @@ class DecoupledKnowledgeDistillation(keras.distillation.DistillationLoss):
     teacher_layer_name = None
     student_layer_name = None
 
-    def __init__(self, alpha=1.0, beta=8.0, temperature=4.0, warmup_epochs=20):
+    def __init__(self, alpha=1.0, beta=8.0, temperature=4.0, warmup_epochs=20 / 240):
         if temperature <= 0 or warmup_epochs < 0:
             raise ValueError(
                 "`temperature` must be > 0 and `warmup_epochs` >= 0. Received: "
                 f"temperature={temperature}, warmup_epochs={warmup_epochs}")
-        self.alpha = float(alpha)
-        self.beta = float(beta)
-        self.temperature = float(temperature)
-        self.warmup_epochs = int(warmup_epochs)
+        self.alpha, self.beta, self.temperature = float(alpha), float(beta), float(temperature)
+        fraction = isinstance(warmup_epochs, float) and 0 < warmup_epochs < 1
+        self.warmup_epochs = warmup_epochs if fraction else int(warmup_epochs)
+        self.warmup = tf.Variable(float(epochs_of_run(self.warmup_epochs, 240)),
+                                  trainable=False, name="dkd_warmup")
+
+    def set_run_epochs(self, epochs):
+        """Resolves a fractional `warmup_epochs` against fit's `epochs`."""
+        self.warmup.assign(float(epochs_of_run(self.warmup_epochs, epochs)))
 
     def compute_loss(self, teacher_outputs, student_outputs, labels=None,
                      epoch=None, **kwargs):
@@ -116,15 +124,14 @@ class DecoupledKnowledgeDistillation(keras.distillation.DistillationLoss):
                 "DKD needs the ground-truth labels: call compute_loss with "
                 "`labels=` (kr_keras' generic distiller passes them). "
                 "Received: labels=None")
-        loss = dkd_loss(student_outputs, teacher_outputs, labels, self.alpha,
-                        self.beta, self.temperature)
+        loss = dkd_loss(student_outputs, teacher_outputs, labels, self.alpha, self.beta,
+                        self.temperature)
         if epoch is not None and self.warmup_epochs:
-            loss *= tf.minimum(tf.cast(epoch, tf.float32) / self.warmup_epochs, 1.0)
+            loss *= tf.minimum(tf.cast(epoch, tf.float32) / self.warmup, 1.0)
         return scale_for_replicas(loss)
 
     def get_config(self):
-        return {"alpha": self.alpha, "beta": self.beta,
-                "temperature": self.temperature,
+        return {"alpha": self.alpha, "beta": self.beta, "temperature": self.temperature,
                 "warmup_epochs": self.warmup_epochs}
 
     @classmethod

@@ -5,7 +5,8 @@ Hints for Thin Deep Nets", ICLR 2015 (paper ref. [26]); RepDistiller
 `distiller_zoo/FitNet.py` (`HintLoss`) with `models/util.py` (`ConvReg`).
 Defaults: RepDistiller's single-stage CIFAR run (`-a 0 -b 100`,
 `--hint_layer 2`): `CE + 100 * fitnet_loss`, hint and guided layers at the
-end of the middle stage. Romero et al.'s original is two-stage (hint
+end of the middle stage (`kr_keras.models.tap.feature_taps(model, "middle")`;
+the student map needs the hint's height or twice it). Romero et al.'s original is two-stage (hint
 pre-training, then KD); not done here.
 """
 
@@ -13,11 +14,11 @@ import keras
 import tensorflow as tf
 
 from kr_keras.layers.hint_regressor import HintRegressor
+from kr_keras.losses.common import paired_losses
 from kr_keras.losses.common import scale_for_replicas
-from kr_keras.losses.common import stage_end_names
 
-DEFAULTS = {"teacher_layer": None, "student_layer": None,
-            "student_loss_weight": 1.0, "distillation_loss_weight": 100.0}
+DEFAULTS = {"teacher_layers": None, "student_layers": None, "student_loss_weight": 1.0,
+            "distillation_loss_weight": 100.0}
 
 
 def fitnet_loss(student_hint, teacher_hint):
@@ -109,14 +110,16 @@ class FitNetDistillation(keras.layers.Layer, keras.distillation.DistillationLoss
         return {**base_config, **config}
 
 
-def build_losses(teacher, student, teacher_layer, student_layer,
+def _check(t_shape, s_shape):
+    if int(s_shape[1]) not in (int(t_shape[1]), 2 * int(t_shape[1])):
+        return "its regressor needs a student map of the hint's height or twice it"
+    return None
+
+
+def build_losses(teacher, student, teacher_layers, student_layers,
                  distillation_loss_weight):
-    """One `FitNetDistillation`; hint and guided layer default to the end of
-    each network's middle stage."""
-    if teacher_layer is None:
-        ends = stage_end_names(teacher)
-        teacher_layer = ends[(len(ends) - 1) // 2]
-    if student_layer is None:
-        ends = stage_end_names(student)
-        student_layer = ends[(len(ends) - 1) // 2]
-    return [FitNetDistillation(teacher_layer, student_layer)], [distillation_loss_weight]
+    """One `FitNetDistillation` per (hint, guided) pair; by default one, at
+    the end of each network's middle stage."""
+    return paired_losses(FitNetDistillation, distillation_loss_weight, "FitNet", teacher,
+                         student, teacher_layers, student_layers, kind="middle",
+                         check=_check)

@@ -4,7 +4,8 @@ Reference: Yim, Joo, Bae and Kim, "A Gift from Knowledge Distillation: Fast
 Optimization, Network Minimization and Transfer Learning", CVPR 2017 (paper
 ref. [34]); RepDistiller `distiller_zoo/FSP.py` (`FSP`), whose form is
 followed here. Defaults: taps at the section boundaries (the stem output and
-the stage ends, RepDistiller's `feat[:-1]`), joint `CE + 50 * FSP` (`-b 50`,
+the stage ends, RepDistiller's `feat[:-1]`: `kr_keras.models.tap.feature_taps(
+model, "boundaries")`; paired maps need equal channel counts), joint `CE + 50 * FSP` (`-b 50`,
 which RepDistiller's own two-stage run never applies: the joint form is our
 option); `fsp_stage_epochs=N` gives the paper's two stages (RepDistiller's
 `--init_epochs`): a declared stage of N epochs on the FSP loss alone, then
@@ -15,8 +16,8 @@ import keras
 import tensorflow as tf
 
 from kr_keras.losses.common import TappedLoss
+from kr_keras.losses.common import paired_taps
 from kr_keras.losses.common import scale_for_replicas
-from kr_keras.losses.common import stage_end_names
 from kr_keras.losses.spatial import match_spatial
 
 DEFAULTS = {"teacher_layers": None, "student_layers": None, "fsp_stage_epochs": None,
@@ -118,19 +119,23 @@ class FSPDistillation(TappedLoss):
         return scale_for_replicas(fsp_loss(student_outputs, teacher_outputs))
 
 
-def _boundaries(model):
-    stem = ["stem_out"] if any(l.name == "stem_out" for l in model.layers) else []
-    return stem + stage_end_names(model)
+def _check(t_shape, s_shape):
+    if t_shape[-1] != s_shape[-1]:
+        return "FSP compares Gram matrices entry-wise, so paired maps need one channel count"
+    return None
 
 
 def build_losses(teacher, student, teacher_layers, student_layers, fsp_stage_epochs,
                  distillation_loss_weight):
-    """One `FSPDistillation` over the section boundaries; its weight is 0
-    after the FSP stage when `fsp_stage_epochs` is set."""
-    loss = FSPDistillation(
-        _boundaries(teacher) if teacher_layers is None else teacher_layers,
-        _boundaries(student) if student_layers is None else student_layers)
-    loss.validate_model_compatibility(teacher, student)
+    """One `FSPDistillation` over the tapped boundaries (>= 2, by default the
+    stem and stage ends); weight 0 after the FSP stage if `fsp_stage_epochs`."""
+    pairs = paired_taps("FSP", teacher, student, teacher_layers, student_layers,
+                        kind="boundaries", check=_check)
+    if len(pairs) < 2:
+        raise ValueError("FSP needs >= 2 taps per network (the section boundaries). Pass "
+                         f"lists of teacher_layers and student_layers. Received: "
+                         f"teacher_layers={teacher_layers!r}, student_layers={student_layers!r}")
+    loss = FSPDistillation(*[list(names) for names in zip(*pairs)])
     return [loss], [0.0 if fsp_stage_epochs else distillation_loss_weight]
 
 

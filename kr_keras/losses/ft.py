@@ -3,31 +3,32 @@
 Reference: Kim, Park and Kwak, "Paraphrasing Complex Network: Network
 Compression via Factor Transfer", NeurIPS 2018 (the paraphraser, an
 autoencoder of the teacher map trained first on reconstruction; the
-translator and the L1 factor loss, p = 1); RepDistiller
-`distiller_zoo/FT.py` (`FactorTransfer`: factor = L2-normalised channel
-mean of the squared map), `models/util.py` (`Paraphraser`, rate k = 0.5,
-no batch norm; `Translator`, with batch norm), `helper/pretrain.py` and
-`train_student.py` (tap `feat[-2]`; 30 paraphraser epochs at lr 0.01 for
-ResNet students; `-b 200`), whose forms are followed here.
+translator and the L1 factor loss, p = 1); RepDistiller `distiller_zoo/FT.py`
+(`FactorTransfer`: factor = L2-normalised channel mean of the squared map),
+`models/util.py` (`Paraphraser`, k = 0.5, no batch norm; `Translator`, with
+batch norm), `helper/pretrain.py`, `train_student.py` (tap `feat[-2]`: by
+default the last stage ends, `feature_taps(model, "last")`; 30 paraphraser
+epochs at lr 0.01 for ResNet students; `-b 200`), whose forms are followed.
 
 The paraphraser is trained first, then frozen (a fixed target), within
-`fit`'s epochs and by the helpers' optimizer (not lr 0.01): by default
-(`paraphraser_epochs=1`) in the first epoch, while the student trains on CE
-alone (FT weight 0), then `CE + 200 * FT`; `ft_stage_epochs=N` (takes
-precedence) is the reference's N epochs of the paraphraser alone;
-`paraphraser_epochs=0` trains it with the student throughout, a moving
-target (docs/methods_zoo.md, "FT").
+`fit`'s epochs and by the helpers' optimizer (not lr 0.01): by default in
+the first `paraphraser_epochs` (30 / 240 of fit's epochs, at least 1) while
+the student trains on CE alone (FT weight 0), then `CE + 200 * FT`;
+`ft_stage_epochs=N` (first if given) is the reference's N epochs of the
+paraphraser alone (either an int or a fraction in (0, 1) of the run); with
+`paraphraser_epochs=0` it trains with the student, a moving target.
 """
 
 import keras
 import tensorflow as tf
 
 from kr_keras.losses.common import HelperLoss
+from kr_keras.losses.common import paired_losses
 from kr_keras.losses.common import scale_for_replicas
 from kr_keras.losses.spatial import match_spatial
-from kr_keras.models.imagenet_pairing import stage_output_names
 
-DEFAULTS = {"rate": 0.5, "ft_stage_epochs": None, "paraphraser_epochs": 1,
+DEFAULTS = {"teacher_layers": None, "student_layers": None, "rate": 0.5,
+            "ft_stage_epochs": None, "paraphraser_epochs": 30 / 240,
             "student_loss_weight": 1.0, "distillation_loss_weight": 200.0}
 
 
@@ -59,14 +60,16 @@ def ft_loss(f_s, f_t, p1=2, p2=1):
     return tf.reduce_mean(tf.abs(diff) if p2 == 1 else tf.pow(diff, p2))
 
 
-def _convs(filters, batch_norm, transpose=False, name=None):
+def _convs(channels, filters, batch_norm, name, transpose=False):
     conv, stack = keras.layers.Conv2DTranspose if transpose else keras.layers.Conv2D, []
     for f in filters:
         stack.append(conv(f, 3, padding="same"))
         if batch_norm:
             stack.append(keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5))
         stack.append(keras.layers.LeakyReLU(0.1))
-    return keras.Sequential(stack, name=name)
+    net = keras.Sequential(stack, name=name)
+    net.build((None, None, None, channels))
+    return net
 
 
 @keras.saving.register_keras_serializable(package="kr_keras")
@@ -85,11 +88,9 @@ class FactorTransfer(HelperLoss):
     Both are divided by the replicas in sync.
 
     Args:
-        teacher_layer_name: Name of the teacher layer to tap.
-        student_layer_name: Name of the student layer to tap.
+        teacher_layer_name, student_layer_name: The tapped layers' names.
         rate: Paraphrase rate `k` (0.5).
-        p1: Power inside the factor (2).
-        p2: Power of the distance (1).
+        p1, p2: Powers inside the factor (2) and of the distance (1).
         **kwargs: Base layer keyword arguments.
 
     Example:
@@ -113,13 +114,9 @@ class FactorTransfer(HelperLoss):
     def build_helpers(self, teacher_shape, student_shape):
         c_t, c_s = int(teacher_shape[-1]), int(student_shape[-1])
         c_f = max(1, int(c_t * self.rate))
-        self.paraphraser_encoder = _convs([c_t, c_f, c_f], False, name="paraphraser_encoder")
-        self.paraphraser_decoder = _convs([c_f, c_t, c_t], False, True,
-                                          name="paraphraser_decoder")
-        self.translator = _convs([c_s, c_f, c_f], True, name="translator")
-        for net, c in ((self.paraphraser_encoder, c_t), (self.paraphraser_decoder, c_f),
-                       (self.translator, c_s)):
-            net.build((None, None, None, c))
+        self.paraphraser_encoder = _convs(c_t, [c_t, c_f, c_f], False, "paraphraser_encoder")
+        self.paraphraser_decoder = _convs(c_f, [c_f, c_t, c_t], False, "paraphraser_decoder", True)
+        self.translator = _convs(c_s, [c_s, c_f, c_f], True, "translator")
 
     def helper_loss(self, teacher_outputs, student_outputs=None, **kwargs):
         t = tf.cast(teacher_outputs, tf.float32)
@@ -132,16 +129,16 @@ class FactorTransfer(HelperLoss):
         return scale_for_replicas(ft_loss(factor_s, factor_t, self.p1, self.p2))
 
 
-def build_losses(teacher, student, rate, ft_stage_epochs, paraphraser_epochs,
-                 distillation_loss_weight):
-    """RepDistiller's FT: one loss on the last stage outputs (`feat[-2]`)."""
-    names = [stage_output_names(m)[-1] for m in (teacher, student)]
-    return [FactorTransfer(*names, rate)], [distillation_loss_weight]
+def build_losses(teacher, student, teacher_layers, student_layers, rate, ft_stage_epochs,
+                 paraphraser_epochs, distillation_loss_weight):
+    """RepDistiller's FT: one loss, on the last stage ends (`feat[-2]`) by default."""
+    return paired_losses(lambda t, s: FactorTransfer(t, s, rate), distillation_loss_weight,
+                         "FT", teacher, student, teacher_layers, student_layers, kind="last")
 
 
-def stages(ft_stage_epochs, paraphraser_epochs=None, **hparams):
+def stages(ft_stage_epochs, paraphraser_epochs=None, n_losses=1, **hparams):
     """The paraphraser's stage (module docstring), then it stays frozen."""
-    stage = {"distillation_loss_weights": [0.0], "freeze_after": True}
+    stage = {"distillation_loss_weights": [0.0] * n_losses, "freeze_after": True}
     if ft_stage_epochs:
         return [{**stage, "epochs": ft_stage_epochs, "student_loss_weight": 0.0,
                  "train_student": False}]

@@ -16,8 +16,8 @@ from kr_keras.losses.common import paired_losses
 from kr_keras.losses.common import scale_for_replicas
 from kr_keras.losses.spatial import match_spatial
 
-DEFAULTS = {"teacher_layers": None, "student_layers": None,
-            "student_loss_weight": 1.0, "distillation_loss_weight": 50.0}
+DEFAULTS = {"teacher_layers": None, "student_layers": None, "student_loss_weight": 1.0,
+            "distillation_loss_weight": 50.0}
 
 
 def _channel_vectors(feature):
@@ -94,7 +94,8 @@ class NeuronSelectivityTransfer(TappedLoss):
 
 def build_losses(teacher, student, teacher_layers, student_layers,
                  distillation_loss_weight):
-    """One `NeuronSelectivityTransfer` per tapped pair (default: the stage
-    ends), each weighted `distillation_loss_weight`."""
-    return paired_losses(NeuronSelectivityTransfer, teacher, student, teacher_layers,
-                         student_layers, distillation_loss_weight, "NST")
+    """One `NeuronSelectivityTransfer` per tapped pair, each weighted
+    `distillation_loss_weight`; taps default to each network's stage ends
+    (`kr_keras.models.tap.feature_taps`)."""
+    return paired_losses(NeuronSelectivityTransfer, distillation_loss_weight, "NST",
+                         teacher, student, teacher_layers, student_layers)

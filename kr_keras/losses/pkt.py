@@ -5,6 +5,9 @@ Probabilistic Knowledge Transfer", ECCV 2018 (with the cosine-similarity
 kernel); RepDistiller `distiller_zoo/PKT.py` (the authors' code),
 whose form is followed here, and its `train_student.py` (tap `feat[-1]`, the
 pooled embedding; `-b 30000`).
+Taps default to the pooled embedding (`kr_keras.models.tap.feature_taps(
+model, "embedding")`: the last global pooling layer, else the layer feeding
+the logits); maps of any shapes pair up (flattened).
 """
 
 import keras
@@ -13,10 +16,11 @@ import tensorflow as tf
 from kr_keras.losses.common import TappedLoss
 from kr_keras.losses.common import flatten
 from kr_keras.losses.common import global_batch
+from kr_keras.losses.common import paired_losses
 from kr_keras.losses.common import scale_for_replicas
-from kr_keras.models.tap import pooled_feature_name
 
-DEFAULTS = {"student_loss_weight": 1.0, "distillation_loss_weight": 30000.0}
+DEFAULTS = {"teacher_layers": None, "student_layers": None, "student_loss_weight": 1.0,
+            "distillation_loss_weight": 30000.0}
 _EPS = 1e-7
 
 
@@ -78,8 +82,8 @@ class ProbabilisticKnowledgeTransfer(TappedLoss):
                                            global_batch(teacher_outputs)))
 
 
-def build_losses(teacher, student, distillation_loss_weight):
-    """RepDistiller's PKT: one loss on the pooled embeddings (`feat[-1]`)."""
-    loss = ProbabilisticKnowledgeTransfer(pooled_feature_name(teacher),
-                                          pooled_feature_name(student))
-    return [loss], [distillation_loss_weight]
+def build_losses(teacher, student, teacher_layers, student_layers, distillation_loss_weight):
+    """RepDistiller's PKT: the pooled embeddings (`feat[-1]`) by default."""
+    return paired_losses(ProbabilisticKnowledgeTransfer, distillation_loss_weight, "PKT",
+                         teacher, student, teacher_layers, student_layers,
+                         kind="embedding", rank=None)

@@ -5,6 +5,9 @@ CVPR 2019 (its distance-wise and angle-wise losses);
 RepDistiller `distiller_zoo/RKD.py` (`RKDLoss`, w_d = 25, w_a = 50), whose
 form is followed here, and its `train_student.py` (tap `feat[-1]`, the
 pooled embedding; `-b 1`).
+Taps default to the pooled embedding (`kr_keras.models.tap.feature_taps(
+model, "embedding")`: the last global pooling layer, else the layer feeding
+the logits); maps of any shapes pair up (flattened).
 """
 
 import keras
@@ -13,11 +16,12 @@ import tensorflow as tf
 from kr_keras.losses.common import TappedLoss
 from kr_keras.losses.common import flatten
 from kr_keras.losses.common import global_batch
+from kr_keras.losses.common import paired_losses
 from kr_keras.losses.common import scale_for_replicas
-from kr_keras.models.tap import pooled_feature_name
 
-DEFAULTS = {"distance_weight": 25.0, "angle_weight": 50.0,
-            "student_loss_weight": 1.0, "distillation_loss_weight": 1.0}
+DEFAULTS = {"teacher_layers": None, "student_layers": None, "distance_weight": 25.0,
+            "angle_weight": 50.0, "student_loss_weight": 1.0,
+            "distillation_loss_weight": 1.0}
 
 
 def _distances(e):
@@ -117,10 +121,10 @@ class RelationalKnowledgeDistillation(TappedLoss):
                 "angle_weight": self.angle_weight}
 
 
-def build_losses(teacher, student, distance_weight, angle_weight,
-                 distillation_loss_weight):
-    """RepDistiller's RKD: one loss on the pooled embeddings (`feat[-1]`)."""
-    loss = RelationalKnowledgeDistillation(
-        pooled_feature_name(teacher), pooled_feature_name(student),
-        distance_weight, angle_weight)
-    return [loss], [distillation_loss_weight]
+def build_losses(teacher, student, teacher_layers, student_layers, distance_weight,
+                 angle_weight, distillation_loss_weight):
+    """RepDistiller's RKD: the pooled embeddings (`feat[-1]`) by default."""
+    return paired_losses(
+        lambda t, s: RelationalKnowledgeDistillation(t, s, distance_weight, angle_weight),
+        distillation_loss_weight, "RKD", teacher, student, teacher_layers, student_layers,
+        kind="embedding", rank=None)

@@ -3,7 +3,9 @@
 Reference: Tung and Mori, "Similarity-Preserving Knowledge Distillation",
 ICCV 2019; RepDistiller `distiller_zoo/SP.py`
 (`Similarity`), whose form is followed here, and its `train_student.py`
-(tap `feat[-2]`, the last stage's output; `-b 3000`).
+(tap `feat[-2]`, the last stage's output; `-b 3000`). Taps default to the
+last stage end (`kr_keras.models.tap.feature_taps(model, "last")`); maps of
+any shape pair up.
 """
 
 import keras
@@ -12,10 +14,11 @@ import tensorflow as tf
 from kr_keras.losses.common import TappedLoss
 from kr_keras.losses.common import flatten
 from kr_keras.losses.common import global_batch
+from kr_keras.losses.common import paired_losses
 from kr_keras.losses.common import scale_for_replicas
-from kr_keras.models.imagenet_pairing import stage_output_names
 
-DEFAULTS = {"student_loss_weight": 1.0, "distillation_loss_weight": 3000.0}
+DEFAULTS = {"teacher_layers": None, "student_layers": None, "student_loss_weight": 1.0,
+            "distillation_loss_weight": 3000.0}
 
 
 def _gram(feature):
@@ -75,8 +78,8 @@ class SimilarityPreserving(TappedLoss):
                                           global_batch(teacher_outputs)))
 
 
-def build_losses(teacher, student, distillation_loss_weight):
-    """RepDistiller's SP: one loss on the last stage outputs (`feat[-2]`)."""
-    loss = SimilarityPreserving(stage_output_names(teacher)[-1],
-                                stage_output_names(student)[-1])
-    return [loss], [distillation_loss_weight]
+def build_losses(teacher, student, teacher_layers, student_layers, distillation_loss_weight):
+    """One `SimilarityPreserving` per tapped pair; by default RepDistiller's
+    one, on the last stage ends (`feat[-2]`)."""
+    return paired_losses(SimilarityPreserving, distillation_loss_weight, "SP", teacher,
+                         student, teacher_layers, student_layers, kind="last", rank=None)

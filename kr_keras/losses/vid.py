@@ -7,6 +7,7 @@ network regresses from the student map, with one learned variance per
 channel); RepDistiller `distiller_zoo/VID.py` (`VIDLoss`, the authors'
 code), whose form is followed here, and its `train_student.py` (one loss
 per stage end, `feat[1:-1]`, middle width = the teacher's channels; `-b 1`).
+Taps default to the stage ends (`kr_keras.models.tap.feature_taps`).
 """
 
 import math
@@ -15,12 +16,12 @@ import keras
 import tensorflow as tf
 
 from kr_keras.losses.common import HelperLoss
+from kr_keras.losses.common import paired_losses
 from kr_keras.losses.common import scale_for_replicas
 from kr_keras.losses.spatial import match_spatial
-from kr_keras.models.imagenet_pairing import stage_output_names
 
-DEFAULTS = {"init_pred_var": 5.0, "eps": 1e-5, "student_loss_weight": 1.0,
-            "distillation_loss_weight": 1.0}
+DEFAULTS = {"teacher_layers": None, "student_layers": None, "init_pred_var": 5.0,
+            "eps": 1e-5, "student_loss_weight": 1.0, "distillation_loss_weight": 1.0}
 
 
 def vid_loss(pred_mean, target, log_scale, eps=1e-5):
@@ -102,9 +103,10 @@ class VariationalInformationDistillation(HelperLoss):
         return scale_for_replicas(vid_loss(self.regressor(s), t, self.log_scale, self.eps))
 
 
-def build_losses(teacher, student, init_pred_var, eps, distillation_loss_weight):
-    """RepDistiller's VID: one loss per stage end (`feat[1:-1]`), summed."""
-    pairs = zip(stage_output_names(teacher), stage_output_names(student))
-    losses = [VariationalInformationDistillation(t, s, init_pred_var, eps)
-              for t, s in pairs]
-    return losses, [distillation_loss_weight] * len(losses)
+def build_losses(teacher, student, teacher_layers, student_layers, init_pred_var, eps,
+                 distillation_loss_weight):
+    """One VID per tapped pair, summed; by default RepDistiller's, one per
+    stage end (`feat[1:-1]`)."""
+    return paired_losses(
+        lambda t, s: VariationalInformationDistillation(t, s, init_pred_var, eps),
+        distillation_loss_weight, "VID", teacher, student, teacher_layers, student_layers)

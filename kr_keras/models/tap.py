@@ -89,3 +89,103 @@ def pooled_feature_name(model):
             f"explicitly. Available layers: {[l.name for l in model.layers]}"
         )
     return pools[-1]
+
+
+# ------------------------------------------------ the feature methods' taps
+FEATURE_TAP_KINDS = ("stages", "preactivation", "boundaries", "middle", "last", "embedding")
+_ACTIVATIONS = (keras.layers.ReLU, keras.layers.Activation, keras.layers.LeakyReLU,
+                keras.layers.ELU, keras.layers.PReLU)
+
+
+def _feature_maps(model):
+    """`[(name, (h, w))]` of the layers with one 4D output, in graph order
+    (the input and zero-padding layers left out)."""
+    maps = []
+    for layer in model.layers:
+        if isinstance(layer, (keras.layers.InputLayer, keras.layers.ZeroPadding2D)):
+            continue
+        try:
+            shape = layer.output.shape
+        except (AttributeError, ValueError):  # several outputs, or a shared layer
+            continue
+        if len(shape) == 4:
+            maps.append((layer.name, tuple(shape[1:3])))
+    return maps
+
+
+def feature_taps(model, kind="stages"):
+    """Default feature taps of a functional classifier: the one rule of
+    every feature method of `kr_keras.losses`.
+
+    The stage ends are, for each spatial resolution of the network's 4D
+    feature maps, the last layer (in graph order) that outputs it: the
+    outputs where the resolution is about to change, the last one being
+    the last map before global pooling (RepDistiller's `feat[1:-1]` on its
+    ResNets: `stage{s}_block{n}_out` of kr_keras' CIFAR ResNets,
+    `conv{s}_block{n}_out` (and `conv1_relu`) of `keras.applications`
+    ResNets, `block_{i}_expand_relu` and `out_relu` of MobileNetV2).
+
+    Args:
+        model: A functional `keras.Model` (channels-last maps).
+        kind: `"stages"`: the stage ends; `"preactivation"`: the layer
+            feeding each stage end that is an activation layer (the sum
+            before the ReLU, RepDistiller's `preact=True`), else the end
+            itself; `"boundaries"`: the first activation at the first stage
+            end's resolution (the stem, `stem_out`) and the stage ends;
+            `"middle"`: the middle stage end (`ends[(n - 1) // 2]`);
+            `"last"`: the last stage end (`feat[-2]`); `"embedding"`: the
+            last global pooling layer, else the layer feeding the logits
+            layer (`feat[-1]`).
+
+    Returns:
+        A list of layer names, in graph order.
+
+    Raises:
+        ValueError: for an unknown `kind`, or a model without such maps.
+
+    Example:
+
+    >>> net = kr_keras.models.cifar_resnet(8, input_shape=(8, 8, 1))
+    >>> feature_taps(net), feature_taps(net, "embedding")
+    (['stage1_block1_out', 'stage2_block1_out', 'stage3_block1_out'], ['pool'])
+    """
+    if kind not in FEATURE_TAP_KINDS:
+        raise ValueError(f"`kind` must be one of {FEATURE_TAP_KINDS}. Received: kind={kind!r}")
+    if kind == "embedding":
+        return [_embedding_name(model)]
+    maps = _feature_maps(model)
+    if not maps:
+        raise ValueError(f"Model '{model.name}' has no 4D feature map to tap; name the "
+                         f"layers explicitly. Received: model.name={model.name!r}")
+    last = {size: name for name, size in maps}
+    order = [name for name, _ in maps]
+    ends = sorted(last.values(), key=order.index)
+    if kind == "last":
+        return ends[-1:]
+    if kind == "middle":
+        return [ends[(len(ends) - 1) // 2]]
+    if kind == "preactivation":
+        return [_input_name(model.get_layer(n)) if isinstance(model.get_layer(n), _ACTIVATIONS)
+                else n for n in ends]
+    if kind == "boundaries":
+        first, size = order.index(ends[0]), maps[order.index(ends[0])][1]
+        stem = [n for n, s in maps[:first]
+                if s == size and isinstance(model.get_layer(n), _ACTIVATIONS)]
+        return stem[:1] + ends
+    return ends
+
+
+def _input_name(layer):
+    return layer.input._keras_history.operation.name
+
+
+def _embedding_name(model):
+    pools = [layer.name for layer in model.layers if type(layer).__name__.startswith("Global")
+             and "Pooling" in type(layer).__name__]
+    if pools:
+        return pools[-1]
+    feeding = _input_name(model.outputs[0]._keras_history.operation)
+    if isinstance(model.get_layer(feeding), keras.layers.InputLayer):
+        raise ValueError(f"Model '{model.name}' has no embedding before its logits; name "
+                         f"the layer explicitly. Received: model.name={model.name!r}")
+    return feeding

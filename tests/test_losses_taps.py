@@ -1,0 +1,177 @@
+"""Every method's taps on models without kr_keras' layer names: one rule
+(`kr_keras.models.tap.feature_taps`), `teacher_layers` / `student_layers`
+on every feature method, and errors that name the fix.
+
+The `keras.applications` pair trains one step per method eagerly
+(`run_eagerly=True`): a graph trace of ResNet-50 plus MobileNetV2 takes
+about 10 s per method on two cores, the eager step about 2 s. The losses'
+graph-mode numerics are covered with kr_keras' ResNets in
+tests/test_losses_zoo.py and tests/test_distillers_baselines.py.
+"""
+
+import importlib
+import warnings
+
+import keras
+import numpy as np
+import pytest
+
+import kr_keras
+from kr_keras.losses.common import paired_taps
+from kr_keras.models.tap import feature_taps
+
+# Rewritten elsewhere (KR family), or no distillation loss (ce).
+SKIP = {"kr", "kr_dense", "kr+kd", "kr+kdgan", "ce"}
+FEATURE = ["ab", "at", "cc", "crd", "fitnet", "fsp", "ft", "nst", "pkt", "rkd", "sp", "vid"]
+LOGIT_ONLY = ["dkd", "kd", "kdgan"]
+
+
+@pytest.fixture(scope="module")
+def apps():
+    keras.utils.set_random_seed(0)
+    kwargs = dict(weights=None, input_shape=(32, 32, 3), classes=10, classifier_activation=None)
+    return (keras.applications.ResNet50(**kwargs),
+            keras.applications.MobileNetV2(alpha=0.35, **kwargs))
+
+
+@pytest.fixture(scope="module")
+def batch():
+    rng = np.random.default_rng(0)
+    return rng.normal(size=(4, 32, 32, 3)).astype("float32"), np.arange(4)
+
+
+def test_the_registry_splits_into_feature_and_logit_methods():
+    assert sorted(set(kr_keras.distillers.names()) - SKIP) == sorted(FEATURE + LOGIT_ONLY)
+    for name in FEATURE:
+        assert {"teacher_layers", "student_layers"} <= kr_keras.distillers.registry.hyperparameters(name)
+        module = importlib.import_module(f"kr_keras.losses.{name}")
+        assert module.DEFAULTS["teacher_layers"] is None is module.DEFAULTS["student_layers"]
+    for name in LOGIT_ONLY:
+        assert "teacher_layers" not in kr_keras.distillers.registry.hyperparameters(name)
+
+
+def test_default_taps_of_keras_applications(apps):
+    teacher, student = apps
+    assert feature_taps(teacher) == ["conv1_relu", "conv2_block3_out", "conv3_block4_out",
+                                     "conv4_block6_out", "conv5_block3_out"]
+    assert feature_taps(student) == ["block_1_expand_relu", "block_3_expand_relu",
+                                     "block_6_expand_relu", "block_13_expand_relu", "out_relu"]
+    assert feature_taps(teacher, "preactivation")[1:] == [
+        "conv2_block3_add", "conv3_block4_add", "conv4_block6_add", "conv5_block3_add"]
+    assert feature_taps(student, "boundaries")[:2] == ["Conv1_relu", "block_1_expand_relu"]
+    assert feature_taps(teacher, "middle") == ["conv3_block4_out"]
+    assert feature_taps(student, "last") == ["out_relu"]
+    assert (feature_taps(teacher, "embedding"), feature_taps(student, "embedding")) == (
+        ["avg_pool"], ["global_average_pooling2d"])
+
+
+def test_default_taps_without_global_pooling():
+    inputs = keras.Input((8, 8, 1))
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="c1")(inputs)
+    x = keras.layers.Conv2D(4, 3, strides=2, padding="same", name="c2")(x)
+    x = keras.layers.ReLU(name="r2")(x)
+    x = keras.layers.Flatten(name="flat")(x)
+    net = keras.Model(inputs, keras.layers.Dense(3, name="logits")(x))
+    assert feature_taps(net) == ["c1", "r2"]
+    assert feature_taps(net, "preactivation") == ["c1", "c2"]
+    assert feature_taps(net, "embedding") == ["flat"]
+
+
+def test_default_counts_that_differ_pair_the_deepest(apps):
+    student = kr_keras.models.cifar_resnet(8, width_multiplier=0.25, input_shape=(32, 32, 3))
+    assert paired_taps("AT", apps[0], student, None, None) == [
+        ("conv3_block4_out", "stage1_block1_out"), ("conv4_block6_out", "stage2_block1_out"),
+        ("conv5_block3_out", "stage3_block1_out")]
+    with pytest.raises(ValueError, match="AT pairs one teacher tap with each student tap"):
+        paired_taps("AT", apps[0], student, None, ["stage3_block1_out"])
+
+
+def test_a_model_without_maps_names_the_fix():
+    inputs = keras.Input((6,))
+    mlp = keras.Model(inputs, keras.layers.Dense(3)(keras.layers.Dense(4, name="h")(inputs)))
+    with pytest.raises(ValueError, match="VID: Model .* has no 4D feature map .* Pass "
+                       "teacher_layers= and student_layers="):
+        paired_taps("VID", mlp, mlp, None, None)
+    assert paired_taps("RKD", mlp, mlp, None, None, "embedding", None) == [("h", "h")]
+
+
+@pytest.mark.parametrize("name", sorted(set(FEATURE + LOGIT_ONLY) - {"fsp"}))
+def test_every_method_trains_a_step_on_keras_applications(name, apps, batch):
+    distiller = kr_keras.build_distiller(name, *apps)
+    distiller.compile(optimizer="sgd", run_eagerly=True)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "The structure of `inputs`")
+        logs = distiller.train_on_batch(*batch, return_dict=True)
+    assert all(np.isfinite(float(v)) for v in logs.values()), logs
+    if name in FEATURE:
+        teacher_taps = {l.teacher_layer_name if isinstance(l.teacher_layer_name, str)
+                        else tuple(l.teacher_layer_name) for l in distiller.distillation_losses}
+        assert teacher_taps and None not in teacher_taps
+
+
+def test_fsp_names_the_unusable_pair_and_the_fix(apps):
+    """FSP compares Gram matrices entry-wise: ResNet-50's and MobileNetV2's
+    maps differ in width, so it cannot run on their default taps."""
+    with pytest.raises(ValueError) as error:
+        kr_keras.build_distiller("fsp", *apps)
+    message = str(error.value)
+    for part in ("FSP", "'conv1_relu'", "(None, 16, 16, 64)", "'block_1_expand_relu'",
+                 "(None, 16, 16, 48)", "channel count", "teacher_layers=",
+                 "student_layers=", "Received: teacher_layers=None"):
+        assert part in message, (part, message)
+
+
+@pytest.mark.parametrize("name,teacher_layers,student_layers,expected", [
+    ("ab", "conv1_relu", "out_relu", "its connector needs maps of equal height"),
+    ("fitnet", "conv4_block6_out", "out_relu", "its regressor needs a student map"),
+    ("vid", "avg_pool", "out_relu", "it needs outputs of rank 4"),
+    ("at", ["conv4_block6_out", "conv5_block3_out"], "out_relu", "pairs one teacher tap"),
+    ("sp", "conv5_block3_out", "no_such_layer", r"has no layer\(s\) \['no_such_layer'\]"),
+])
+def test_unusable_explicit_pairs_name_the_fix(apps, name, teacher_layers, student_layers,
+                                               expected):
+    with pytest.raises(ValueError, match=expected) as error:
+        kr_keras.build_distiller(name, *apps, teacher_layers=teacher_layers,
+                                 student_layers=student_layers)
+    assert str(error.value).endswith(
+        f"Received: teacher_layers={teacher_layers!r}, student_layers={student_layers!r}")
+    assert "Pass teacher_layers= and student_layers=" in str(error.value)
+
+
+@pytest.mark.parametrize("name", sorted(set(FEATURE) - {"fsp"}))
+def test_feature_methods_take_explicit_layer_names(name, apps):
+    distiller = kr_keras.build_distiller(name, *apps, teacher_layers="conv4_block6_out",
+                                         student_layers="block_13_expand_relu")
+    [loss] = distiller.distillation_losses
+    assert (loss.teacher_layer_name, loss.student_layer_name) == (
+        "conv4_block6_out", "block_13_expand_relu")
+
+
+def test_fsp_takes_explicit_lists():
+    keras.utils.set_random_seed(0)
+    teacher = kr_keras.models.cifar_resnet(14, width_multiplier=0.25, input_shape=(8, 8, 1))
+    student = kr_keras.models.cifar_resnet(8, width_multiplier=0.25, input_shape=(8, 8, 1))
+    layers = ["stage1_block1_out", "stage2_block1_out"]
+    distiller = kr_keras.build_distiller("fsp", teacher, student, teacher_layers=layers,
+                                         student_layers=layers)
+    [loss] = distiller.distillation_losses
+    assert loss.teacher_layer_name == loss.student_layer_name == layers
+    with pytest.raises(ValueError, match="FSP needs >= 2 taps"):
+        kr_keras.build_distiller("fsp", teacher, student, teacher_layers=layers[0],
+                                 student_layers=layers[0])
+
+
+def test_kr_resnet_defaults_are_the_reference_taps():
+    """RepDistiller's taps on kr_keras' CIFAR ResNets, as before the one rule."""
+    teacher = kr_keras.models.cifar_resnet(14, width_multiplier=0.5, input_shape=(8, 8, 1))
+    student = kr_keras.models.cifar_resnet(8, width_multiplier=0.25, input_shape=(8, 8, 1))
+    ends_t = ["stage1_block2_out", "stage2_block2_out", "stage3_block2_out"]
+    ends_s = ["stage1_block1_out", "stage2_block1_out", "stage3_block1_out"]
+    pairs = lambda kind, rank=4: paired_taps("X", teacher, student, None, None, kind, rank)  # noqa: E731
+    assert pairs("stages") == list(zip(ends_t, ends_s))
+    assert pairs("preactivation") == [(t.replace("out", "add"), s.replace("out", "add"))
+                                      for t, s in zip(ends_t, ends_s)]
+    assert pairs("boundaries") == [("stem_out", "stem_out"), *zip(ends_t, ends_s)]
+    assert pairs("middle") == [(ends_t[1], ends_s[1])]
+    assert pairs("last") == [(ends_t[2], ends_s[2])]
+    assert pairs("embedding", None) == [("pool", "pool")]
