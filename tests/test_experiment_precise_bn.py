@@ -73,3 +73,18 @@ def test_bad_precise_bn_samples_is_refused(setup):
     with pytest.raises(ValueError, match="Received: precise_bn_samples=-1"):
         training.precise_bn_callbacks(-1, dataset, 8, 0)
     assert training.precise_bn_callbacks(0, dataset, 8, 0) == []
+
+
+def test_evaluate_saved_can_reestimate_first(setup):
+    from kr_keras.experiment.evaluation import evaluate_saved
+
+    dataset, folder = setup
+    model = io.load_model(f"{folder}/teacher.keras", "teacher")   # never trained: stats (0, 1)
+    before = _bn(model)[0].moving_mean.numpy().copy()
+    assert evaluate_saved(model, dataset, batch_size=8)["precise_bn_samples"] == 0
+    np.testing.assert_array_equal(_bn(model)[0].moving_mean.numpy(), before)
+    result = evaluate_saved(model, dataset, batch_size=8, precise_bn_samples=16)
+    assert result["precise_bn_samples"] == 16
+    assert not np.allclose(_bn(model)[0].moving_mean.numpy(), before)
+    with pytest.raises(ValueError, match="Received: precise_bn_samples=-2"):
+        evaluate_saved(model, dataset, precise_bn_samples=-2)
