@@ -33,6 +33,10 @@ _STEPS = flags.DEFINE_integer("steps", None, "Total steps (overrides --epochs; w
 _STEPS_PER_EPOCH = flags.DEFINE_integer("steps_per_epoch", None, "Steps per epoch.", lower_bound=1)
 _BATCH = flags.DEFINE_integer("batch_size", None, "Global batch size.", lower_bound=1)
 _SEED = flags.DEFINE_integer("seed", None, "Seed.", lower_bound=0)
+_PRECISE_BN = flags.DEFINE_integer(
+    "precise_bn_samples", None, "Re-estimate the student's batch-norm statistics on this many "
+    "training images before every validation and the test evaluation (precise BN; 0 = off; "
+    "default: the preset's, 2048).", lower_bound=0)
 _TRAIN_TAKE = flags.DEFINE_integer("train_take", None, "Use the first N training images.",
                                    lower_bound=1)
 _EVAL_TAKE = flags.DEFINE_integer("eval_take", None, "Evaluate on the first N images of the "
@@ -75,7 +79,8 @@ def main(argv):
         method=_METHOD.value, teacher=_TEACHER.value or "", dataset=_DATASET.value,
         student_arch=_STUDENT_ARCH.value, student_depth=_STUDENT_DEPTH.value, student_width=_STUDENT_WIDTH.value,
         epochs=_EPOCHS.value, steps=_STEPS.value, steps_per_epoch=_STEPS_PER_EPOCH.value,
-        batch_size=_BATCH.value, seed=_SEED.value, train_take=_TRAIN_TAKE.value,
+        batch_size=_BATCH.value, seed=_SEED.value, precise_bn_samples=_PRECISE_BN.value,
+        train_take=_TRAIN_TAKE.value,
         eval_take=_EVAL_TAKE.value,
         hparams={name: flags.FLAGS[name].value for name in HPARAM_FLAGS},
         student_lr=_STUDENT_LR.value, knowledge_lr=_KNOWLEDGE_LR.value,
@@ -86,7 +91,7 @@ def main(argv):
         output=_OUTPUT.value)
     result = distill(config, explicit=present(flags.FLAGS, HPARAM_FLAGS))
     print(f"student: {result['output']} test accuracy {result['test']['accuracy']:.4f} "
-          f"params {result['params']}")
+          f"params {result['params']} precise_bn_samples {result['precise_bn_samples']}")
 
 
 def run():

@@ -18,6 +18,10 @@ _DATASET = flags.DEFINE_string("dataset", "fashion_mnist", "kr_keras.data datase
 _BATCH = flags.DEFINE_integer("batch_size", 256, "Batch size.", lower_bound=1)
 _TAKE = flags.DEFINE_integer("take", None, "Evaluate on the first N images of the evaluation "
                              "split (test; validation for imagenet2012).", lower_bound=1)
+_PRECISE_BN = flags.DEFINE_integer(
+    "precise_bn_samples", 0, "First re-estimate the model's batch-norm statistics (in memory) "
+    "on this many training images (precise BN; 0 = off: students trained by "
+    "experiments.distill already carry them).", lower_bound=0)
 _OUTPUT = flags.DEFINE_string("output", None, "Also write the JSON here.")
 
 
@@ -25,7 +29,8 @@ _OUTPUT = flags.DEFINE_string("output", None, "Also write the JSON here.")
 def main(argv):
     del argv
     model = io.load_model(_MODEL.value, role="model")
-    result = evaluate_saved(model, _DATASET.value, _BATCH.value, _TAKE.value)
+    result = evaluate_saved(model, _DATASET.value, _BATCH.value, _TAKE.value,
+                            precise_bn_samples=_PRECISE_BN.value)
     text = json.dumps(result, indent=1)
     if _OUTPUT.value:
         io.write_text(_OUTPUT.value, text + "\n")

@@ -20,6 +20,10 @@ _ABLATION_SEEDS = flags.DEFINE_integer("ablation_seeds", None,
 _ABLATION = flags.DEFINE_multi_string(
     "ablation", [], "Label of an ablation to run (repeatable; default: all), e.g. "
     "--ablation='KR, simultaneous steps'.")
+_PRECISE_BN = flags.DEFINE_integer(
+    "precise_bn_samples", study.PRECISE_BN_SAMPLES, "Re-estimate each student's batch-norm "
+    "statistics on this many training images before its evaluation (precise BN; 0 = off). "
+    "The study reads only the cached runs of this setting.", lower_bound=0)
 _RESULTS = flags.DEFINE_string("results_dir", "results", "Where the runs and the report go.")
 _FIGURE = flags.DEFINE_string("figure", "docs/figures/kr_study.png", "The gain plot.")
 _STEPS = flags.DEFINE_integer("plan_steps", len(study.PLAN),
@@ -29,7 +33,7 @@ _STEPS = flags.DEFINE_integer("plan_steps", len(study.PLAN),
 
 def main(argv):
     del argv
-    runs = study.Runs(_RESULTS.value)
+    runs = study.Runs(_RESULTS.value, _PRECISE_BN.value)
     teachers = {}
     chosen = study.select(runs, teachers)
     command = "python -m experiments.study --stage=report"

@@ -28,6 +28,10 @@ _WD = flags.DEFINE_float("weight_decay", 5e-4, "Decoupled weight decay (Keras SG
     "corresponds to 5e-3 here.", lower_bound=0.0)
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of weights, data order and augmentation.",
                              lower_bound=0)
+_PRECISE_BN = flags.DEFINE_integer(
+    "precise_bn_samples", 2048, "Re-estimate the batch-norm statistics on this many training "
+    "images before every validation and the test evaluation (precise BN; 0 = off).",
+    lower_bound=0)
 _TRAIN_TAKE = flags.DEFINE_integer("train_take", None, "Use the first N training images.",
                                    lower_bound=1)
 _EVAL_TAKE = flags.DEFINE_integer("eval_take", None, "Evaluate on the first N images of the "
@@ -49,12 +53,13 @@ def main(argv):
         dataset=_DATASET.value, arch=_ARCH.value, depth=_DEPTH.value, width_multiplier=_WIDTH.value,
         epochs=_EPOCHS.value, steps_per_epoch=_STEPS_PER_EPOCH.value, batch_size=_BATCH.value,
         lr=_LR.value, lr_schedule=_SCHEDULE.value, weight_decay=_WD.value, seed=_SEED.value,
+        precise_bn_samples=_PRECISE_BN.value,
         train_take=_TRAIN_TAKE.value, eval_take=_EVAL_TAKE.value,
         deterministic=_DETERMINISTIC.value, check_numerics=_CHECK_NUMERICS.value,
         log_dir=log_dir(), checkpoint_dir=_CHECKPOINT_DIR.value,
         save_every_steps=_SAVE_EVERY.value, output=_OUTPUT.value))
     print(f"teacher: {result['output']} test accuracy {result['test']['accuracy']:.4f} "
-          f"params {result['params']}")
+          f"params {result['params']} precise_bn_samples {result['precise_bn_samples']}")
 
 
 def run():

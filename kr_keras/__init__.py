@@ -14,6 +14,7 @@ distiller.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
 ```
 """
 
+from kr_keras import callbacks
 from kr_keras import data
 from kr_keras import distribute
 from kr_keras import distillers
@@ -30,6 +31,7 @@ __version__ = "0.2.0"
 __all__ = [
     "KRDistiller",
     "build_distiller",
+    "callbacks",
     "data",
     "distribute",
     "distillers",

@@ -81,3 +81,59 @@ def test_ablation_rows_compare_with_the_method_they_vary(tmp_path):
     row = next(line for line in text.splitlines() if "KR+KD, simultaneous steps" in line)
     assert row.endswith("| +4.00 | -1.00 |"), row  # vs CE, vs KR+KD (not KR: +3)
     assert "as above, with KD's posterior term" in row
+
+
+def test_an_older_cache_is_migrated_and_rows_are_read_per_precise_bn_setting(tmp_path):
+    old = ("stage,cell,variant,method,seed,split,accuracy,seconds,hparams\n"
+           f"grid,{study.REFERENCE.key},ce,ce,0,test,0.8,1.0,{{}}\n")
+    (tmp_path / "kr_study.runs.csv").write_text(old)
+    runs = study.Runs(str(tmp_path))                      # default: precise BN on
+    assert runs.precise_bn_samples == study.PRECISE_BN_SAMPLES and runs.rows == []
+    _add(runs, study.REFERENCE, "ce", 0, 0.85)
+    with open(tmp_path / "kr_study.runs.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["accuracy"], r["precise_bn"]) for r in rows] == [("0.8", "0"), ("0.85", "2048")]
+    off = study.Runs(str(tmp_path), precise_bn_samples=0)
+    assert off.find("grid", study.REFERENCE, study.Variant("ce", "ce"), 0, "test")["accuracy"] == "0.8"
+    on = study.Runs(str(tmp_path))
+    assert on.find("grid", study.REFERENCE, study.Variant("ce", "ce"), 0, "test")["accuracy"] == "0.85"
+    assert "re-estimated on 2048" in study.report(on, str(tmp_path), None, "cmd")
+    assert "no precise BN" in study.report(off, str(tmp_path), None, "cmd")
+    try:
+        study.Runs(str(tmp_path), precise_bn_samples=-1)
+    except ValueError as error:
+        assert "Received: precise_bn_samples=-1" in str(error)
+    else:
+        raise AssertionError("a negative setting must be refused")
+
+
+def test_a_run_reestimates_the_students_statistics_before_evaluating(monkeypatch):
+    import keras
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(144, 8, 8, 1)).astype(np.float32)
+    y = (np.arange(144) % 10).astype(np.int32)
+    monkeypatch.setattr(study, "arrays", lambda distortion, split: (x, y))
+    monkeypatch.setattr(study, "VAL_SIZE", 16)
+    calls = []
+    original = study.recompute_batch_norm_statistics
+
+    def recording(model, dataset, num_samples):
+        calls.append((model.name, num_samples))
+        used = original(model, dataset, num_samples)
+        # Every training image when there are fewer than requested.
+        assert used == min(num_samples, 128)
+        return used
+
+    monkeypatch.setattr(study, "recompute_batch_norm_statistics", recording)
+    teacher = study.cifar_resnet(8, width_multiplier=0.25, input_shape=(8, 8, 1))
+    cell = study.Cell(128, 1, 0.25)
+    for method, samples in (("ce", 100), ("kd", 2048)):
+        accuracy, _ = study.run(cell, study.Variant(method, method), 0, "val", teacher, samples)
+        assert 0.0 <= accuracy <= 1.0
+    assert [n for _, n in calls] == [100, 2048]
+    calls.clear()
+    study.run(cell, study.Variant("ce", "ce"), 0, "val", teacher, 0)
+    assert calls == []
+    keras.backend.clear_session()

@@ -16,7 +16,13 @@ Order of operations (per example):
 Randomness: shuffling uses `seed`; augmentation uses stateless ops seeded by
 `tf.data.Dataset.random(seed, rerandomize_each_iteration=True)`, so a given
 seed gives the same sequence of epochs on every run, and with a seed the
-pipeline sets `options.deterministic = True`.
+pipeline sets `options.deterministic = True`. Both are op-level seeds: the
+random ops run before `load` (building a model, other pipelines) do not
+change the order. TF combines an op-level seed with the global seed
+(`tf.random.set_seed`) at construction, so a run sets the global seed to
+its own seed first (`keras.utils.set_random_seed(seed)`, as
+`kr_keras.experiment.runtime.configure` does); the order then depends on
+the run's seed only.
 """
 
 import math

@@ -33,6 +33,10 @@ class DistillConfig:
             (possibly subset) training split.
         batch_size: Global batch size.
         seed: Seed of weights, data order and augmentation.
+        precise_bn_samples: Training images on which the student's
+            batch-norm statistics are re-estimated before every validation
+            and the final test evaluation (precise BN,
+            `kr_keras.callbacks.PreciseBatchNorm`); 0 turns it off.
         train_take: Use only the first N training images (small budgets).
         eval_take: Evaluate on the first N test images.
         student_lr: Student optimizer schedule (Eq. 10 / the only optimizer).
@@ -65,6 +69,7 @@ class DistillConfig:
     steps_per_epoch: Optional[int] = None
     batch_size: int = 128
     seed: int = 0
+    precise_bn_samples: int = 2048
     train_take: Optional[int] = None
     eval_take: Optional[int] = None
     student_lr: Schedule = Schedule(0.01)
@@ -109,8 +114,10 @@ class DistillConfig:
         """The fields that decide the training trajectory, as JSON (a
         checkpoint of another configuration must not be resumed)."""
         keep = dataclasses.asdict(self)
+        # Precise BN re-estimates statistics the train step never reads:
+        # the weights' trajectory is the same with or without it.
         for name in ("log_dir", "checkpoint_dir", "save_every_steps", "output",
-                     "check_numerics", "strategy"):
+                     "check_numerics", "strategy", "precise_bn_samples"):
             keep.pop(name)
         return json.dumps(keep, sort_keys=True, default=str)
 
@@ -205,6 +212,9 @@ class TeacherConfig:
         momentum: SGD momentum.
         weight_decay: Decoupled weight decay.
         seed: Seed.
+        precise_bn_samples: Training images on which the batch-norm
+            statistics are re-estimated before every validation and the
+            final test evaluation; 0 turns it off.
         train_take: Use the first N training images.
         eval_take: Evaluate on the first N test images.
         deterministic: TF op determinism.
@@ -227,6 +237,7 @@ class TeacherConfig:
     momentum: float = 0.9
     weight_decay: float = 5e-4
     seed: int = 0
+    precise_bn_samples: int = 2048
     train_take: Optional[int] = None
     eval_take: Optional[int] = None
     deterministic: bool = False
@@ -244,6 +255,7 @@ class TeacherConfig:
 
     def fingerprint(self):
         keep = dataclasses.asdict(self)
-        for name in ("log_dir", "checkpoint_dir", "save_every_steps", "output", "check_numerics"):
+        for name in ("log_dir", "checkpoint_dir", "save_every_steps", "output", "check_numerics",
+                     "precise_bn_samples"):
             keep.pop(name)
         return json.dumps(keep, sort_keys=True, default=str)

@@ -7,6 +7,7 @@ import numpy as np
 import tensorflow as tf
 
 from kr_keras import data
+from kr_keras.callbacks import recompute_batch_norm_statistics
 
 
 def accuracy(model, dataset, top_k=(1, 5)):
@@ -90,15 +91,27 @@ def images_per_second(model, batch, repeats=5):
     return float(repeats * int(batch.shape[0]) / (time.perf_counter() - start))
 
 
-def evaluate_saved(model, dataset, batch_size=256, take=None, data_dir=None):
+def evaluate_saved(model, dataset, batch_size=256, take=None, data_dir=None,
+                   precise_bn_samples=0, seed=0):
     """Everything the `evaluate` binary reports for `model` on `dataset`.
+
+    Args:
+        model: A logits `keras.Model`.
+        dataset: A `kr_keras.data` dataset name.
+        batch_size: Evaluation batch size.
+        take: Evaluate on the first N images of the evaluation split.
+        data_dir: TFDS data directory.
+        precise_bn_samples: If > 0, first re-estimate the model's batch-norm
+            statistics (in memory) on this many augmented training images
+            (precise BN), e.g. for a model saved without it.
+        seed: Seed of those training images' order and augmentation.
 
     Returns:
         Dict: `accuracy` and `top1_error` (+ `top5_accuracy` and
         `top5_error` with 100 or more classes: the paper's Table 3 reports
         ImageNet errors), `examples`, `split` (the dataset's
         `eval_split`: `"test"`, or `"validation"` for ImageNet), `params`, `flops`,
-        `images_per_second`.
+        `images_per_second`, `precise_bn_samples` (the images used; 0: none).
     """
     info = data.info(dataset)
     shape = tuple(model.inputs[0].shape[1:])
@@ -107,6 +120,15 @@ def evaluate_saved(model, dataset, batch_size=256, take=None, data_dir=None):
             f"The model takes {shape} images but {dataset!r} has {tuple(info.image_shape)}. "
             f"Received: dataset={dataset!r}"
         )
+    if isinstance(precise_bn_samples, bool) or not isinstance(precise_bn_samples, int) \
+            or precise_bn_samples < 0:
+        raise ValueError("`precise_bn_samples` must be an integer >= 0 (0 = off). "
+                         f"Received: precise_bn_samples={precise_bn_samples!r}")
+    used = 0
+    if precise_bn_samples:
+        train = data.load(dataset, "train", min(batch_size, precise_bn_samples), seed=seed,
+                          data_dir=data_dir, shuffle=True, augment=True)
+        used = recompute_batch_norm_statistics(model, train, precise_bn_samples)
     ds = data.load(dataset, info.eval_split, batch_size, take=take, data_dir=data_dir)
     top_k = (1, 5) if info.num_classes > 5 and model.outputs[0].shape[-1] >= 100 else (1,)
     result = accuracy(model, ds, top_k)
@@ -116,6 +138,7 @@ def evaluate_saved(model, dataset, batch_size=256, take=None, data_dir=None):
         result["top5_error"] = 1.0 - result["top5_accuracy"]
     batch = next(iter(ds))[0]
     result.update(
+        precise_bn_samples=used,
         params=int(model.count_params()),
         flops=count_flops(model),
         images_per_second=images_per_second(model, batch),

@@ -15,7 +15,12 @@ offline:
    raw-map matching) as extra rows in the regimes the paper cares about.
 
 Every run appends one line to `<results_dir>/kr_study.runs.csv`; a rerun
-skips what is there, so an interrupted study resumes. `report` aggregates
+skips what is there, so an interrupted study resumes. A run's seed fixes the
+student's initial weights and its data order, whatever the method and
+whatever ran before in the process. Before every evaluation, the student's
+batch-norm statistics are re-estimated on `precise_bn_samples` training
+images (precise BN; 0 = off), alike for every method; each row records the
+setting, and a study reads only the rows of its own setting. `report` aggregates
 the runs into `kr_study.md` / `kr_study.csv` and a plot of each method's
 gain over the student alone.
 
@@ -34,15 +39,19 @@ import time
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from kr_keras import data
+from kr_keras.callbacks import recompute_batch_norm_statistics
 from kr_keras import distillers
 from kr_keras.models import cifar_resnet
 
 VAL_SIZE = 5_000
 TEACHER_TRAIN = 55_000
 FIELDS = ("stage", "cell", "variant", "method", "seed", "split", "accuracy", "seconds",
-          "hparams")
+          "hparams", "precise_bn")
+PRECISE_BN_SAMPLES = 2048
+BATCH_SIZE = 128
 
 
 def noise_label(distortion):
@@ -196,18 +205,41 @@ def teacher(distortion, epochs=TEACHER_EPOCHS, model_dir="saved_models", verbose
 
 
 # ------------------------------------------------------------------ runs
-def run(cell, variant, seed, split, teacher_model):
-    """Trains one student; returns its accuracy on `split` ('val'/'test')."""
+def train_dataset(x, y, seed, batch_size=BATCH_SIZE):
+    """A run's training batches: all of `(x, y)`, shuffled with the op-level
+    seed `seed` and reshuffled every epoch (iteration).
+
+    With the global seed set to the run's seed first (`run` does), the
+    order depends on `seed` only: not on the random ops run since (building
+    the student and the method's helpers differ between methods), nor on
+    what ran before in the process.
+    """
+    return (tf.data.Dataset.from_tensor_slices((x, y))
+            .shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+            .batch(batch_size))
+
+
+def build_student(cell, input_shape, seed):
+    """The run's ResNet-8 student, its initial weights a function of `seed`."""
+    keras.utils.set_random_seed(seed)
+    return cifar_resnet(8, width_multiplier=cell.width, input_shape=input_shape)
+
+
+def run(cell, variant, seed, split, teacher_model, precise_bn_samples=PRECISE_BN_SAMPLES):
+    """Trains one student; returns its accuracy on `split` ('val'/'test').
+
+    Before the evaluation the student's batch-norm statistics are
+    re-estimated on `precise_bn_samples` of its training images (all of
+    them when there are fewer; 0: not at all)."""
     x, y = arrays(cell.distortion, "train")
     x_train, y_train = x[:cell.train_size], y[:cell.train_size]
     if split == "val":
         x_eval, y_eval = x[-VAL_SIZE:], y[-VAL_SIZE:]
     else:
         x_eval, y_eval = arrays(cell.distortion, "test")
-    keras.utils.set_random_seed(seed)
-    student = cifar_resnet(8, width_multiplier=cell.width, input_shape=x.shape[1:])
+    student = build_student(cell, x.shape[1:], seed)
     hparams = dict(variant.hparams)
-    steps_per_epoch = cell.train_size // 128
+    steps_per_epoch = cell.train_size // BATCH_SIZE
     total = steps_per_epoch * cell.epochs
     if hparams.pop("pre_relu", False):
         hparams["teacher_layers"] = _pre_relu(teacher_model)
@@ -224,24 +256,50 @@ def run(cell, variant, seed, split, teacher_model):
             keras.optimizers.schedules.CosineDecay(variant.knowledge_lr, total), momentum=0.9)
     distiller.compile(optimizer=optimizer, metrics=["accuracy"], **kwargs)
     start = time.time()
-    distiller.fit(x_train, y_train, batch_size=128, epochs=cell.epochs, shuffle=True,
-                  verbose=0)
+    distiller.fit(train_dataset(x_train, y_train, seed), epochs=cell.epochs, verbose=0)
     seconds = time.time() - start
+    if precise_bn_samples:
+        # A pipeline of its own: the training order stays what it was.
+        recompute_batch_norm_statistics(distiller.student, train_dataset(x_train, y_train, seed),
+                                        precise_bn_samples)
     logits = distiller.student.predict(x_eval, batch_size=1024, verbose=0)
     accuracy = float(np.mean(np.argmax(logits, -1) == y_eval))
     return accuracy, seconds
 
 
 class Runs:
-    """The append-only run cache `kr_study.runs.csv`."""
+    """The append-only run cache `kr_study.runs.csv`.
 
-    def __init__(self, results_dir):
+    Args:
+        results_dir: Folder of the cache.
+        precise_bn_samples: The study's precise-BN setting: new runs use
+            it, and `rows` holds only the rows recorded with it (rows
+            without the column predate precise BN: 0).
+    """
+
+    def __init__(self, results_dir, precise_bn_samples=PRECISE_BN_SAMPLES):
+        if isinstance(precise_bn_samples, bool) or not isinstance(precise_bn_samples, int) \
+                or precise_bn_samples < 0:
+            raise ValueError("`precise_bn_samples` must be an integer >= 0 (0 = off). "
+                             f"Received: precise_bn_samples={precise_bn_samples!r}")
         self.path = os.path.join(results_dir, "kr_study.runs.csv")
+        self.precise_bn_samples = precise_bn_samples
         os.makedirs(results_dir, exist_ok=True)
-        self.rows = []
+        all_rows = []
         if os.path.exists(self.path):
             with open(self.path) as f:
-                self.rows = list(csv.DictReader(f))
+                reader = csv.DictReader(f)
+                all_rows = list(reader)
+                header = tuple(reader.fieldnames or ())
+            if header != FIELDS:
+                # An older cache: rewrite it with today's columns.
+                for row in all_rows:
+                    row.setdefault("precise_bn", "0")
+                with open(self.path, "w", newline="") as f:
+                    writer = csv.DictWriter(f, FIELDS, restval="")
+                    writer.writeheader()
+                    writer.writerows(all_rows)
+        self.rows = [r for r in all_rows if r.get("precise_bn") == str(precise_bn_samples)]
 
     def find(self, stage, cell, variant, seed, split):
         for row in self.rows:
@@ -251,6 +309,7 @@ class Runs:
         return None
 
     def add(self, row):
+        row = {"precise_bn": self.precise_bn_samples, **row}
         new = not os.path.exists(self.path)
         with open(self.path, "a", newline="") as f:
             writer = csv.DictWriter(f, FIELDS)
@@ -266,7 +325,8 @@ def ensure(runs, stage, cell, variant, seed, split, teachers, log=print):
     if row is None:
         if cell.distortion not in teachers:
             teachers[cell.distortion] = teacher(cell.distortion)
-        accuracy, seconds = run(cell, variant, seed, split, teachers[cell.distortion])
+        accuracy, seconds = run(cell, variant, seed, split, teachers[cell.distortion],
+                                runs.precise_bn_samples)
         row = {"stage": stage, "cell": cell.key, "variant": variant.label,
                "method": variant.method, "seed": seed, "split": split,
                "accuracy": f"{accuracy:.4f}", "seconds": f"{seconds:.1f}",
@@ -378,7 +438,14 @@ def report(runs, results_dir, figure_path, command, chosen=None):
              "images, mean ± std over seeds (n = seeds). `noise1` adds the fixed Gaussian "
              "distortion σ = 1 in the normalised input space to train and test images. "
              "Gain = method − CE; **bold** where the gain exceeds the pooled seed std "
-             "sqrt((s_m² + s_ce²) / 2).", ""]
+             "sqrt((s_m² + s_ce²) / 2).", "",
+             (f"Before every evaluation (validation and test), each student's batch-norm "
+              f"statistics are re-estimated on {runs.precise_bn_samples} of its training "
+              "images (all `n` when fewer; precise BN, "
+              "`kr_keras.callbacks.recompute_batch_norm_statistics`), alike for every method."
+              if runs.precise_bn_samples else
+              "Students are evaluated with the batch-norm moving averages of training "
+              "(no precise BN)."), ""]
     teacher_rows = [r for r in runs.rows if r["stage"] == "teacher"]
     if teacher_rows:
         lines += ["Teachers' test accuracy (recorded by `record_teachers` when the report "

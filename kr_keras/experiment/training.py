@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from kr_keras import data
 from kr_keras import distribute
+from kr_keras.callbacks import PreciseBatchNorm
 from kr_keras.distillers import registry
 from kr_keras.experiment import distillers as distiller_lib
 from kr_keras.experiment import evaluation
@@ -43,6 +44,24 @@ def train_pipeline(dataset, batch_size, seed, take=None, check_numerics=False, n
 
         ds = ds.map(check)
     return ds
+
+
+def precise_bn_callbacks(samples, dataset, batch_size, seed, take=None):
+    """`[PreciseBatchNorm]` re-estimating the (student's) batch-norm statistics
+    on `samples` training images before every validation and after training,
+    or `[]` when `samples` is 0.
+
+    Its images come from a training pipeline of its own (augmented, seeded
+    with `seed`), so re-estimating leaves the training data order alone.
+    """
+    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 0:
+        raise ValueError("`precise_bn_samples` must be an integer >= 0 (0 = off). "
+                         f"Received: precise_bn_samples={samples!r}")
+    if not samples:
+        return []
+    images = min(samples, training_examples(dataset, take))
+    return [PreciseBatchNorm(train_pipeline(dataset, min(batch_size, images), seed, take),
+                             num_samples=samples)]
 
 
 def training_examples(dataset, take=None):
@@ -212,13 +231,16 @@ def train_teacher(config, verbose="auto"):
                                config.train_take, config.check_numerics, info.num_classes),
         spe, config.epochs,
         validation_data=eval_pipeline(config.dataset, config.batch_size, config.eval_take),
-        callbacks=_logging_callbacks(config.log_dir),
+        callbacks=precise_bn_callbacks(config.precise_bn_samples, config.dataset,
+                                       config.batch_size, config.seed, config.train_take)
+        + _logging_callbacks(config.log_dir),
         checkpoint=checkpoint,
         verbose=verbose,
     )
     test = _evaluate(model, config.dataset, config.batch_size, config.eval_take)
     io.save_model(model, config.output)
-    return {"history": history, "test": test, "output": config.output, "params": model.count_params()}
+    return {"history": history, "test": test, "output": config.output, "params": model.count_params(),
+            "precise_bn_samples": config.precise_bn_samples}
 
 
 def build_distillation(config, explicit=()):
@@ -237,6 +259,9 @@ def build_distillation(config, explicit=()):
             f"Unknown student architecture. Known: {sorted(ARCHITECTURES)}. "
             f"Received: student_arch={config.student_arch!r}")
     build_student, tap_rule = ARCHITECTURES[config.student_arch]
+    # Re-seeded here so the student's initial weights depend on the seed
+    # only, not on the random ops of what ran before (e.g. loading the teacher).
+    keras.utils.set_random_seed(config.seed)
     student = build_student(config.student_depth, config.student_width,
                             num_classes=info.num_classes, input_shape=info.image_shape,
                             name="student")
@@ -296,7 +321,10 @@ def distill(config, explicit=(), verbose="auto"):
                                config.train_take, config.check_numerics, info.num_classes),
         spe, epochs,
         validation_data=eval_pipeline(config.dataset, config.batch_size, config.eval_take),
-        callbacks=_logging_callbacks(config.log_dir),
+        # PreciseBN first: validation, checkpoints and logs see its statistics.
+        callbacks=precise_bn_callbacks(config.precise_bn_samples, config.dataset,
+                                       config.batch_size, config.seed, config.train_take)
+        + _logging_callbacks(config.log_dir),
         checkpoint=checkpoint,
         verbose=verbose,
     )
@@ -305,7 +333,8 @@ def distill(config, explicit=(), verbose="auto"):
     io.save_model(student, config.output)
     logging.info("Student written to %s: %s", config.output, test)
     return {"history": history, "test": test, "output": config.output,
-            "params": student.count_params(), "config": dataclasses.asdict(config)}
+            "params": student.count_params(), "precise_bn_samples": config.precise_bn_samples,
+            "config": dataclasses.asdict(config)}
 
 
 def _evaluate_student(student, dataset, batch_size, take):

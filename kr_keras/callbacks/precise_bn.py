@@ -1,0 +1,212 @@
+"""Precise batch norm: re-estimates BatchNormalization moving statistics.
+
+A BatchNormalization layer's moving mean and variance are an exponential
+moving average over the training steps, so they lag the weights (most after
+a short run or a large learning rate). "Precise BN" (Wu & Johnson 2021,
+"Rethinking 'Batch' in BatchNorm"; pycls, detectron2's `PreciseBN`)
+replaces them, with the weights fixed, by the exact average over a few
+thousand training images of each batch's mean and variance.
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+
+def _batch_norm_layers(model):
+    # `_flatten_layers` reaches BN layers inside nested models and inside
+    # custom layers alike (each shared layer once). Frozen BN layers
+    # normalise with their moving statistics even in training mode, so
+    # there is nothing to re-estimate.
+    return [layer for layer in model._flatten_layers(include_self=True, recursive=True)
+            if isinstance(layer, keras.layers.BatchNormalization) and layer.trainable]
+
+
+def _inputs_of(batch):
+    # A batch is `x`, or `(x,)`, `(x, y)`, `(x, y, sample_weight)`.
+    if isinstance(batch, (tuple, list)):
+        return batch[0]
+    return batch
+
+
+def _batch_size(x):
+    return int(tf.shape(tf.nest.flatten(x)[0])[0])
+
+
+def recompute_batch_norm_statistics(model, dataset, num_samples=2048):
+    """Re-estimates the moving statistics of every BatchNormalization layer.
+
+    Runs `model` in training mode on the first `num_samples` images of
+    `dataset` and sets each (trainable) BatchNormalization layer's
+    `moving_mean` and `moving_variance` to the average over those batches
+    of the batch mean and batch variance the layer computes (weighted by
+    the batch sizes), i.e. the statistics the layer normalised with during
+    training, without the lag of the exponential moving average. Layers
+    inside nested models and custom layers are included. Weights are not
+    changed, and each layer's `momentum` is restored afterwards.
+
+    The layers' momentum is set to 0 while the batches run, so after each
+    batch the moving statistics hold that batch's moments (whatever the
+    layers' own momentum), which are then averaged; upstream layers
+    normalise with their batch statistics, as in training. Layers that
+    are not reached by the batches keep their statistics.
+
+    Args:
+        model: A `keras.Model` (any functional, sequential or subclassed
+            model, e.g. `keras.applications.MobileNetV2`).
+        dataset: An iterable of batches (e.g. a `tf.data.Dataset`) yielding
+            `x` or `(x, y)` / `(x, y, sample_weight)`; use training images,
+            preferably with the training augmentation.
+        num_samples: Number of images to average over; iteration stops
+            after this many (the last batch is cut to fit).
+
+    Returns:
+        The number of images used.
+
+    Raises:
+        ValueError: if `num_samples` is not a positive integer or
+            `dataset` yields no images.
+
+    Example:
+
+    ```python
+    model.fit(train_ds, epochs=4)
+    kr_keras.callbacks.recompute_batch_norm_statistics(model, train_ds, 2048)
+    model.evaluate(test_ds)
+    ```
+    """
+    if isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer)) \
+            or num_samples < 1:
+        raise ValueError(
+            f"`num_samples` must be a positive integer. Received: num_samples={num_samples!r}")
+    layers = _batch_norm_layers(model)
+    if not layers:
+        return 0
+    saved = [(layer.momentum, layer.moving_mean.numpy(), layer.moving_variance.numpy())
+             for layer in layers]
+    # float64 sums: a few thousand float32 additions would lose digits.
+    sums = [[np.zeros(layer.moving_mean.shape, np.float64),
+             np.zeros(layer.moving_variance.shape, np.float64)] for layer in layers]
+    used = 0
+    try:
+        for layer in layers:
+            layer.momentum = 0.0
+            # With momentum 0 the update is `0 * old + batch`: a NaN in the
+            # old statistics would survive it.
+            layer.moving_mean.assign(np.zeros(layer.moving_mean.shape, np.float32))
+            layer.moving_variance.assign(np.ones(layer.moving_variance.shape, np.float32))
+
+        # Traced after momentum is 0 (the layers read it as a Python float).
+        @tf.function(reduce_retracing=True)
+        def batch_moments(x):
+            model(x, training=True)
+            return [(layer.moving_mean.value, layer.moving_variance.value) for layer in layers]
+
+        for batch in dataset:
+            x = _inputs_of(batch)
+            size = _batch_size(x)
+            if size == 0:
+                continue
+            if used + size > num_samples:
+                size = num_samples - used
+                x = tf.nest.map_structure(lambda t: t[:size], x)
+            for total, moments in zip(sums, batch_moments(x)):
+                total[0] += size * np.asarray(moments[0], np.float64)
+                total[1] += size * np.asarray(moments[1], np.float64)
+            used += size
+            if used >= num_samples:
+                break
+        if used == 0:
+            raise ValueError("`dataset` yielded no images to estimate the batch-norm "
+                             f"statistics from. Received: dataset={dataset!r}")
+    except BaseException:
+        for layer, (_, mean, variance) in zip(layers, saved):
+            layer.moving_mean.assign(mean)
+            layer.moving_variance.assign(variance)
+        raise
+    finally:
+        for layer, (momentum, _, _) in zip(layers, saved):
+            layer.momentum = momentum
+    for layer, (mean_sum, variance_sum) in zip(layers, sums):
+        layer.moving_mean.assign((mean_sum / used).astype(layer.moving_mean.dtype))
+        layer.moving_variance.assign((variance_sum / used).astype(layer.moving_variance.dtype))
+    return used
+
+
+def _target(model):
+    # Distillers train `model.student`; other models train themselves.
+    student = getattr(model, "student", None)
+    return model if student is None else student
+
+
+class PreciseBatchNorm(keras.callbacks.Callback):
+    """Re-estimates the model's batch-norm statistics during `fit`.
+
+    After training batches have run, the moving mean and variance of every
+    BatchNormalization layer are replaced by their exact averages over
+    `num_samples` images of `dataset`
+    (`recompute_batch_norm_statistics`). For a model with a `.student`
+    attribute (the kr_keras distillers) that is the student, otherwise the
+    model itself.
+
+    In `fit`, validation runs before `on_epoch_end`, so the statistics are
+    re-estimated at the start of validation (`on_test_begin`), and at the
+    end of an epoch without validation: validation metrics, checkpoints
+    and early stopping all see the re-estimated statistics. The
+    statistics are re-estimated again at the end of training if batches
+    ran since, so a following `evaluate` / `predict` / save sees them too.
+
+    Args:
+        dataset: An iterable of training batches, `x` or `(x, y)` (a finite
+            `tf.data.Dataset` is iterated afresh each time).
+        num_samples: Images per re-estimation.
+        every_epoch: If `True`, after every epoch (before its validation);
+            if `False`, only at the end of training.
+
+    Example:
+
+    ```python
+    callback = kr_keras.callbacks.PreciseBatchNorm(train_ds, num_samples=2048)
+    distiller.fit(train_ds, epochs=4, validation_data=test_ds,
+                  callbacks=[callback])
+    distiller.student.evaluate(test_ds)   # re-estimated statistics
+    ```
+    """
+
+    def __init__(self, dataset, num_samples=2048, every_epoch=True):
+        super().__init__()
+        if isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer)) \
+                or num_samples < 1:
+            raise ValueError(
+                f"`num_samples` must be a positive integer. Received: num_samples={num_samples!r}")
+        self.dataset = dataset
+        self.num_samples = int(num_samples)
+        self.every_epoch = bool(every_epoch)
+        self._stale = False
+        self._in_fit = False
+
+    def recompute(self):
+        """Re-estimates the statistics now; returns the images used."""
+        self._stale = False
+        return recompute_batch_norm_statistics(_target(self.model), self.dataset,
+                                               self.num_samples)
+
+    def on_train_begin(self, logs=None):
+        self._in_fit = True
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._stale = True
+
+    def on_test_begin(self, logs=None):
+        # Only the validation inside `fit`, once per epoch's new weights.
+        if self._in_fit and self.every_epoch and self._stale:
+            self.recompute()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.every_epoch and self._stale:
+            self.recompute()
+
+    def on_train_end(self, logs=None):
+        self._in_fit = False
+        if self._stale:
+            self.recompute()
