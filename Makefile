@@ -60,7 +60,7 @@ demo: setup
 # fixtures run once, and the files sharing the toy binary runs share a worker.
 TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ $$n -gt 4 ] && n=4; echo $$n)
 test: setup
-	$(PY) -m pytest tests -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadgroup
+	$(PY) -m pytest tests -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadgroup --durations=15
 
 benchmarks: setup
 	$(PY) benchmarks/data_throughput.py --batches=50

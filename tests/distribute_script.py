@@ -74,6 +74,11 @@ def data(duplicate_halves, seed=0, batches=1):
 CHEAP = {"crd": {"n_data": 64, "nce_k": 16}, "ft": {"paraphraser_epochs": 0}}
 MIRRORED = {**CHEAP, "rkd": {"angle_weight": 0.0}}
 
+# One method per kind of step of the one Distiller: no loss, logits,
+# feature maps, a global-batch loss, joint helpers, an own-objective helper,
+# both in one loss, a memory bank, KR's alternating aggregators, and KR
+# beside an own-objective helper with its own optimizer.
+MIRRORED_METHODS = ["ce", "kd", "at", "sp", "fitnet", "kdgan", "ft", "crd", "kr", "kr+kdgan"]
 KERAS_LOSSES = {
     "kd": lambda losses: losses.KD(),
     "at": lambda losses: losses.AttentionTransfer("stage2_block2_out", "stage2_block1_out"),
@@ -130,7 +135,7 @@ def mirrored(out, shard="0/1"):
     x, y = data(duplicate_halves=True)
     results = {}
     index, count = (int(v) for v in shard.split("/"))
-    methods = kr_keras.distillers.names() + [f"keras:{k}" for k in KERAS_LOSSES]
+    methods = MIRRORED_METHODS + [f"keras:{k}" for k in KERAS_LOSSES]
     for method in methods[index::count]:
         try:
             single = build(method, one)

@@ -1,0 +1,303 @@
+r"""KR against its controls: paired seeds, equal tuning budgets, one teacher.
+
+Every method gets the same number of candidates, chosen on a validation
+split (the last `--val_examples` training images, never trained on) from
+seed 0's runs, then runs `--seeds` seeds; the chosen candidate's seed-0 run
+is its first test seed (its test accuracy is recorded, never selected on). A seed fixes the student's
+initialisation and the data order whatever ran before in the process.
+Before every evaluation the student's batch-norm statistics are re-estimated
+on 2,048 training images (`kr_keras.callbacks.recompute_batch_norm_statistics`)
+for every method alike; the accuracy with the moving statistics as trained
+is recorded beside it.
+
+Controls hold by construction: `kr` at mu = 0 trains the student exactly as
+`ce` and `kr+kd` at mu = 0 exactly as `kd` (tests/test_losses_kr.py), so KR
+candidates run at CE's chosen learning rate and KR + KD candidates at KD's
+chosen setting, and the CE and KD rows are their controls. Reported: the
+paired test-accuracy difference per seed with its mean and 95% t-interval;
+a method "beats" another only when the interval excludes 0.
+
+Every run row records the teacher's weights fingerprint; rows of another
+teacher are never mixed in (the study refuses to resume on another teacher).
+Runs are cached in `<out>.runs.csv`; the report is rewritten after every run.
+
+Usage:
+
+    python -m experiments.paired_study                 # all stages, resumes
+    python -m experiments.paired_study --stage=report  # tables from the cache
+"""
+
+import csv
+import json
+import math
+import os
+import sys
+import time
+
+from absl import app
+from absl import flags
+
+_TEACHER = flags.DEFINE_string("teacher", "saved_models/demo_teacher_29b352ba5d26.keras",
+                               "Trained teacher (.keras).")
+_TRAIN = flags.DEFINE_integer("train_examples", 20000, "Training images (the first ones).", lower_bound=1)
+_VAL = flags.DEFINE_integer("val_examples", 5000, "Validation images (the last training ones).", lower_bound=1)
+_EPOCHS = flags.DEFINE_integer("epochs", 3, "Epochs per run.", lower_bound=1)
+_BATCH = flags.DEFINE_integer("batch_size", 128, "Batch size.", lower_bound=1)
+_WIDTH = flags.DEFINE_float("student_width", 0.75, "Width multiplier of the ResNet-8 student.",
+                            lower_bound=1e-3)
+_SEEDS = flags.DEFINE_integer("seeds", 5, "Test seeds per method (0 .. seeds-1).", lower_bound=1)
+_KNOWLEDGE_LR = flags.DEFINE_float("knowledge_lr", 0.1, "KR aggregators' learning rate.",
+                                   lower_bound=1e-9)
+_PRECISE_BN = flags.DEFINE_integer("precise_bn_samples", 2048,
+                                   "Images to re-estimate BN statistics on (0: off).",
+                                   lower_bound=0)
+_METHODS = flags.DEFINE_list("methods", ["ce", "kd", "kr", "kr+kd", "kr_dense"],
+                             "Methods, in the order they are selected and run.")
+_STAGE = flags.DEFINE_enum("stage", "all", ["select", "test", "all", "report"], "What to run.")
+_OUT = flags.DEFINE_string("out", "results/paired_study", "Prefix of the .md and .runs.csv.")
+
+FIELDS = ("stage", "method", "config", "seed", "teacher", "val_accuracy", "test_accuracy",
+          "test_accuracy_moving_bn", "seconds", "precise_bn")
+
+# Six candidates per method (equal budgets). KR's are at CE's chosen
+# learning rate, KR + KD's at KD's chosen setting: the controls.
+GRIDS = {
+    "ce": [{"lr": lr} for lr in (0.0125, 0.025, 0.05, 0.1, 0.2, 0.4)],
+    "kd": [{"lr": lr, "temperature": 4.0, "distillation_loss_weight": w,
+            "student_loss_weight": round(1.0 - w, 3)}
+           for lr in (0.05, 0.1, 0.2) for w in (0.9, 0.5)],
+    "kr": [{"mu": mu, "gamma": g} for mu in (0.01, 0.03, 0.1) for g in (0.0, 1.0)],
+    "kr_dense": [{"mu": mu, "gamma": g} for mu in (0.01, 0.03, 0.1) for g in (0.0, 1.0)],
+    "kr+kd": [{"mu": mu} for mu in (0.003, 0.01, 0.03, 0.1, 0.3, 1.0)],
+}
+BASE = {"kr": "ce", "kr_dense": "ce", "kr+kd": "kd"}  # whose chosen setting a method starts from
+COMPARISONS = [("kd", "ce"), ("kr", "ce"), ("kr_dense", "ce"), ("kr", "kr_dense"),
+               ("kr+kd", "kd"), ("kr+kd", "ce")]
+
+# Two-sided 95% quantiles of Student's t for 1..30 degrees of freedom.
+_T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
+         2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
+         2.060, 2.056, 2.052, 2.048, 2.045, 2.042]
+
+
+def t_interval(differences):
+    """`(mean, low, high)`: the mean and its 95% t-interval (`None` bounds
+    for fewer than 2 values)."""
+    n = len(differences)
+    mean = sum(differences) / n
+    if n < 2:
+        return mean, None, None
+    sd = math.sqrt(sum((d - mean) ** 2 for d in differences) / (n - 1))
+    half = _T975[min(n - 1, len(_T975)) - 1] * sd / math.sqrt(n)
+    return mean, mean - half, mean + half
+
+
+class Study:
+    """Data, teacher and the run cache of one study."""
+
+    def __init__(self):
+        import keras
+        import numpy as np
+
+        from kr_keras import data
+        from kr_keras.models.fingerprint import weights_fingerprint
+
+        def arrays(split):
+            ds = data.load("fashion_mnist", split, batch_size=4096, augment=False,
+                           shuffle=False, seed=0)
+            xs, ys = zip(*[(x.numpy(), y.numpy()) for x, y in ds])
+            return np.concatenate(xs), np.concatenate(ys)
+
+        x, y = arrays("train")
+        if _TRAIN.value + _VAL.value > len(x):
+            raise ValueError(f"train_examples + val_examples exceed the {len(x)} training "
+                             f"images. Received: {_TRAIN.value} + {_VAL.value}")
+        self.train = (x[:_TRAIN.value], y[:_TRAIN.value])
+        self.val = (x[-_VAL.value:], y[-_VAL.value:])
+        self.test = arrays("test")
+        self.teacher = keras.models.load_model(_TEACHER.value)
+        self.fingerprint = weights_fingerprint(self.teacher)[:16]
+        self.path = _OUT.value + ".runs.csv"
+        self.rows = []
+        if os.path.exists(self.path):
+            with open(self.path) as f:
+                self.rows = list(csv.DictReader(f))
+        other = {r["teacher"] for r in self.rows} - {self.fingerprint}
+        if other:
+            raise ValueError(f"{self.path} holds runs of another teacher {sorted(other)}; "
+                             f"this teacher is {self.fingerprint}. Use another --out.")
+
+    def find(self, method, config, seed):
+        """The cached run of `config` and `seed` (a test seed 0 is its selection run)."""
+        key = (method, json.dumps(config, sort_keys=True), str(seed))
+        return next((r for r in self.rows if (r["method"], r["config"], r["seed"]) == key), None)
+
+    def run(self, stage, method, config, seed):
+        """One student (cached): its validation, test and moving-BN test accuracy."""
+        row = self.find(method, config, seed)
+        if row is not None:
+            return row
+        import keras
+        import numpy as np
+        import tensorflow as tf
+
+        import kr_keras
+        from kr_keras.callbacks import recompute_batch_norm_statistics
+
+        x, y = self.train
+        keras.utils.set_random_seed(seed)  # the student's init and the data order
+        student = kr_keras.models.cifar_resnet(8, width_multiplier=_WIDTH.value,
+                                               input_shape=x.shape[1:])
+        hparams = {k: v for k, v in config.items() if k != "lr"}
+        distiller = kr_keras.build_distiller(method, self.teacher, student, **hparams)
+        steps = _EPOCHS.value * math.ceil(len(x) / _BATCH.value)
+
+        def sgd(lr, nesterov):
+            return keras.optimizers.SGD(keras.optimizers.schedules.CosineDecay(lr, steps),
+                                        momentum=0.9, nesterov=nesterov)
+        extra = ({"auxiliary_optimizer": sgd(_KNOWLEDGE_LR.value, False)}
+                 if method.startswith("kr") else {})
+        distiller.compile(optimizer=sgd(config["lr"], True), **extra)
+
+        def batches():
+            return (tf.data.Dataset.from_tensor_slices((x, y))
+                    .shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+                    .batch(_BATCH.value))
+        start = time.time()
+        distiller.fit(batches(), epochs=_EPOCHS.value, verbose=0)
+        seconds = time.time() - start
+
+        def accuracy(images, labels):
+            logits = student.predict(images, batch_size=1024, verbose=0)
+            return float(np.mean(np.argmax(logits, -1) == labels))
+        moving = accuracy(*self.test)
+        if _PRECISE_BN.value:
+            recompute_batch_norm_statistics(student, batches(), _PRECISE_BN.value)
+        row = {"stage": stage, "method": method, "config": json.dumps(config, sort_keys=True),
+               "seed": seed, "teacher": self.fingerprint,
+               "val_accuracy": f"{accuracy(*self.val):.4f}",
+               "test_accuracy": f"{accuracy(*self.test):.4f}",
+               "test_accuracy_moving_bn": f"{moving:.4f}",
+               "seconds": f"{seconds:.0f}", "precise_bn": _PRECISE_BN.value}
+        new = not os.path.exists(self.path)
+        with open(self.path, "a", newline="") as f:
+            writer = csv.DictWriter(f, FIELDS)
+            if new:
+                writer.writeheader()
+            writer.writerow(row)
+        row = {k: str(v) for k, v in row.items()}
+        self.rows.append(row)
+        print(f"{stage} {method} {row['config']} seed {seed}: val {row['val_accuracy']} "
+              f"test {row['test_accuracy'] or '-'} ({row['seconds']} s)", flush=True)
+        return row
+
+
+def candidates(method, chosen):
+    """The method's candidates, each completed with its base's chosen setting."""
+    base = chosen.get(BASE.get(method), {})
+    return [{**base, **c} for c in GRIDS[method]]
+
+
+def choose(study, method, chosen):
+    """The candidate with the best validation accuracy (seed 0), or `None`
+    while some candidate has not run."""
+    rows = [study.find(method, c, 0) for c in candidates(method, chosen)]
+    if any(r is None for r in rows):
+        return None
+    best = max(range(len(rows)), key=lambda i: float(rows[i]["val_accuracy"]))
+    return candidates(method, chosen)[best]
+
+
+def chosen_settings(study):
+    chosen = {}
+    for method in _METHODS.value:
+        if BASE.get(method) in _METHODS.value and BASE[method] not in chosen:
+            continue
+        config = choose(study, method, chosen)
+        if config is not None:
+            chosen[method] = config
+    return chosen
+
+
+def report(study):
+    chosen = chosen_settings(study)
+    lines = ["# KR against its controls: paired seeds, equal tuning budgets", "",
+             "Written by `python -m experiments.paired_study " + " ".join(sys.argv[1:]) + "`"
+             f" ({time.strftime('%Y-%m-%d %H:%M')}).  ",
+             f"Teacher `{_TEACHER.value}` (weights fingerprint `{study.fingerprint}`); "
+             f"student ResNet-8x{_WIDTH.value:g}; Fashion-MNIST, the first {_TRAIN.value} "
+             f"training images, {_EPOCHS.value} epochs, batch {_BATCH.value}, SGD with "
+             "Nesterov momentum 0.9 and cosine decay; validation: the last "
+             f"{_VAL.value} training images; test: the 10,000 test images. BN statistics "
+             f"re-estimated on {_PRECISE_BN.value} training images before every "
+             "evaluation.", "", "## Selection (seed 0, validation accuracy, 6 candidates each)",
+             "", "| method | candidate | val accuracy | chosen |", "|---|---|---:|:---:|"]
+    for method in _METHODS.value:
+        base = chosen.get(BASE.get(method), None)
+        if BASE.get(method) and base is None:
+            continue
+        for config in candidates(method, chosen):
+            row = study.find(method, config, 0)
+            mark = "yes" if chosen.get(method) == config else ""
+            lines.append(f"| {method} | `{json.dumps(config, sort_keys=True)}` | "
+                         f"{row['val_accuracy'] if row else '(to run)'} | {mark} |")
+    tests = {m: {int(r["seed"]): r for r in study.rows if r["method"] == m
+                 and r["config"] == json.dumps(c, sort_keys=True)} for m, c in chosen.items()}
+    lines += ["", "## Test accuracy per seed (chosen settings)", "",
+              "| method | " + " | ".join(f"seed {s}" for s in range(_SEEDS.value))
+              + " | mean | moving-BN mean |", "|---|" + "---:|" * (_SEEDS.value + 2)]
+    for method, runs in tests.items():
+        values = [runs[s]["test_accuracy"] if s in runs else "" for s in range(_SEEDS.value)]
+        done = [float(v) for v in values if v]
+        moving = [float(r["test_accuracy_moving_bn"]) for r in runs.values()]
+        lines.append(f"| {method} | " + " | ".join(values) + " | "
+                     + (f"{100 * sum(done) / len(done):.2f}" if done else "") + " | "
+                     + (f"{100 * sum(moving) / len(moving):.2f}" if moving else "") + " |")
+    lines += ["", "## Paired differences (test accuracy, points; 95% t-interval)", "",
+              "| comparison | seeds | mean | 95% interval | verdict |", "|---|---:|---:|---|---|"]
+    for a, b in COMPARISONS:
+        if a not in tests or b not in tests:
+            continue
+        seeds = sorted(set(tests[a]) & set(tests[b]))
+        if not seeds:
+            continue
+        diffs = [100 * (float(tests[a][s]["test_accuracy"]) - float(tests[b][s]["test_accuracy"]))
+                 for s in seeds]
+        mean, low, high = t_interval(diffs)
+        verdict = ("-" if low is None else f"{a} beats {b}" if low > 0
+                   else f"{b} beats {a}" if high < 0 else "no difference shown")
+        interval = "-" if low is None else f"[{low:+.2f}, {high:+.2f}]"
+        lines.append(f"| {a} - {b} | {len(seeds)} | {mean:+.2f} | {interval} | {verdict} |")
+    lines += ["", "Controls: `kr` at mu = 0 is `ce` and `kr+kd` at mu = 0 is `kd` with the same "
+              "weights (bit-identical students, `tests/test_losses_kr.py::"
+              "test_kr_at_mu_zero_trains_the_student_exactly_as_its_control`), so each KR row "
+              "is compared with the row whose setting it starts from."]
+    with open(_OUT.value + ".md", "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def main(argv):
+    del argv
+    study = Study()
+    if _STAGE.value in ("select", "all"):
+        for method in _METHODS.value:
+            chosen = chosen_settings(study)
+            if BASE.get(method) in _METHODS.value and BASE[method] not in chosen:
+                raise ValueError(f"{method} needs {BASE[method]} selected first: list it earlier "
+                                 f"in --methods. Received: methods={_METHODS.value}")
+            for config in candidates(method, chosen):
+                study.run("select", method, config, 0)
+                report(study)
+    if _STAGE.value in ("test", "all"):
+        chosen = chosen_settings(study)
+        for seed in range(_SEEDS.value):  # seed by seed: partial tables stay paired
+            for method in _METHODS.value:
+                if method in chosen:
+                    study.run("test", method, chosen[method], seed)
+                    report(study)
+    report(study)
+    print(open(_OUT.value + ".md").read())
+
+
+if __name__ == "__main__":
+    app.run(main)
