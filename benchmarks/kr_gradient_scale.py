@@ -40,7 +40,7 @@ from kr_keras.losses.kd import kd_loss
 from kr_keras.models import cifar_resnet
 
 _TEACHER = flags.DEFINE_string("teacher", "", "A trained teacher .keras (e.g. the KR study's).")
-_MU = flags.DEFINE_list("mu", ["0.1", "1.0"], "Prior weights to compare.")
+_MU = flags.DEFINE_list("mu", ["0", "0.1", "1.0"], "Prior weights to compare (0: the control).")
 _EXAMPLES = flags.DEFINE_integer("train_examples", 2000, "Training subset.", lower_bound=128)
 _EPOCHS = flags.DEFINE_integer("epochs", 16, "Epochs per run.", lower_bound=1)
 _EVERY = flags.DEFINE_integer("every", 25, "Steps between measurements.", lower_bound=1)
@@ -80,16 +80,19 @@ def term_gradients(distiller, x, y):
         logits, features = distiller.student_forward(x, training=True)
         ce = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(
             y, logits, from_logits=True))
-        prior = 0.0
+        prior, dense = 0.0, 0.0
         for j, (k_j, name) in enumerate(zip(knowledge, kr.student_layer_name)):
             residual = to_measure(features[name], norm) - tf.stop_gradient(to_measure(k_j, norm))
+            dense += residual_distance(residual, norm)
             if kr.sparse:
                 residual = kr.recoders[j](residual, residual, training=False)
             prior += residual_distance(residual, norm)
-        prior = distiller.mu * prior
+        # mu = 0 (the control run) still shows the direction of the term.
+        weight = distiller.mu or 1.0
+        prior, dense = weight * prior, weight * dense
         kd = kd_loss(teacher_logits, logits)
     grads = {}
-    for name, value in (("ce", ce), ("prior", prior), ("kd", kd)):
+    for name, value in (("ce", ce), ("prior", prior), ("dense", dense), ("kd", kd)):
         # (No `unconnected_gradients=ZERO`: it reads a Keras variable's
         # dtype as a tf.DType, and Keras 3's is a string.)
         parts = tape.gradient(value, variables)
@@ -116,22 +119,31 @@ def measure(teacher, x, y, mu, epochs, every):
     probe_x, probe_y = tf.constant(x[:BATCH]), tf.constant(y[:BATCH])
     rows = []
     rng = np.random.default_rng(0)
-    step = 0
+    step, logs = 0, {}
     for _ in range(epochs):
         order = rng.permutation(len(x))
         for start in range(0, len(x) - BATCH + 1, BATCH):
             if step % every == 0 or step == steps - 1:
                 g = term_gradients(distiller, probe_x, probe_y)
                 norm = {k: float(np.linalg.norm(v)) for k, v in g.items()}
-                cosine = {k: float(g[k] @ g["ce"] / (norm[k] * norm["ce"] + 1e-30))
-                          for k in ("prior", "kd")}
-                rows.append((step, norm["prior"] / norm["ce"], cosine["prior"],
-                             norm["kd"] / norm["ce"], cosine["kd"], norm["ce"]))
+
+                def cos(a, b):
+                    return float(g[a] @ g[b] / (norm[a] * norm[b] + 1e-30))
+                # The stale-statistics gap: probe accuracy with the batch's
+                # BN statistics minus with the moving ones.
+                gap = float(np.mean(np.argmax(student(probe_x, training=True), -1) == probe_y)
+                            - np.mean(np.argmax(student(probe_x, training=False), -1)
+                                      == probe_y))
+                rows.append((step, norm["prior"] / norm["ce"], cos("prior", "ce"),
+                             norm["prior"] / (norm["dense"] + 1e-30), cos("prior", "dense"),
+                             norm["kd"] / norm["ce"], cos("kd", "ce"), norm["ce"],
+                             logs.get("tau", float("nan")), logs.get("knowledge_loss",
+                                                                     float("nan")), gap))
                 print(f"mu {mu:g} step {step}: |prior|/|ce| {rows[-1][1]:.3f} "
-                      f"(cos {rows[-1][2]:+.3f}), |kd|/|ce| {rows[-1][3]:.3f} "
-                      f"(cos {rows[-1][4]:+.3f})", flush=True)
+                      f"(cos {rows[-1][2]:+.3f}), SRP/dense {rows[-1][3]:.3f} "
+                      f"(cos {rows[-1][4]:+.3f}), BN gap {gap:+.3f}", flush=True)
             index = order[start:start + BATCH]
-            distiller.train_on_batch(x[index], y[index])
+            logs = distiller.train_on_batch(x[index], y[index], return_dict=True)
             step += 1
     return rows
 
@@ -152,14 +164,21 @@ def main(argv):
              f"SGD lr {_LR.value:g} cosine over {epochs} epochs, batch {BATCH}; gradients of "
              "each term w.r.t. the student's weights on one fixed probe batch (the first "
              "128 images), in training mode.", "",
+             "`SRP/dense`: the recoded prior gradient against the same term's dense "
+             "(KR-Dense) gradient; `BN gap`: probe accuracy with batch statistics minus "
+             "with the moving ones (stale statistics); `tau`, `L_K`: the logs of the "
+             "step before. At mu = 0 (the control: the student alone) the prior's "
+             "gradients are taken at weight 1.", "",
              "| mu | step | \\|g_prior\\| / \\|g_ce\\| | cos(g_prior, g_ce) "
-             "| \\|g_kd\\| / \\|g_ce\\| | cos(g_kd, g_ce) | \\|g_ce\\| |",
-             "|---:|---:|---:|---:|---:|---:|---:|"]
+             "| SRP/dense norm | cos(SRP, dense) | \\|g_kd\\| / \\|g_ce\\| | cos(g_kd, g_ce) "
+             "| \\|g_ce\\| | tau | L_K | BN gap |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for mu in (float(v) for v in _MU.value):
-        for step, ratio, cos_p, kd_ratio, cos_kd, ce_norm in measure(
-                teacher, x, y, mu, epochs, every):
-            lines.append(f"| {mu:g} | {step} | {ratio:.3f} | {cos_p:+.3f} | "
-                         f"{kd_ratio:.3f} | {cos_kd:+.3f} | {ce_norm:.3f} |")
+        for row in measure(teacher, x, y, mu, epochs, every):
+            step, ratio, cos_p, srp, cos_srp, kd_ratio, cos_kd, ce_norm, tau, lk, gap = row
+            lines.append(f"| {mu:g} | {step} | {ratio:.3f} | {cos_p:+.3f} | {srp:.3f} | "
+                         f"{cos_srp:+.3f} | {kd_ratio:.3f} | {cos_kd:+.3f} | {ce_norm:.3f} | "
+                         f"{tau:.2e} | {lk:.3f} | {gap:+.3f} |")
     os.makedirs(os.path.dirname(_OUT.value) or ".", exist_ok=True)
     with open(_OUT.value, "w") as f:
         f.write("\n".join(lines) + "\n")
