@@ -20,8 +20,9 @@ import kr_keras
 from kr_keras.losses.common import paired_taps
 from kr_keras.models.tap import feature_taps
 
-# Rewritten elsewhere (KR family), or no distillation loss (ce).
-SKIP = {"kr", "kr_dense", "kr+kd", "kr+kdgan", "ce"}
+# KR's family (its own tap rule, tested below), or no distillation loss (ce).
+KR_FAMILY = ["kr", "kr+kd", "kr+kdgan", "kr_dense"]
+SKIP = {*KR_FAMILY, "ce"}
 FEATURE = ["ab", "at", "cc", "crd", "fitnet", "fsp", "ft", "nst", "pkt", "rkd", "sp", "vid"]
 LOGIT_ONLY = ["dkd", "kd", "kdgan"]
 
@@ -110,6 +111,23 @@ def test_every_method_trains_a_step_on_keras_applications(name, apps, batch):
         teacher_taps = {l.teacher_layer_name if isinstance(l.teacher_layer_name, str)
                         else tuple(l.teacher_layer_name) for l in distiller.distillation_losses}
         assert teacher_taps and None not in teacher_taps
+
+
+@pytest.mark.parametrize("name", KR_FAMILY)
+def test_kr_family_trains_a_step_on_keras_applications_with_string_optimizers(name, apps, batch):
+    """No `*block<i>_out` on MobileNetV2: KR pairs the stage ends, one
+    teacher map per group, and the aggregators train with their own "sgd"."""
+    distiller = kr_keras.build_distiller(name, *apps)
+    assert distiller.kr.student_layer_name == feature_taps(apps[1])
+    assert distiller.kr.teacher_layer_name == feature_taps(apps[0])
+    distiller.compile(optimizer="sgd", auxiliary_optimizer="sgd", run_eagerly=True)
+    before = [v.numpy().copy() for v in distiller.kr.trainable_variables]
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "The structure of `inputs`")
+        logs = distiller.train_on_batch(*batch, return_dict=True)
+    assert all(np.isfinite(float(v)) for v in logs.values()), logs
+    assert all(not np.array_equal(b, v.numpy())
+               for b, v in zip(before, distiller.kr.trainable_variables))
 
 
 def test_fsp_names_the_unusable_pair_and_the_fix(apps):

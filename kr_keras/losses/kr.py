@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from kr_keras.layers.knowledge_aggregation import KnowledgeAggregation
 from kr_keras.layers.sparse_recoding import SparseRecoding
+from kr_keras.losses.common import paired_taps
 from kr_keras.losses.common import scale_for_replicas
 from kr_keras.models.tap import default_tap_names
 
@@ -76,6 +77,35 @@ def residual_distance(residual, normalization):
     return tf.reduce_mean(tf.square(residual))
 
 
+def default_kr_taps(teacher, student, teacher_layers=None, student_layers=None):
+    """KR's taps: the given names, else every residual block output
+    (`*block<i>_out`, the paper's grouping of k consecutive teacher blocks
+    per student block) when both models have them, else the stage ends of
+    `kr_keras.models.tap.feature_taps` (any functional model; the deepest
+    ends pair up when the counts differ, one teacher map per group).
+
+    Example:
+
+    >>> teacher = kr_keras.models.cifar_resnet(20, input_shape=(8, 8, 1))
+    >>> student = kr_keras.models.cifar_resnet(8, input_shape=(8, 8, 1))
+    >>> [len(t) for t in default_kr_taps(teacher, student)]
+    [9, 3]
+    """
+    if teacher_layers is not None and student_layers is not None:
+        return teacher_layers, student_layers
+    names = []
+    for model, layers in ((teacher, teacher_layers), (student, student_layers)):
+        try:
+            names.append(layers if layers is not None else default_tap_names(model))
+        except ValueError:
+            names = None
+            break
+    if names is not None:
+        return names
+    pairs = paired_taps("kr", teacher, student, teacher_layers, student_layers)
+    return [t for t, _ in pairs], [s for _, s in pairs]
+
+
 @keras.saving.register_keras_serializable(package="kr_keras")
 class KnowledgeRepresenting(keras.layers.Layer, keras.distillation.DistillationLoss):
     """KR's prior term (Eq. 10) and its aggregators' objective (Eq. 9).
@@ -102,8 +132,9 @@ class KnowledgeRepresenting(keras.layers.Layer, keras.distillation.DistillationL
 
     Args:
         teacher_layers: Teacher layer names, in order (a name or a list);
-            default its residual block outputs (`*block<i>_out`).
-        student_layers: Student layer names; default its block outputs.
+            default `default_kr_taps`: the residual block outputs
+            (`*block<i>_out`), or on other models the stage ends.
+        student_layers: Student layer names; default as the teacher's.
         group_size: Teacher taps per student tap (paper's k); `None` infers.
         gamma: Transport weight of Eq. 9's residual re-weighting.
         sparse: `False` replaces SRP by the identity (KR-Dense).
@@ -161,10 +192,8 @@ class KnowledgeRepresenting(keras.layers.Layer, keras.distillation.DistillationL
         """Resolves the taps and builds one aggregator (and SRP) per student tap."""
         if self.built:
             return
-        if self.teacher_layer_name is None:
-            self.teacher_layer_name = default_tap_names(teacher)
-        if self.student_layer_name is None:
-            self.student_layer_name = default_tap_names(student)
+        self.teacher_layer_name, self.student_layer_name = default_kr_taps(
+            teacher, student, self.teacher_layer_name, self.student_layer_name)
         groups = group_taps(self.teacher_layer_name, self.student_layer_name, self.group_size)
         self.group_size = len(groups[0])
         self.aggregators, self.recoders = [], []
