@@ -107,7 +107,7 @@ def main(argv):
 
     import kr_keras
 
-    from kr_keras.experiment.io import write_benchmark_report
+    from experiments.lib.io import write_benchmark_report
 
     bs = _BATCH_SIZE.value
     _, warmup, _, mock_examples = settings()

@@ -49,8 +49,8 @@ def main(argv):
     import numpy as np
 
     import kr_keras
-    from kr_keras.experiment.evaluation import count_flops
-    from kr_keras.experiment.io import write_benchmark_report
+    from experiments.lib.evaluation import count_flops
+    from experiments.lib.io import write_benchmark_report
 
     batch, steps = (2, 1) if _QUICK.value else (_BATCH.value, _STEPS.value)
     lines = []

@@ -68,7 +68,7 @@ def _run(teacher, train, test, method, epochs, **hparams):
 
 def main(argv):
     del argv
-    from kr_keras.experiment.io import write_benchmark_report
+    from experiments.lib.io import write_benchmark_report
 
     examples, epochs, mus = _EXAMPLES.value, _EPOCHS.value, _MU.value
     if _QUICK.value:

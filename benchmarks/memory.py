@@ -72,7 +72,7 @@ def main(argv):
         child(_CHILD.value, batch, steps)
         return
     import kr_keras
-    from kr_keras.experiment.io import write_benchmark_report
+    from experiments.lib.io import write_benchmark_report
 
     lines = []
 

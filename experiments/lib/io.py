@@ -1,12 +1,11 @@
 """Reading teachers and writing files atomically (temp path + rename)."""
 
-import contextlib
 import os
-import shutil
-import tempfile
 import zipfile
 
 import keras
+
+from kr_keras.export import atomic_path
 
 
 def check_teacher_path(path):
@@ -59,41 +58,6 @@ def load_model(path, role="teacher"):
     if not isinstance(model, keras.Model):
         raise ValueError(f"The {role} file does not hold a keras.Model. Received: {role}={path!r}")
     return model
-
-
-@contextlib.contextmanager
-def atomic_path(path, suffix=""):
-    """Yields a temporary path beside `path`, renamed onto it on success.
-
-    Works for files and directories; the temporary path is removed on error,
-    so `path` only ever holds a complete result.
-
-    Example:
-
-    >>> with atomic_path("out.keras", suffix=".keras") as tmp:
-    ...     model.save(tmp)
-    """
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    base = os.path.basename(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{base}.tmp-", suffix=suffix, dir=directory)
-    os.close(fd)
-    os.remove(tmp)
-    try:
-        yield tmp
-        if os.path.isdir(tmp) and os.path.isdir(path):
-            old = tmp + ".old"
-            os.rename(path, old)
-            os.rename(tmp, path)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, path)
-    finally:
-        if os.path.isdir(tmp):
-            shutil.rmtree(tmp, ignore_errors=True)
-        elif os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def save_model(model, path):

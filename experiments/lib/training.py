@@ -13,13 +13,13 @@ from kr_keras import data
 from kr_keras import distribute
 from kr_keras.callbacks import PreciseBatchNorm
 from kr_keras.distillers import registry
-from kr_keras.experiment import distillers as distiller_lib
-from kr_keras.experiment import evaluation
-from kr_keras.experiment import io
-from kr_keras.experiment import runtime
-from kr_keras.experiment.checkpoint import TrainingCheckpoint
-from kr_keras.experiment.guard import NonFiniteGuard
-from kr_keras.experiment.taps import ARCHITECTURES
+from experiments.lib import distillers as distiller_lib
+from experiments.lib import evaluation
+from experiments.lib import io
+from experiments.lib import runtime
+from experiments.lib.checkpoint import TrainingCheckpoint
+from experiments.lib.guard import NonFiniteGuard
+from experiments.lib.taps import ARCHITECTURES
 
 
 def train_pipeline(dataset, batch_size, seed, take=None, check_numerics=False, num_classes=None):

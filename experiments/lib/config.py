@@ -1,6 +1,6 @@
 """Experiment configurations and presets, as dataclasses (data, not code).
 
-`DistillConfig` is everything `kr_keras.experiment.distill` needs;
+`DistillConfig` is everything `experiments.lib.distill` needs;
 `PRESETS` holds the paper's recipes (Sec. 4.3) plus a small-budget
 Fashion-MNIST one. Binaries start from a preset and override the fields the
 user set on the command line (`with_overrides`).
@@ -10,7 +10,7 @@ import dataclasses
 import json
 from typing import Optional
 
-from kr_keras.experiment.schedules import Schedule
+from experiments.lib.schedules import Schedule
 
 
 @dataclasses.dataclass(frozen=True)
@@ -22,7 +22,7 @@ class DistillConfig:
         dataset: A `kr_keras.data` dataset name.
         teacher: Path of the trained teacher (`.keras`).
         student_arch: Student family, a key of
-            `kr_keras.experiment.taps.ARCHITECTURES` (`"cifar_resnet"`,
+            `experiments.lib.taps.ARCHITECTURES` (`"cifar_resnet"`,
             `"imagenet_resnet"`): its builder and its KR tap rule.
         student_depth: Depth of the student (6n+2 for CIFAR ResNets; 18, 34
             or 50 for ImageNet ResNets).
@@ -201,7 +201,7 @@ class TeacherConfig:
 
     Args:
         dataset: A `kr_keras.data` dataset name.
-        arch: Family, a key of `kr_keras.experiment.taps.ARCHITECTURES`.
+        arch: Family, a key of `experiments.lib.taps.ARCHITECTURES`.
         depth: ResNet depth (6n+2 CIFAR; 18/34/50 ImageNet).
         width_multiplier: Width multiplier.
         epochs: Training epochs.

@@ -11,7 +11,7 @@ import numpy as np  # noqa: E402
 from kr_keras import data  # noqa: E402
 from kr_keras.models import cifar_resnet  # noqa: E402
 from kr_keras.ops import srp_penalty_curve  # noqa: E402
-from kr_keras import regularization  # noqa: E402
+from experiments.lib import regularization  # noqa: E402
 
 
 def penalty_curves(path, tau=1.0, boost=2.0):
