@@ -54,8 +54,9 @@ def test_imagenet_student_and_taps_are_built_by_the_binaries(tmp_path):
         teacher=path, student_width=0.125, method="kr")
     distiller, _, _ = training.build_distillation(cfg)
     assert distiller.student.count_params() < teacher.count_params()
-    assert len(distiller.teacher_layers) == 16 and len(distiller.student_layers) == 4
-    assert distiller.group_size == 4
+    kr = distiller.kr
+    assert len(kr.teacher_layer_name) == 16 and len(kr.student_layer_name) == 4
+    assert kr.group_size == 4
     assert sorted(ARCHITECTURES) == ["cifar_resnet", "imagenet_resnet"]
 
 
