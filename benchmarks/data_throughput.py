@@ -137,9 +137,7 @@ def main(argv):
             report(f"{name} (tfds mock, {mock_examples} examples, cached)", ds, (32, 32, 3),
                    classes, warmup + epoch)
     if _OUT.value:
-        command = " ".join(["PYTHONPATH=. python benchmarks/data_throughput.py", *sys.argv[1:]])
-        path = write_benchmark_report(_OUT.value, "Data pipeline throughput", command, LINES)
-        print(f"written to {path}")
+        write_benchmark_report(_OUT.value, "Data pipeline throughput", "benchmarks/data_throughput.py", LINES)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ exists, else a ResNet-20 trained here for 3 epochs on the training subset.
 """
 
 import os
-import sys
 
 import keras
 import numpy as np
@@ -96,10 +95,8 @@ def main(argv):
             emit(f"{label:34s} {accuracy:8.4f} {accuracy / base_accuracy:9.3f}  "
                  + " ".join(f"{r:.3f}" for r in rms))
     if _OUT.value:
-        command = " ".join(["PYTHONPATH=. python benchmarks/kr_feature_scale.py", *sys.argv[1:]])
         title = "KR feature scale: raw vs unit-norm matching"
-        path = write_benchmark_report(_OUT.value, title, command, lines)
-        print(f"written to {path}")
+        write_benchmark_report(_OUT.value, title, "benchmarks/kr_feature_scale.py", lines)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,19 @@ from typing import Optional
 from experiments.lib.schedules import Schedule
 
 
+# Fields that do not change the weights' trajectory (Precise BN re-estimates
+# statistics the train step never reads).
+RUN_ONLY_FIELDS = ("log_dir", "checkpoint_dir", "save_every_steps", "output", "check_numerics",
+                   "strategy", "precise_bn_samples")
+
+
+def fingerprint(config):
+    """The fields of a config dataclass that decide the training trajectory,
+    as JSON (a checkpoint of another configuration must not be resumed)."""
+    keep = {k: v for k, v in dataclasses.asdict(config).items() if k not in RUN_ONLY_FIELDS}
+    return json.dumps(keep, sort_keys=True, default=str)
+
+
 @dataclasses.dataclass(frozen=True)
 class DistillConfig:
     """One distillation run.
@@ -111,15 +124,7 @@ class DistillConfig:
         return dataclasses.replace(self, **values)
 
     def fingerprint(self):
-        """The fields that decide the training trajectory, as JSON (a
-        checkpoint of another configuration must not be resumed)."""
-        keep = dataclasses.asdict(self)
-        # Precise BN re-estimates statistics the train step never reads:
-        # the weights' trajectory is the same with or without it.
-        for name in ("log_dir", "checkpoint_dir", "save_every_steps", "output",
-                     "check_numerics", "strategy", "precise_bn_samples"):
-            keep.pop(name)
-        return json.dumps(keep, sort_keys=True, default=str)
+        return fingerprint(self)
 
 
 _PAPER_STEP = dict(boundaries=(30_000, 48_000), factors=(0.1, 0.01))
@@ -254,8 +259,4 @@ class TeacherConfig:
         return Schedule(self.lr, self.lr_schedule)
 
     def fingerprint(self):
-        keep = dataclasses.asdict(self)
-        for name in ("log_dir", "checkpoint_dir", "save_every_steps", "output", "check_numerics",
-                     "precise_bn_samples"):
-            keep.pop(name)
-        return json.dumps(keep, sort_keys=True, default=str)
+        return fingerprint(self)

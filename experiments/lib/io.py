@@ -99,19 +99,24 @@ def machine_summary():
             f"TensorFlow {tf.__version__}, Keras {keras.__version__}")
 
 
-def write_benchmark_report(path, title, command, lines):
+def write_benchmark_report(path, title, script, lines):
     """Writes a benchmark's printed lines to `path` (Markdown, atomically),
-    under a header naming the command and the machine (`machine_summary`).
+    under a header naming its command line and the machine (`machine_summary`),
+    and says so.
 
     Args:
         path: Output file, e.g. `results/benchmarks/memory.md`.
         title: First heading.
-        command: The command line that produced `lines`.
+        script: The benchmark, e.g. `"benchmarks/memory.py"`; its flags are
+            this process's `sys.argv[1:]`.
         lines: The printed lines (kept verbatim in a code block).
 
     Returns:
         `path`.
     """
+    import sys
+
+    command = " ".join([f"PYTHONPATH=. python {script}", *sys.argv[1:]])
     text = "\n".join([
         f"# {title}",
         "",
@@ -122,4 +127,6 @@ def write_benchmark_report(path, title, command, lines):
         "```",
         "",
     ])
-    return write_text(path, text)
+    write_text(path, text)
+    print(f"written to {path}")
+    return path
