@@ -10,7 +10,7 @@ from tests import experiment_runs as runs
 
 # Numeric flags for which 0 is a valid value; every other one must be >= 1 (or > 0).
 ZERO_OK = {"seed", "verbose", "mu", "gamma", "boost", "floor", "target_inactive", "momentum",
-           "weight_decay", "plan_steps"}
+           "weight_decay", "plan_steps", "precise_bn_samples"}
 ABOVE_RANGE = {"target_inactive": "1.5", "momentum": "1.5", "verbose": "3"}
 REQUIRED = {"model": "m.keras", "student": "s.keras", "teacher": "t.keras"}
 
@@ -23,7 +23,7 @@ zero_ok, above, required = json.loads(sys.argv[1])
 FLAGS = flags.FLAGS
 report = {}
 for binary in sorted(m.name for m in pkgutil.iter_modules(experiments.__path__)
-                     if not m.name.startswith("_")):
+                     if not m.ispkg and not m.name.startswith("_")):
     main = importlib.import_module("experiments." + binary).main
     mine = sorted(f.name for f in FLAGS.flags_by_module_dict().get("experiments." + binary, []))
     base = [f"--{name}={value}" for name, value in required.items() if name in mine]
