@@ -107,7 +107,7 @@ def main(argv):
 
     import kr_keras
 
-    from kr_keras.experiment.io import write_benchmark_report
+    from experiments.lib.io import write_benchmark_report
 
     bs = _BATCH_SIZE.value
     _, warmup, _, mock_examples = settings()
@@ -137,9 +137,7 @@ def main(argv):
             report(f"{name} (tfds mock, {mock_examples} examples, cached)", ds, (32, 32, 3),
                    classes, warmup + epoch)
     if _OUT.value:
-        command = " ".join(["PYTHONPATH=. python benchmarks/data_throughput.py", *sys.argv[1:]])
-        path = write_benchmark_report(_OUT.value, "Data pipeline throughput", command, LINES)
-        print(f"written to {path}")
+        write_benchmark_report(_OUT.value, "Data pipeline throughput", "benchmarks/data_throughput.py", LINES)
 
 
 if __name__ == "__main__":

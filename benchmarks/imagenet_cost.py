@@ -19,7 +19,6 @@ It writes the printed lines to `results/benchmarks/imagenet_cost.md`
 """
 
 import resource
-import sys
 import time
 
 from absl import app
@@ -49,8 +48,8 @@ def main(argv):
     import numpy as np
 
     import kr_keras
-    from kr_keras.experiment.evaluation import count_flops
-    from kr_keras.experiment.io import write_benchmark_report
+    from experiments.lib.evaluation import count_flops
+    from experiments.lib.io import write_benchmark_report
 
     batch, steps = (2, 1) if _QUICK.value else (_BATCH.value, _STEPS.value)
     lines = []
@@ -95,9 +94,7 @@ def main(argv):
          f"~{step_mib * _GPU_BATCH.value / batch / 1024:,.1f} GiB of activations "
          "(float32; about half under mixed precision)")
     if _OUT.value:
-        command = " ".join(["PYTHONPATH=. python benchmarks/imagenet_cost.py", *sys.argv[1:]])
-        path = write_benchmark_report(_OUT.value, "ImageNet KR cost", command, lines)
-        print(f"written to {path}")
+        write_benchmark_report(_OUT.value, "ImageNet KR cost", "benchmarks/imagenet_cost.py", lines)
 
 
 if __name__ == "__main__":

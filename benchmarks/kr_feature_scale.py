@@ -12,7 +12,6 @@ exists, else a ResNet-20 trained here for 3 epochs on the training subset.
 """
 
 import os
-import sys
 
 import keras
 import numpy as np
@@ -68,7 +67,7 @@ def _run(teacher, train, test, method, epochs, **hparams):
 
 def main(argv):
     del argv
-    from kr_keras.experiment.io import write_benchmark_report
+    from experiments.lib.io import write_benchmark_report
 
     examples, epochs, mus = _EXAMPLES.value, _EPOCHS.value, _MU.value
     if _QUICK.value:
@@ -96,10 +95,8 @@ def main(argv):
             emit(f"{label:34s} {accuracy:8.4f} {accuracy / base_accuracy:9.3f}  "
                  + " ".join(f"{r:.3f}" for r in rms))
     if _OUT.value:
-        command = " ".join(["PYTHONPATH=. python benchmarks/kr_feature_scale.py", *sys.argv[1:]])
         title = "KR feature scale: raw vs unit-norm matching"
-        path = write_benchmark_report(_OUT.value, title, command, lines)
-        print(f"written to {path}")
+        write_benchmark_report(_OUT.value, title, "benchmarks/kr_feature_scale.py", lines)
 
 
 if __name__ == "__main__":

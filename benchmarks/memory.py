@@ -72,7 +72,7 @@ def main(argv):
         child(_CHILD.value, batch, steps)
         return
     import kr_keras
-    from kr_keras.experiment.io import write_benchmark_report
+    from experiments.lib.io import write_benchmark_report
 
     lines = []
 
@@ -100,9 +100,7 @@ def main(argv):
             line += f"  GPU peak {result['gpu_peak_mib']:7.0f} MiB"
         emit(line)
     if _OUT.value:
-        command = " ".join(["PYTHONPATH=. python benchmarks/memory.py", *sys.argv[1:]])
-        path = write_benchmark_report(_OUT.value, "Peak memory of a distillation step", command, lines)
-        print(f"written to {path}")
+        write_benchmark_report(_OUT.value, "Peak memory of a distillation step", "benchmarks/memory.py", lines)
 
 
 if __name__ == "__main__":

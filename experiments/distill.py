@@ -1,7 +1,7 @@
 """Distils a student from a trained teacher with any registered method.
 
 Presets (`--preset`) hold the paper's recipes as data
-(kr_keras/experiment/config.py); every flag left unset keeps the preset's
+(experiments/lib/config.py); every flag left unset keeps the preset's
 value. Multi-worker: run the same command on every worker with
 `--strategy=multi_worker` and a per-worker `TF_CONFIG` (docs/experiments.md).
 
@@ -13,10 +13,10 @@ Example:
 from absl import app, flags
 
 from kr_keras import distillers
-from kr_keras.experiment import PRESETS, distill, preset
-from kr_keras.experiment.cli import log_dir, present, require_positive, user_errors
+from experiments.lib import PRESETS, distill, preset
+from experiments.lib.cli import log_dir, present, require_positive, user_errors
 from kr_keras.distribute import STRATEGIES
-from kr_keras.experiment.taps import ARCHITECTURES
+from experiments.lib.taps import ARCHITECTURES
 
 _METHOD = flags.DEFINE_enum("method", "kr", distillers.names(), "Distillation method (registry).")
 _PRESET = flags.DEFINE_enum("preset", "fashion_mnist", sorted(PRESETS), "Recipe to start from.")

@@ -9,9 +9,9 @@ import json
 
 from absl import app, flags
 
-from kr_keras.experiment import io
-from kr_keras.experiment.cli import user_errors
-from kr_keras.experiment.evaluation import evaluate_saved
+from experiments.lib import io
+from experiments.lib.cli import user_errors
+from experiments.lib.evaluation import evaluate_saved
 
 _MODEL = flags.DEFINE_string("model", None, "Saved model (.keras).", required=True)
 _DATASET = flags.DEFINE_string("dataset", "fashion_mnist", "kr_keras.data dataset name.")

@@ -13,8 +13,8 @@ import os
 
 from absl import app, flags
 
-from kr_keras.experiment import io
-from kr_keras.experiment.cli import user_errors
+from experiments.lib import io
+from experiments.lib.cli import user_errors
 from kr_keras.export import export_student
 
 _STUDENT = flags.DEFINE_string("student", None, "Trained student (.keras).", required=True)

@@ -9,8 +9,8 @@ import json
 
 from absl import app, flags
 
-from kr_keras.experiment.cli import user_errors
-from kr_keras.experiment.figures import make_all
+from experiments.lib.cli import user_errors
+from experiments.lib.figures import make_all
 
 _DATASET = flags.DEFINE_string("dataset", "fashion_mnist", "Dataset of Fig. 4/5.")
 _STEPS = flags.DEFINE_integer("steps", 500, "Training iterations per penalty.", lower_bound=1)

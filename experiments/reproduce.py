@@ -11,8 +11,8 @@ Example:
 
 from absl import app, flags
 
-from kr_keras.experiment.cli import require_positive, user_errors
-from kr_keras.experiment.tables import BUDGETS, TABLES, reproduce
+from experiments.lib.cli import require_positive, user_errors
+from experiments.lib.tables import BUDGETS, TABLES, reproduce
 
 _TABLE = flags.DEFINE_enum("table", "fashion_mnist", sorted(TABLES), "Paper table.")
 _SEEDS = flags.DEFINE_integer("seeds", 3, "Seeds 0..N-1.", lower_bound=1)

@@ -10,7 +10,7 @@ rerun skips what is there.
 from absl import app
 from absl import flags
 
-from kr_keras.experiment import study
+from experiments.lib import study
 
 _STAGE = flags.DEFINE_enum("stage", "all", ["select", "grid", "ablations", "report", "all"],
                            "What to run; every stage first selects the settings (cached).")

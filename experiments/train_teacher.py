@@ -7,9 +7,9 @@ Example:
 
 from absl import app, flags
 
-from kr_keras.experiment import TeacherConfig, train_teacher
-from kr_keras.experiment.cli import log_dir, require_positive, user_errors
-from kr_keras.experiment.taps import ARCHITECTURES
+from experiments.lib import TeacherConfig, train_teacher
+from experiments.lib.cli import log_dir, require_positive, user_errors
+from experiments.lib.taps import ARCHITECTURES
 
 _DATASET = flags.DEFINE_string("dataset", "fashion_mnist", "kr_keras.data dataset name.")
 _ARCH = flags.DEFINE_enum("arch", "cifar_resnet", sorted(ARCHITECTURES), "Model family.")

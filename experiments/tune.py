@@ -10,9 +10,9 @@ Example:
 from absl import app, flags
 
 from kr_keras import distillers
-from kr_keras.experiment import PRESETS, preset
-from kr_keras.experiment.cli import require_positive, user_errors
-from kr_keras.experiment.tuning import ALGORITHMS, tune
+from experiments.lib import PRESETS, preset
+from experiments.lib.cli import require_positive, user_errors
+from experiments.lib.tuning import ALGORITHMS, tune
 
 _METHOD = flags.DEFINE_enum("method", "kr", distillers.names(), "Method to tune (KR family).")
 _PRESET = flags.DEFINE_enum("preset", "fashion_mnist", sorted(PRESETS), "Recipe to start from.")

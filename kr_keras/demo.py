@@ -21,7 +21,7 @@ import time
 import keras
 
 from kr_keras import data
-from kr_keras.experiment import io
+from experiments.lib import io
 from kr_keras.distillers import build_distiller
 from kr_keras.models import cifar_resnet
 

@@ -6,18 +6,55 @@ student alone. Keras 3 has no `save_format="tf"`; the SavedModel is built
 with `keras.export.ExportArchive`.
 """
 
+import contextlib
 import hashlib
 import json
 import os
+import shutil
+import tempfile
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from kr_keras.data import registry
-from kr_keras.experiment.io import atomic_path
 
 FINGERPRINT_FILE = os.path.join("assets.extra", "kr_keras_export.json")
+
+
+@contextlib.contextmanager
+def atomic_path(path, suffix=""):
+    """Yields a temporary path beside `path`, renamed onto it on success.
+
+    Works for files and directories; the temporary path is removed on error,
+    so `path` only ever holds a complete result.
+
+    Example:
+
+    >>> with atomic_path("out.keras", suffix=".keras") as tmp:
+    ...     model.save(tmp)
+    """
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    base = os.path.basename(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{base}.tmp-", suffix=suffix, dir=directory)
+    os.close(fd)
+    os.remove(tmp)
+    try:
+        yield tmp
+        if os.path.isdir(tmp) and os.path.isdir(path):
+            old = tmp + ".old"
+            os.rename(path, old)
+            os.rename(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, path)
+    finally:
+        if os.path.isdir(tmp):
+            shutil.rmtree(tmp, ignore_errors=True)
+        elif os.path.exists(tmp):
+            os.remove(tmp)
 
 
 def normalization(dataset, data_dir=None):

@@ -13,7 +13,7 @@ import kr_keras
 from conftest import snapshot
 from distribute_script import CHEAP, data, models
 from kr_keras.distillers import methods, registry
-from kr_keras.experiment import distillers as distiller_lib
+from experiments.lib import distillers as distiller_lib
 
 
 def build(method, **hparams):

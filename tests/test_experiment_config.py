@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 import kr_keras
-from kr_keras.experiment import config as config_lib
-from kr_keras.experiment import training
-from kr_keras.experiment.taps import ARCHITECTURES
+from experiments.lib import config as config_lib
+from experiments.lib import training
+from experiments.lib.taps import ARCHITECTURES
 from kr_keras.models import imagenet_resnet
 
 

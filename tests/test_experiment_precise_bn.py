@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from kr_keras import data
-from kr_keras.experiment import config as config_lib
-from kr_keras.experiment import io, training
+from experiments.lib import config as config_lib
+from experiments.lib import io, training
 from kr_keras.models import cifar_resnet
 
 
@@ -76,7 +76,7 @@ def test_bad_precise_bn_samples_is_refused(setup):
 
 
 def test_evaluate_saved_can_reestimate_first(setup):
-    from kr_keras.experiment.evaluation import evaluate_saved
+    from experiments.lib.evaluation import evaluate_saved
 
     dataset, folder = setup
     model = io.load_model(f"{folder}/teacher.keras", "teacher")   # never trained: stats (0, 1)

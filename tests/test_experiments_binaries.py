@@ -8,6 +8,7 @@ import os
 import keras
 import numpy as np
 
+import kr_keras  # noqa: F401 (registers the custom layers load_model reads)
 from tests import experiment_runs as runs
 
 

@@ -23,7 +23,7 @@ zero_ok, above, required = json.loads(sys.argv[1])
 FLAGS = flags.FLAGS
 report = {}
 for binary in sorted(m.name for m in pkgutil.iter_modules(experiments.__path__)
-                     if not m.name.startswith("_")):
+                     if not m.ispkg and not m.name.startswith("_")):
     main = importlib.import_module("experiments." + binary).main
     mine = sorted(f.name for f in FLAGS.flags_by_module_dict().get("experiments." + binary, []))
     base = [f"--{name}={value}" for name, value in required.items() if name in mine]

@@ -81,6 +81,7 @@ def test_wheel_ships_both_packages_scripts_and_version(wheel):
     for binary in BINARIES:
         assert f"experiments/{binary}.py" in names
     assert "kr_keras/__init__.py" in names and "kr_keras/distillers/kr_distiller.py" in names
+    assert "experiments/lib/__init__.py" in names and "experiments/lib/training.py" in names
     assert not [n for n in names if n.startswith(("tests/", "benchmarks/", "docs/"))]
     version = re.search(r"^Version: (.+)$", meta, re.M).group(1)
     assert version == source_version()
@@ -152,6 +153,58 @@ def test_wheel_installs_offline_and_runs_outside_checkout(wheel, tmp_path):
     assert summary in out, out
     assert re.search(rf"^{re.escape(script)}:\n  --", out, re.M), out
     assert "\n  --model:" in out, out
+
+
+APPLICATION_ONLY = ("absl", "keras_tuner")
+
+
+def test_library_imports_nothing_of_the_experiments():
+    """No module under kr_keras/ names absl or keras_tuner, at any depth of its code."""
+    offenders = []
+    for directory, _, files in os.walk(os.path.join(ROOT, "kr_keras")):
+        for name in sorted(f for f in files if f.endswith(".py")):
+            path = os.path.join(directory, name)
+            with open(path) as f:
+                tree = ast.parse(f.read())
+            for node in ast.walk(tree):
+                modules = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                           else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+                offenders += [f"{os.path.relpath(path, ROOT)}: {m}" for m in modules
+                              if m.split(".")[0] in APPLICATION_ONLY]
+    assert not offenders, offenders
+
+
+def test_every_library_module_imports_without_absl_and_keras_tuner():
+    """Imports each kr_keras module in a process where keras_tuner cannot be
+    imported at all (a meta-path finder refuses it) and absl cannot be
+    imported by kr_keras code (TensorFlow itself imports absl, so an import
+    hook refuses it only to importers named kr_keras.*)."""
+    code = f"""
+import builtins, importlib, importlib.abc, pkgutil, sys
+BLOCKED = {APPLICATION_ONLY!r}
+class RefuseKerasTuner(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "keras_tuner":
+            raise ImportError(f"{{name}} is blocked")
+sys.meta_path.insert(0, RefuseKerasTuner())
+plain_import = builtins.__import__
+def refusing_import(name, globals=None, *args, **kwargs):
+    importer = (globals or {{}}).get("__name__", "")
+    if importer.split(".")[0] == "kr_keras" and name.split(".")[0] in BLOCKED:
+        raise ImportError(f"{{importer}} imports {{name}}")
+    return plain_import(name, globals, *args, **kwargs)
+builtins.__import__ = refusing_import
+import kr_keras
+names = ["kr_keras"] + [m.name for m in pkgutil.walk_packages(kr_keras.__path__, "kr_keras.")]
+for name in names:
+    importlib.import_module(name)
+assert "keras_tuner" not in sys.modules
+print("IMPORTED", len(names))
+"""
+    env = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
+    run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0 and "IMPORTED" in run.stdout, run.stdout + run.stderr
 
 
 def fake_tools(tmp_path, has_ensurepip):

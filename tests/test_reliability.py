@@ -12,11 +12,11 @@ import pytest
 import tensorflow as tf
 
 import kr_keras
-from kr_keras.experiment import DistillConfig, NonFiniteGuard, NonFiniteLossError
-from kr_keras.experiment import distillers as distiller_lib
-from kr_keras.experiment import io, training
-from kr_keras.experiment.cli import one_line
-from kr_keras.experiment.taps import stage_aligned_taps
+from experiments.lib import DistillConfig, NonFiniteGuard, NonFiniteLossError
+from experiments.lib import distillers as distiller_lib
+from experiments.lib import io, training
+from experiments.lib.cli import one_line
+from experiments.lib.taps import stage_aligned_taps
 from tests import experiment_runs as runs
 
 

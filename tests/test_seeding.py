@@ -13,8 +13,8 @@ import pytest
 import tensorflow as tf
 
 from kr_keras import data
-from kr_keras.experiment import config as config_lib
-from kr_keras.experiment import runtime, study, training
+from experiments.lib import config as config_lib
+from experiments.lib import runtime, study, training
 from kr_keras.models import cifar_resnet
 
 BATCH = 8

@@ -3,8 +3,8 @@
 import numpy as np
 import tensorflow as tf
 
+from experiments.lib.regularization import srp_penalty_curve
 from kr_keras.ops import sparse_recode
-from kr_keras.ops import srp_penalty_curve
 
 
 def _grads(x, residual, tau, upstream, **kwargs):

@@ -1,9 +1,9 @@
-"""Tests of `kr_keras.experiment.study`: the run cache and the report."""
+"""Tests of `experiments.lib.study`: the run cache and the report."""
 
 import csv
 import os
 
-from kr_keras.experiment import study
+from experiments.lib import study
 
 
 def _add(runs, cell, variant, seed, accuracy, stage="grid"):

@@ -58,7 +58,7 @@ def test_evaluate_saved_reports_top1_and_top5_error_with_100_classes(tmp_path):
     import keras
     import numpy as np
 
-    from kr_keras.experiment.evaluation import evaluate_saved
+    from experiments.lib.evaluation import evaluate_saved
     from kr_keras.models import cifar_resnet
 
     rng = np.random.default_rng(0)

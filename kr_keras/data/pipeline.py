@@ -21,7 +21,7 @@ random ops run before `load` (building a model, other pipelines) do not
 change the order. TF combines an op-level seed with the global seed
 (`tf.random.set_seed`) at construction, so a run sets the global seed to
 its own seed first (`keras.utils.set_random_seed(seed)`, as
-`kr_keras.experiment.runtime.configure` does); the order then depends on
+`experiments.lib.runtime.configure` does); the order then depends on
 the run's seed only.
 """
 

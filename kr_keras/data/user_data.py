@@ -46,13 +46,7 @@ def _channel_stats(x):
     """Per-channel mean/std on the [0, 1] scale of `[N, H, W, C]` images."""
     x = np.asarray(x, np.float64) / 255.0
     mean = np.nanmean(x, axis=(0, 1, 2))
-    std = np.nanstd(x, axis=(0, 1, 2))
-    if np.any(~np.isfinite(std)) or np.any(std < 1e-6):
-        raise ValueError(
-            "The training images are constant (or not finite) in some channel, so they "
-            f"cannot be standardised; check the data. Received: per-channel std={std.tolist()}"
-        )
-    return tuple(float(m) for m in mean), tuple(float(s) for s in std)
+    return _checked_stats(mean, np.nanstd(x, axis=(0, 1, 2)))
 
 
 def _streamed_channel_stats(batches):
@@ -64,13 +58,17 @@ def _streamed_channel_stats(batches):
         total = total + x.sum(axis=(0, 1, 2))
         total_sq = total_sq + (x**2).sum(axis=(0, 1, 2))
     mean = total / count
-    std = np.sqrt(np.maximum(total_sq / count - mean**2, 0.0))
+    return _checked_stats(mean, np.sqrt(np.maximum(total_sq / count - mean**2, 0.0)))
+
+
+def _checked_stats(mean, std):
+    """`(mean, std)` as tuples of floats; a constant or non-finite channel is an error."""
     if np.any(~np.isfinite(std)) or np.any(std < 1e-6):
         raise ValueError(
             "The training images are constant (or not finite) in some channel, so they "
             f"cannot be standardised; check the data. Received: per-channel std={std.tolist()}"
         )
-    return tuple(float(m) for m in mean), tuple(float(v) for v in std)
+    return tuple(float(m) for m in mean), tuple(float(s) for s in std)
 
 
 def _check_labels(labels, num_classes, where):
@@ -232,13 +230,10 @@ class ImageDir(DatasetBuilder):
         _require_path(self.path, "Image directory")
         for s in SPLITS:
             _require_path(os.path.join(self.path, s), f"Split folder {s!r} (<path>/{s}/<class>/*.png)")
-        classes = sorted(
-            d for d in os.listdir(os.path.join(self.path, "train"))
-            if os.path.isdir(os.path.join(self.path, "train", d))
-        )
-        test_classes = sorted(
-            d for d in os.listdir(os.path.join(self.path, "test"))
-            if os.path.isdir(os.path.join(self.path, "test", d))
+        classes, test_classes = (
+            sorted(d for d in os.listdir(os.path.join(self.path, s))
+                   if os.path.isdir(os.path.join(self.path, s, d)))
+            for s in SPLITS
         )
         if test_classes != classes:
             raise ValueError(

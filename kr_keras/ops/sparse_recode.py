@@ -11,7 +11,6 @@ a learned threshold `tau` (inactive neurons get the "equal reward").
 tracker, free of the residuals' scale and of the student's optimizer.
 """
 
-import numpy as np
 import tensorflow as tf
 
 
@@ -133,20 +132,11 @@ def inactive_fraction(residual, tau):
 def track_threshold(tau, fraction_inactive, target_inactive=0.5, rate=0.05):
     """One step of SRP's threshold rule: `tau * exp(-rate * (f - target))`.
 
-    This is stochastic gradient descent on `log(tau)` of the pinball
-    (quantile) loss, whose gradient in `tau` is `f - target` with
-    `f = fraction_inactive`, divided by `tau` (the natural step size in log
-    space). Its fixed point is the `target_inactive` quantile of
-    `|residual|`, and it has three properties that a plain optimizer step
-    on `tau` lacks:
-
-    * **scale-free**: the relative step `|dtau| / tau <= rate *
-      max(target, 1 - target)` whatever the residuals' magnitude, so a
-      threshold on 1e-3-sized residuals moves like one on 1e3-sized ones;
-    * **never zero or negative**: `tau` stays positive, so SRP never
-      collapses to boosting every entry;
-    * **independent of the student's optimizer**: no learning rate,
-      momentum or weight decay of the student reaches it.
+    Gradient descent on `log(tau)` of the pinball (quantile) loss: its fixed
+    point is the `target_inactive` quantile of `|residual|`; the relative
+    step is bounded whatever the residuals' scale, `tau` stays positive, and
+    no optimizer of the student reaches it (docs/method.md, "The threshold
+    rule").
 
     Args:
         tau: Current threshold (positive scalar tensor).
@@ -167,20 +157,3 @@ def track_threshold(tau, fraction_inactive, target_inactive=0.5, rate=0.05):
     step = tf.cast(fraction_inactive, tf.float32) - float(target_inactive)
     return tf.cast(tau, tf.float32) * tf.exp(-float(rate) * step)
 
-
-def srp_penalty_curve(r, tau, boost=2.0):
-    """The penalty SRP induces on a residual `r`, for plots (paper Fig. 2).
-
-    Integrating the recoded gradient of `r**2 / 2` gives `0` for
-    `|r| <= tau` and `boost * (r**2 - tau**2) / 2` beyond it.
-
-    Args:
-        r: Array of residual values.
-        tau: Threshold.
-        boost: Gradient multiplier beyond the threshold.
-
-    Returns:
-        A numpy array of penalty values, shaped like `r`.
-    """
-    r = np.asarray(r, dtype=np.float64)
-    return np.where(np.abs(r) > tau, boost * (r**2 - tau**2) / 2.0, 0.0)

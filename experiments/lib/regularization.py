@@ -110,3 +110,11 @@ def train_with_parameter_penalty(model, dataset, penalty="srp", steps=100, learn
     for x, y in dataset.repeat().take(steps):
         losses.append(float(step(x, y)))
     return losses
+
+
+def srp_penalty_curve(r, tau, boost=2.0):
+    """The penalty SRP induces on a residual `r` (paper Fig. 2): integrating
+    the recoded gradient of `r**2 / 2` gives `0` for `|r| <= tau` and
+    `boost * (r**2 - tau**2) / 2` beyond it. A numpy array shaped like `r`."""
+    r = np.asarray(r, dtype=np.float64)
+    return np.where(np.abs(r) > tau, boost * (r**2 - tau**2) / 2.0, 0.0)

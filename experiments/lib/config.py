@@ -1,6 +1,6 @@
 """Experiment configurations and presets, as dataclasses (data, not code).
 
-`DistillConfig` is everything `kr_keras.experiment.distill` needs;
+`DistillConfig` is everything `experiments.lib.distill` needs;
 `PRESETS` holds the paper's recipes (Sec. 4.3) plus a small-budget
 Fashion-MNIST one. Binaries start from a preset and override the fields the
 user set on the command line (`with_overrides`).
@@ -10,7 +10,20 @@ import dataclasses
 import json
 from typing import Optional
 
-from kr_keras.experiment.schedules import Schedule
+from experiments.lib.schedules import Schedule
+
+
+# Fields that do not change the weights' trajectory (Precise BN re-estimates
+# statistics the train step never reads).
+RUN_ONLY_FIELDS = ("log_dir", "checkpoint_dir", "save_every_steps", "output", "check_numerics",
+                   "strategy", "precise_bn_samples")
+
+
+def fingerprint(config):
+    """The fields of a config dataclass that decide the training trajectory,
+    as JSON (a checkpoint of another configuration must not be resumed)."""
+    keep = {k: v for k, v in dataclasses.asdict(config).items() if k not in RUN_ONLY_FIELDS}
+    return json.dumps(keep, sort_keys=True, default=str)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -22,7 +35,7 @@ class DistillConfig:
         dataset: A `kr_keras.data` dataset name.
         teacher: Path of the trained teacher (`.keras`).
         student_arch: Student family, a key of
-            `kr_keras.experiment.taps.ARCHITECTURES` (`"cifar_resnet"`,
+            `experiments.lib.taps.ARCHITECTURES` (`"cifar_resnet"`,
             `"imagenet_resnet"`): its builder and its KR tap rule.
         student_depth: Depth of the student (6n+2 for CIFAR ResNets; 18, 34
             or 50 for ImageNet ResNets).
@@ -111,15 +124,7 @@ class DistillConfig:
         return dataclasses.replace(self, **values)
 
     def fingerprint(self):
-        """The fields that decide the training trajectory, as JSON (a
-        checkpoint of another configuration must not be resumed)."""
-        keep = dataclasses.asdict(self)
-        # Precise BN re-estimates statistics the train step never reads:
-        # the weights' trajectory is the same with or without it.
-        for name in ("log_dir", "checkpoint_dir", "save_every_steps", "output",
-                     "check_numerics", "strategy", "precise_bn_samples"):
-            keep.pop(name)
-        return json.dumps(keep, sort_keys=True, default=str)
+        return fingerprint(self)
 
 
 _PAPER_STEP = dict(boundaries=(30_000, 48_000), factors=(0.1, 0.01))
@@ -201,7 +206,7 @@ class TeacherConfig:
 
     Args:
         dataset: A `kr_keras.data` dataset name.
-        arch: Family, a key of `kr_keras.experiment.taps.ARCHITECTURES`.
+        arch: Family, a key of `experiments.lib.taps.ARCHITECTURES`.
         depth: ResNet depth (6n+2 CIFAR; 18/34/50 ImageNet).
         width_multiplier: Width multiplier.
         epochs: Training epochs.
@@ -254,8 +259,4 @@ class TeacherConfig:
         return Schedule(self.lr, self.lr_schedule)
 
     def fingerprint(self):
-        keep = dataclasses.asdict(self)
-        for name in ("log_dir", "checkpoint_dir", "save_every_steps", "output", "check_numerics",
-                     "precise_bn_samples"):
-            keep.pop(name)
-        return json.dumps(keep, sort_keys=True, default=str)
+        return fingerprint(self)

@@ -1,12 +1,11 @@
 """Reading teachers and writing files atomically (temp path + rename)."""
 
-import contextlib
 import os
-import shutil
-import tempfile
 import zipfile
 
 import keras
+
+from kr_keras.export import atomic_path
 
 
 def check_teacher_path(path):
@@ -61,41 +60,6 @@ def load_model(path, role="teacher"):
     return model
 
 
-@contextlib.contextmanager
-def atomic_path(path, suffix=""):
-    """Yields a temporary path beside `path`, renamed onto it on success.
-
-    Works for files and directories; the temporary path is removed on error,
-    so `path` only ever holds a complete result.
-
-    Example:
-
-    >>> with atomic_path("out.keras", suffix=".keras") as tmp:
-    ...     model.save(tmp)
-    """
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    base = os.path.basename(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{base}.tmp-", suffix=suffix, dir=directory)
-    os.close(fd)
-    os.remove(tmp)
-    try:
-        yield tmp
-        if os.path.isdir(tmp) and os.path.isdir(path):
-            old = tmp + ".old"
-            os.rename(path, old)
-            os.rename(tmp, path)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, path)
-    finally:
-        if os.path.isdir(tmp):
-            shutil.rmtree(tmp, ignore_errors=True)
-        elif os.path.exists(tmp):
-            os.remove(tmp)
-
-
 def save_model(model, path):
     """`model.save(path)` through a temporary file and an atomic rename."""
     if not os.fspath(path).endswith(".keras"):
@@ -135,19 +99,24 @@ def machine_summary():
             f"TensorFlow {tf.__version__}, Keras {keras.__version__}")
 
 
-def write_benchmark_report(path, title, command, lines):
+def write_benchmark_report(path, title, script, lines):
     """Writes a benchmark's printed lines to `path` (Markdown, atomically),
-    under a header naming the command and the machine (`machine_summary`).
+    under a header naming its command line and the machine (`machine_summary`),
+    and says so.
 
     Args:
         path: Output file, e.g. `results/benchmarks/memory.md`.
         title: First heading.
-        command: The command line that produced `lines`.
+        script: The benchmark, e.g. `"benchmarks/memory.py"`; its flags are
+            this process's `sys.argv[1:]`.
         lines: The printed lines (kept verbatim in a code block).
 
     Returns:
         `path`.
     """
+    import sys
+
+    command = " ".join([f"PYTHONPATH=. python {script}", *sys.argv[1:]])
     text = "\n".join([
         f"# {title}",
         "",
@@ -158,4 +127,6 @@ def write_benchmark_report(path, title, command, lines):
         "```",
         "",
     ])
-    return write_text(path, text)
+    write_text(path, text)
+    print(f"written to {path}")
+    return path

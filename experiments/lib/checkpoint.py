@@ -4,7 +4,7 @@ Keras' `BackupAndRestore` restores the epoch only (a mid-epoch backup is
 replayed from the epoch's first batch) and overwrites its file in place.
 This callback is the equivalent the binaries use: it saves every
 `save_every_steps` steps and at every epoch end, and records the global
-step so that `kr_keras.experiment.training.fit_resumable` restarts at the
+step so that `experiments.lib.training.fit_resumable` restarts at the
 exact batch, with the same data order.
 """
 
@@ -17,7 +17,7 @@ import os
 import keras
 import numpy as np
 
-from kr_keras.experiment.io import atomic_path
+from kr_keras.export import atomic_path
 
 STATE_FILE = "state.json"
 

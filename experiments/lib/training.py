@@ -13,13 +13,13 @@ from kr_keras import data
 from kr_keras import distribute
 from kr_keras.callbacks import PreciseBatchNorm
 from kr_keras.distillers import registry
-from kr_keras.experiment import distillers as distiller_lib
-from kr_keras.experiment import evaluation
-from kr_keras.experiment import io
-from kr_keras.experiment import runtime
-from kr_keras.experiment.checkpoint import TrainingCheckpoint
-from kr_keras.experiment.guard import NonFiniteGuard
-from kr_keras.experiment.taps import ARCHITECTURES
+from experiments.lib import distillers as distiller_lib
+from experiments.lib import evaluation
+from experiments.lib import io
+from experiments.lib import runtime
+from experiments.lib.checkpoint import TrainingCheckpoint
+from experiments.lib.guard import NonFiniteGuard
+from experiments.lib.taps import ARCHITECTURES
 
 
 def train_pipeline(dataset, batch_size, seed, take=None, check_numerics=False, num_classes=None):
@@ -199,6 +199,28 @@ def _evaluate(model, dataset, batch_size, take):
     return evaluation.accuracy(model, test, top_k=(1, 5) if classes >= 100 else (1,))
 
 
+def _fit_and_checkpoint(model, config, num_classes, spe, epochs, verbose):
+    """`fit_resumable` of a `TeacherConfig` or `DistillConfig` run: its training
+    and evaluation pipelines, PreciseBN and log callbacks, and checkpoint."""
+    checkpoint = None
+    if config.checkpoint_dir:
+        checkpoint = TrainingCheckpoint(config.checkpoint_dir, config.save_every_steps, spe,
+                                        config.fingerprint())
+    return fit_resumable(
+        model,
+        lambda: train_pipeline(config.dataset, config.batch_size, config.seed,
+                               config.train_take, config.check_numerics, num_classes),
+        spe, epochs,
+        validation_data=eval_pipeline(config.dataset, config.batch_size, config.eval_take),
+        # PreciseBN first: validation, checkpoints and logs see its statistics.
+        callbacks=precise_bn_callbacks(config.precise_bn_samples, config.dataset,
+                                       config.batch_size, config.seed, config.train_take)
+        + _logging_callbacks(config.log_dir),
+        checkpoint=checkpoint,
+        verbose=verbose,
+    )
+
+
 def train_teacher(config, verbose="auto"):
     """Trains a CIFAR ResNet teacher (`TeacherConfig`); writes `config.output`.
 
@@ -221,22 +243,7 @@ def train_teacher(config, verbose="auto"):
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
-    checkpoint = None
-    if config.checkpoint_dir:
-        checkpoint = TrainingCheckpoint(config.checkpoint_dir, config.save_every_steps, spe,
-                                        config.fingerprint())
-    history = fit_resumable(
-        model,
-        lambda: train_pipeline(config.dataset, config.batch_size, config.seed,
-                               config.train_take, config.check_numerics, info.num_classes),
-        spe, config.epochs,
-        validation_data=eval_pipeline(config.dataset, config.batch_size, config.eval_take),
-        callbacks=precise_bn_callbacks(config.precise_bn_samples, config.dataset,
-                                       config.batch_size, config.seed, config.train_take)
-        + _logging_callbacks(config.log_dir),
-        checkpoint=checkpoint,
-        verbose=verbose,
-    )
+    history = _fit_and_checkpoint(model, config, info.num_classes, spe, config.epochs, verbose)
     test = _evaluate(model, config.dataset, config.batch_size, config.eval_take)
     io.save_model(model, config.output)
     return {"history": history, "test": test, "output": config.output, "params": model.count_params(),
@@ -311,31 +318,12 @@ def distill(config, explicit=(), verbose="auto"):
     strategy = distribute.get_strategy(config.strategy)
     with strategy.scope():
         distiller, spe, epochs = build_distillation(config, explicit)
-    checkpoint = None
-    if config.checkpoint_dir:
-        checkpoint = TrainingCheckpoint(config.checkpoint_dir, config.save_every_steps, spe,
-                                        config.fingerprint())
-    history = fit_resumable(
-        distiller,
-        lambda: train_pipeline(config.dataset, config.batch_size, config.seed,
-                               config.train_take, config.check_numerics, info.num_classes),
-        spe, epochs,
-        validation_data=eval_pipeline(config.dataset, config.batch_size, config.eval_take),
-        # PreciseBN first: validation, checkpoints and logs see its statistics.
-        callbacks=precise_bn_callbacks(config.precise_bn_samples, config.dataset,
-                                       config.batch_size, config.seed, config.train_take)
-        + _logging_callbacks(config.log_dir),
-        checkpoint=checkpoint,
-        verbose=verbose,
-    )
+    history = _fit_and_checkpoint(distiller, config, info.num_classes, spe, epochs, verbose)
     student = distiller.student
-    test = _evaluate_student(student, config.dataset, config.batch_size, config.eval_take)
+    test = _evaluate(student, config.dataset, config.batch_size, config.eval_take)
     io.save_model(student, config.output)
     logging.info("Student written to %s: %s", config.output, test)
     return {"history": history, "test": test, "output": config.output,
             "params": student.count_params(), "precise_bn_samples": config.precise_bn_samples,
             "config": dataclasses.asdict(config)}
 
-
-def _evaluate_student(student, dataset, batch_size, take):
-    return _evaluate(student, dataset, batch_size, take)

@@ -17,8 +17,8 @@ from typing import Optional
 import numpy as np
 
 from kr_keras import distillers
-from kr_keras.experiment import config as config_lib
-from kr_keras.experiment import io, training
+from experiments.lib import config as config_lib
+from experiments.lib import io, training
 
 
 @dataclasses.dataclass(frozen=True)

@@ -10,15 +10,15 @@ import numpy as np  # noqa: E402
 
 from kr_keras import data  # noqa: E402
 from kr_keras.models import cifar_resnet  # noqa: E402
-from kr_keras.ops import srp_penalty_curve  # noqa: E402
-from kr_keras import regularization  # noqa: E402
+from experiments.lib import regularization  # noqa: E402
 
 
 def penalty_curves(path, tau=1.0, boost=2.0):
     """Fig. 2: SRP's induced penalty vs L1 and L2 over the residual."""
     r = np.linspace(-3, 3, 601)
     fig, ax = plt.subplots(figsize=(5, 3.5))
-    ax.plot(r, srp_penalty_curve(r, tau, boost), label=f"SRP (tau={tau:g}, boost={boost:g})")
+    ax.plot(r, regularization.srp_penalty_curve(r, tau, boost),
+            label=f"SRP (tau={tau:g}, boost={boost:g})")
     ax.plot(r, np.abs(r), label="L1 |r|")
     ax.plot(r, r**2 / 2, label="L2 r²/2")
     ax.axvspan(-tau, tau, color="grey", alpha=0.15, label="equal reward |r| ≤ tau")

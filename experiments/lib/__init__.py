@@ -7,11 +7,11 @@ tuning (`tuning`), paper tables (`tables`) and figures (`figures`) live
 here so the binaries only hold flags.
 """
 
-from kr_keras.experiment.checkpoint import TrainingCheckpoint
-from kr_keras.experiment.config import PRESETS, DistillConfig, TeacherConfig, preset
-from kr_keras.experiment.guard import NonFiniteGuard, NonFiniteLossError
-from kr_keras.experiment.schedules import Schedule, StaircasePolynomialDecay
-from kr_keras.experiment.training import distill, fit_resumable, train_teacher
+from experiments.lib.checkpoint import TrainingCheckpoint
+from experiments.lib.config import PRESETS, DistillConfig, TeacherConfig, preset
+from experiments.lib.guard import NonFiniteGuard, NonFiniteLossError
+from experiments.lib.schedules import Schedule, StaircasePolynomialDecay
+from experiments.lib.training import distill, fit_resumable, train_teacher
 
 __all__ = [
     "DistillConfig",

@@ -6,8 +6,8 @@ import os
 import keras_tuner as kt
 
 from kr_keras import data
-from kr_keras.experiment import io, runtime
-from kr_keras.experiment.training import build_distillation, eval_pipeline, train_pipeline
+from experiments.lib import io, runtime
+from experiments.lib.training import build_distillation, eval_pipeline, train_pipeline
 
 ALGORITHMS = ("hyperband", "bayesian")
 TUNED = ("mu", "gamma", "boost", "target_inactive", "student_lr")
