@@ -40,15 +40,20 @@ def pytest_configure(config):
     )
 
 
-# The files that train tests/experiment_runs.py's toy teacher and student
-# (cached per process) share one pytest-xdist worker, so those train once.
-SHARED_TOY_RUNS = {"test_experiments_binaries.py", "test_export.py", "test_reliability.py"}
+# The files that use tests/experiment_runs.py's toy teacher and student
+# (cached per process) share a pytest-xdist worker in two groups: each
+# trains the toy pair once (about 45 s), and the two long groups can run
+# side by side on two workers.
+TOY_RUN_GROUPS = {"test_experiments_binaries.py": "toy_runs_binaries",
+                  "test_export.py": "toy_runs_reliability",
+                  "test_reliability.py": "toy_runs_reliability"}
+SHARED_TOY_RUNS = set(TOY_RUN_GROUPS)
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     """Groups for `make test`'s `--dist loadgroup`: a file's tests stay on
-    one worker (module fixtures run once), and the toy-run files share one.
+    one worker (module fixtures run once), and the toy-run files share two.
 
     `tryfirst`: pytest-xdist's own hook reads the `xdist_group` marks to
     build the scopes, so they must be set before it runs. xdist 3.8 writes
@@ -58,4 +63,4 @@ def pytest_collection_modifyitems(config, items):
     (tests/test_conftest.py checks the groups are in effect)."""
     for item in items:
         name = os.path.basename(str(item.fspath))
-        item.add_marker(pytest.mark.xdist_group("toy_runs" if name in SHARED_TOY_RUNS else name))
+        item.add_marker(pytest.mark.xdist_group(TOY_RUN_GROUPS.get(name, name)))
