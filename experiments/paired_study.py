@@ -51,6 +51,14 @@ _KNOWLEDGE_LR = flags.DEFINE_float("knowledge_lr", 0.1, "KR aggregators' learnin
 _PRECISE_BN = flags.DEFINE_integer("precise_bn_samples", 2048,
                                    "Images to re-estimate BN statistics on (0: off).",
                                    lower_bound=0)
+_AUGMENT = flags.DEFINE_bool("augment", False,
+                             "The dataset's training augmentation (pad, crop, flip), seeded.")
+_DISTORTION = flags.DEFINE_float("distortion_sigma", 0.0,
+                                 "Fixed Gaussian distortion of train and test images (the "
+                                 "T-CIFAR100 reading), in the normalised space.", lower_bound=0.0)
+_GRID = flags.DEFINE_enum("grid", "tuned", ["tuned", "paper"],
+                          "'tuned': 6 candidates per method chosen on validation; 'paper': "
+                          "one setting per method, the paper's (student lr 0.01, mu 0.1).")
 _METHODS = flags.DEFINE_list("methods", ["ce", "kd", "kr", "kr+kd", "kr_dense"],
                              "Methods, in the order they are selected and run.")
 _STAGE = flags.DEFINE_enum("stage", "all", ["select", "test", "all", "report"], "What to run.")
@@ -70,6 +78,12 @@ GRIDS = {
     "kr_dense": [{"mu": mu, "gamma": g} for mu in (0.01, 0.03, 0.1) for g in (0.0, 1.0)],
     "kr+kd": [{"mu": mu} for mu in (0.003, 0.01, 0.03, 0.1, 0.3, 1.0)],
 }
+# The paper's CIFAR settings (Sec. 4.1): one candidate per method.
+PAPER = {"ce": [{"lr": 0.01}],
+         "kd": [{"lr": 0.01, "temperature": 4.0, "distillation_loss_weight": 0.9,
+                 "student_loss_weight": 0.1}],
+         "kr": [{"mu": 0.1, "gamma": 1.0}], "kr_dense": [{"mu": 0.1, "gamma": 1.0}],
+         "kr+kd": [{"mu": 0.1}]}
 BASE = {"kr": "ce", "kr_dense": "ce", "kr+kd": "kd"}  # whose chosen setting a method starts from
 COMPARISONS = [("kd", "ce"), ("kr", "ce"), ("kr_dense", "ce"), ("kr", "kr_dense"),
                ("kr+kd", "kd"), ("kr+kd", "ce")]
@@ -104,7 +118,7 @@ class Study:
 
         def arrays(split):
             ds = data.load("fashion_mnist", split, batch_size=4096, augment=False,
-                           shuffle=False, seed=0)
+                           shuffle=False, seed=0, distortion_sigma=_DISTORTION.value)
             xs, ys = zip(*[(x.numpy(), y.numpy()) for x, y in ds])
             return np.concatenate(xs), np.concatenate(ys)
 
@@ -160,6 +174,10 @@ class Study:
         distiller.compile(optimizer=sgd(config["lr"], True), **extra)
 
         def batches():
+            if _AUGMENT.value:  # the first train_examples images, seeded order and crops
+                return kr_keras.data.load("fashion_mnist", "train", _BATCH.value, augment=True,
+                                          shuffle=True, seed=seed, take=_TRAIN.value,
+                                          distortion_sigma=_DISTORTION.value)
             return (tf.data.Dataset.from_tensor_slices((x, y))
                     .shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
                     .batch(_BATCH.value))
@@ -195,7 +213,7 @@ class Study:
 def candidates(method, chosen):
     """The method's candidates, each completed with its base's chosen setting."""
     base = chosen.get(BASE.get(method), {})
-    return [{**base, **c} for c in GRIDS[method]]
+    return [{**base, **c} for c in (GRIDS if _GRID.value == "tuned" else PAPER)[method]]
 
 
 def choose(study, method, chosen):
@@ -225,12 +243,15 @@ def report(study):
              "Written by `python -m experiments.paired_study " + " ".join(sys.argv[1:]) + "`"
              f" ({time.strftime('%Y-%m-%d %H:%M')}).  ",
              f"Teacher `{_TEACHER.value}` (weights fingerprint `{study.fingerprint}`); "
-             f"student ResNet-8x{_WIDTH.value:g}; Fashion-MNIST, the first {_TRAIN.value} "
+             f"student ResNet-8x{_WIDTH.value:g}; Fashion-MNIST"
+             + (f" with Gaussian distortion sigma {_DISTORTION.value:g}" if _DISTORTION.value else "")
+             + (", augmented (pad, crop, flip)" if _AUGMENT.value else "")
+             + f", the first {_TRAIN.value} "
              f"training images, {_EPOCHS.value} epochs, batch {_BATCH.value}, SGD with "
              "Nesterov momentum 0.9 and cosine decay; validation: the last "
              f"{_VAL.value} training images; test: the 10,000 test images. BN statistics "
              f"re-estimated on {_PRECISE_BN.value} training images before every "
-             "evaluation.", "", "## Selection (seed 0, validation accuracy, 6 candidates each)",
+             "evaluation.", "", f"## Selection (seed 0, validation accuracy, {_GRID.value} grid)",
              "", "| method | candidate | val accuracy | chosen |", "|---|---|---:|:---:|"]
     for method in _METHODS.value:
         base = chosen.get(BASE.get(method), None)
