@@ -23,6 +23,7 @@ from kr_keras.demo import format_differences
 from kr_keras.demo import format_table
 from kr_keras.demo import load_or_train_teacher
 from kr_keras.demo import run_demo
+from kr_keras.demo import rewrite_report
 from kr_keras.demo import run_seeds
 from kr_keras.demo import teacher_cache_path
 from kr_keras.demo import write_report
@@ -55,6 +56,9 @@ for _field in dataclasses.fields(DemoConfig):
 _TEACHER_ONLY = flags.DEFINE_boolean(
     "teacher_only", False, "Only load or train the teacher (saved_models/demo_teacher_<hash>.keras "
     "and its .json record), then exit.")
+_REWRITE = flags.DEFINE_boolean(
+    "rewrite_report", False, "Only rewrite --output from the .json beside it (the last run's "
+    "rows), with the verdicts against --seeds_file as it is now; no training.")
 _SEEDS = flags.DEFINE_integer(
     "seeds", 0, "If > 0: train the four students over seeds 0..N-1 (resumable) into "
     "--seeds_file (CSV) and its .md table, instead of the one-seed demo.", lower_bound=0)
@@ -68,6 +72,9 @@ def main(argv):
         _, record, cached = load_or_train_teacher(config, command=command)
         print(f"{'Loaded' if cached else 'Trained'} {teacher_cache_path(config)}: test accuracy "
               f"{record.get('test_accuracy')}, weights SHA-256 {record['fingerprint']}")
+        return
+    if _REWRITE.value:
+        print(open(rewrite_report(config.output, config.seeds_file)).read())
         return
     if _SEEDS.value:
         path = run_seeds(config, range(_SEEDS.value), command)

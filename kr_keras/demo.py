@@ -572,4 +572,27 @@ def write_report(rows, config, path, command="python -m experiments.demo", wall_
             f"`{t.get('fingerprint')}`.",
             f"Settings: `{json.dumps(t.get('config', {}), sort_keys=True)}`.",
         ]
+    # The inputs beside it, so `rewrite_report` can redo the verdicts once the
+    # seeds file has grown, without training again.
+    io.write_text(os.path.splitext(path)[0] + ".json", json.dumps({
+        "rows": rows, "config": dataclasses.asdict(config), "command": command,
+        "wall_seconds": wall_seconds, "teacher_record": teacher_record,
+        "load_average": load_average}, indent=1, sort_keys=True) + "\n")
     return io.write_text(path, "\n".join(lines) + "\n")
+
+
+def rewrite_report(path, seeds_file=None):
+    """Rewrites the report at `path` from the `.json` `write_report` left
+    beside it (same rows, command and times), with the verdicts against the
+    seeds file as it is now (`seeds_file`, default: the run's). No training.
+
+    Returns:
+        `path`.
+    """
+    with open(os.path.splitext(path)[0] + ".json") as f:
+        saved = json.load(f)
+    config = DemoConfig(**saved["config"])
+    if seeds_file:
+        config = dataclasses.replace(config, seeds_file=seeds_file)
+    return write_report(saved["rows"], config, path, saved["command"], saved["wall_seconds"],
+                        saved["teacher_record"], saved["load_average"])

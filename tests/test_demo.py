@@ -158,6 +158,13 @@ def test_table_says_which_differences_exceed_the_seed_spread(tmp_path):
     assert "KR − CE = -1.50 points: **within**" in text
     assert "KR+KD − KD = +3.00 points: no measured seed spread" in text
     assert "`python -m experiments.demo --teacher_only`" in text and "`fp`" in text
+    # Re-rendered from its .json once the seeds file covers KR+KD - KD too.
+    _seeds_csv(tmp_path / "seeds.csv", key, {s: {"ce": 0.8, "kd": 0.81, "kr": 0.8,
+                                                 "kr+kd": 0.82 + 0.001 * s} for s in range(3)})
+    assert demo.rewrite_report(path) == path
+    text = open(path).read()
+    assert "KR+KD − KD = +3.00 points: **exceeds** 2 × its seed std (0.10 points" in text
+    assert "`python -m experiments.demo --student_epochs=1` in 1.5 min" in text
     assert demo.DemoConfig().output == "results/demo.md"  # What `make demo` writes.
 
 
