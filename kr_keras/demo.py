@@ -62,7 +62,7 @@ class DemoConfig:
     student_width: float = 0.75
     student_epochs: int = 3
     batch_size: int = 128
-    train_examples: int = 15000  # The first 15k training images (None: all 60k).
+    train_examples: int = 12000  # The first 12k training images (None: all 60k).
     test_examples: int = None  # None: the whole test split (10k).
     student_lr: float = 0.01
     knowledge_lr: float = 0.1
