@@ -416,9 +416,12 @@ def compare_with_seed_spread(diffs, config, teacher_fingerprint, runs=None):
     if not runs:
         lines.append(f"No seed spread to compare with: `{cited or 'no seeds file'}` is missing "
                      "(`python -m experiments.demo --seeds=5` writes it).")
-    elif not spread:
+    elif not any(row["key"] == key for row in runs):
         lines.append(f"No seed spread to compare with: `{cited}` holds no runs of this "
                      f"setting (key {key}; it is for another config or teacher).")
+    elif not spread:
+        lines.append(f"No seed spread to compare with yet: `{cited}` holds fewer than 2 "
+                     f"seeds of this setting (key {key}).")
     for pair, diff in diffs.items():
         stats = spread.get(pair)
         if stats is None:

@@ -135,6 +135,12 @@ def test_table_says_which_differences_exceed_the_seed_spread(tmp_path):
     other = _replace(config, train_examples=123)
     _, verdicts = demo.compare_with_seed_spread(diffs, other, "fp")
     assert set(verdicts.values()) == {None}
+    # Only one seed of this setting so far.
+    one_seed = tmp_path / "one.csv"
+    _seeds_csv(one_seed, key, {0: {"ce": 0.8, "kd": 0.81}})
+    lines, verdicts = demo.compare_with_seed_spread(
+        diffs, _replace(config, seeds_file=str(one_seed)), "fp")
+    assert set(verdicts.values()) == {None} and "fewer than 2 seeds" in lines[0]
     # No file.
     missing = _replace(config, seeds_file=str(tmp_path / "none.csv"))
     lines, _ = demo.compare_with_seed_spread(diffs, missing, "fp")
