@@ -51,7 +51,8 @@ $(FASHION_MNIST):
 	  echo "No apt-get: kr_keras will fall back to tfds for fashion_mnist."; \
 	fi
 
-# The main job: teacher (cached in saved_models/), student alone, KR and KR+KD students.
+# The main job: the shipped teacher (saved_models/demo_teacher_<hash>.keras; retrained only when
+# missing or its settings change), then student alone, KD, KR and KR+KD (~10 min on 2 CPU cores).
 demo: setup
 	$(PY) -m experiments.demo
 

@@ -1,13 +1,17 @@
-"""The README's main job: teacher vs student alone vs KR student.
+"""The README's main job: student alone vs KD vs KR vs KR + KD.
 
-Prints the table and writes it, with the command and config, to
-`results/demo.md` (`--output`; `make demo` runs this with the defaults).
+Loads the shipped teacher (saved_models/), trains the four students, prints
+the table and writes it, with the command and config, to `results/demo.md`
+(`--output`; `make demo` runs this with the defaults).
 
-    python -m experiments.demo            # ~20 min on 2 CPU cores
+    python -m experiments.demo                  # ~10 min on 2 CPU cores
+    python -m experiments.demo --teacher_only   # (re)trains the teacher only
+    python -m experiments.demo --seeds=5        # seeds 0..4 -> results/demo_seeds.{csv,md}
     python -m experiments.demo --student_epochs=1 --train_examples=2048 --output=/tmp/demo.md
 """
 
 import dataclasses
+import os
 import sys
 import time
 
@@ -15,8 +19,13 @@ from absl import app
 from absl import flags
 
 from kr_keras.demo import DemoConfig
+from kr_keras.demo import format_differences
 from kr_keras.demo import format_table
+from kr_keras.demo import load_or_train_teacher
 from kr_keras.demo import run_demo
+from kr_keras.demo import rewrite_report
+from kr_keras.demo import run_seeds
+from kr_keras.demo import teacher_cache_path
 from kr_keras.demo import write_report
 
 _DEFAULTS = DemoConfig()
@@ -24,6 +33,8 @@ _DEFAULTS = DemoConfig()
 _BOUNDS = {
     "teacher_depth": (1, None), "student_depth": (1, None), "teacher_epochs": (1, None),
     "student_epochs": (1, None), "batch_size": (1, None), "train_examples": (1, None),
+    "teacher_batch_size": (1, None), "teacher_train_examples": (1, None),
+    "test_examples": (1, None), "teacher_seed": (0, None),
     "student_width": "> 0", "teacher_lr": "> 0", "student_lr": "> 0", "knowledge_lr": "> 0",
     "mu": (0.0, None), "gamma": (0.0, None), "seed": (0, None), "verbose": (0, 2),
 }
@@ -42,16 +53,42 @@ for _field in dataclasses.fields(DemoConfig):
                                  message=f"--{_field.name} must be > 0")
 
 
+_TEACHER_ONLY = flags.DEFINE_boolean(
+    "teacher_only", False, "Only load or train the teacher (saved_models/demo_teacher_<hash>.keras "
+    "and its .json record), then exit.")
+_REWRITE = flags.DEFINE_boolean(
+    "rewrite_report", False, "Only rewrite --output from the .json beside it (the last run's "
+    "rows), with the verdicts against --seeds_file as it is now; no training.")
+_SEEDS = flags.DEFINE_integer(
+    "seeds", 0, "If > 0: train the four students over seeds 0..N-1 (resumable) into "
+    "--seeds_file (CSV) and its .md table, instead of the one-seed demo.", lower_bound=0)
+
+
 def main(argv):
     del argv
     config = DemoConfig(**{name: holder.value for name, holder in _FLAGS.items()})
+    command = " ".join(["python -m experiments.demo", *sys.argv[1:]])
+    if _TEACHER_ONLY.value:
+        _, record, cached = load_or_train_teacher(config, command=command)
+        print(f"{'Loaded' if cached else 'Trained'} {teacher_cache_path(config)}: test accuracy "
+              f"{record.get('test_accuracy')}, weights SHA-256 {record['fingerprint']}")
+        return
+    if _REWRITE.value:
+        print(open(rewrite_report(config.output, config.seeds_file)).read())
+        return
+    if _SEEDS.value:
+        path = run_seeds(config, range(_SEEDS.value), command)
+        print(open(path).read())
+        return
     start = time.time()
-    rows = run_demo(config)
+    rows, record = run_demo(config)
     print()
     print(format_table(rows))
+    print()
+    print("\n".join(format_differences(rows, config)))
     if config.output:
-        command = " ".join(["python -m experiments.demo", *sys.argv[1:]])
-        path = write_report(rows, config, config.output, command, time.time() - start)
+        path = write_report(rows, config, config.output, command, time.time() - start,
+                            teacher_record=record, load_average=os.getloadavg()[0])
         print(f"\ntable written to {path}")
 
 

@@ -1,6 +1,7 @@
 """Model builders and feature tapping."""
 
 from kr_keras.models.cifar_resnet import cifar_resnet
+from kr_keras.models.fingerprint import weights_fingerprint
 from kr_keras.models.imagenet_pairing import imagenet_pairing
 from kr_keras.models.imagenet_pairing import stage_output_names
 from kr_keras.models.imagenet_resnet import imagenet_resnet
@@ -18,4 +19,5 @@ __all__ = [
     "stage_output_names",
     "strided_pointwise_convs",
     "tap",
+    "weights_fingerprint",
 ]
