@@ -25,7 +25,7 @@ _EPOCHS = flags.DEFINE_integer("epochs", 3, "Epochs per run.")
 _MU = flags.DEFINE_list("mu", ["1.0", "0.1"], "KR prior weights to compare.")
 _TEACHER = flags.DEFINE_string("teacher", None,
                                "Teacher (.keras); default: the demo's cached teacher "
-                               "(kr_keras.demo.teacher_cache_path(DemoConfig())). Trained for "
+                               "(experiments.lib.demo.teacher_cache_path(DemoConfig())). Trained for "
                                "3 epochs here if missing.")
 _LR = flags.DEFINE_float("lr", 0.05, "Student SGD learning rate.")
 _QUICK = flags.DEFINE_bool("quick", False, "Smoke run: 512 images, 1 epoch, mu=1 only, a 1-epoch "
@@ -35,7 +35,7 @@ _OUT = flags.DEFINE_string("out", "results/benchmarks/kr_feature_scale.md",
 
 
 def _teacher(train, epochs):
-    from kr_keras.demo import DemoConfig, teacher_cache_path
+    from experiments.lib.demo import DemoConfig, teacher_cache_path
 
     path = _TEACHER.value or teacher_cache_path(DemoConfig())
     if os.path.exists(path):

@@ -18,15 +18,15 @@ import time
 from absl import app
 from absl import flags
 
-from kr_keras.demo import DemoConfig
-from kr_keras.demo import format_differences
-from kr_keras.demo import format_table
-from kr_keras.demo import load_or_train_teacher
-from kr_keras.demo import run_demo
-from kr_keras.demo import rewrite_report
-from kr_keras.demo import run_seeds
-from kr_keras.demo import teacher_cache_path
-from kr_keras.demo import write_report
+from experiments.lib.demo import DemoConfig
+from experiments.lib.demo import format_differences
+from experiments.lib.demo import format_table
+from experiments.lib.demo import load_or_train_teacher
+from experiments.lib.demo import run_demo
+from experiments.lib.demo import rewrite_report
+from experiments.lib.demo import run_seeds
+from experiments.lib.demo import teacher_cache_path
+from experiments.lib.demo import write_report
 
 _DEFAULTS = DemoConfig()
 # (lower_bound, upper_bound) of every numeric field; floats marked "> 0" must be positive.

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from kr_keras import demo
+from experiments.lib import demo
 from kr_keras.losses import kd as kd_losses
 from kr_keras.models import cifar_resnet
 from kr_keras.models import weights_fingerprint
@@ -217,6 +217,7 @@ def test_kr_kd_uses_kd_weights():
     assert kd.student_loss_weight == kd_losses.DEFAULTS["student_loss_weight"]
     assert list(kd.distillation_loss_weights) == [kd_losses.DEFAULTS["distillation_loss_weight"]]
     assert kr_kd.student_loss_weight == kd.student_loss_weight
-    assert list(kr_kd.distillation_loss_weights) == list(kd.distillation_loss_weights)
-    assert kr_kd.mu == config.mu and kr_kd.gamma == config.gamma
+    assert list(kr_kd.distillation_loss_weights) == [config.mu, *kd.distillation_loss_weights]
+    assert kr_kd.posterior[0].temperature == kd.distillation_losses[0].temperature
+    assert kr_kd.mu == config.mu and kr_kd.kr.gamma == config.gamma
     assert demo.kd_weights()[:2] == (kd.student_loss_weight, kd.distillation_loss_weights[0])

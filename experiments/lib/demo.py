@@ -38,7 +38,6 @@ import keras
 from kr_keras import data
 from experiments.lib import io
 from kr_keras.distillers import build_distiller
-from kr_keras.distillers import registry as _registry
 from kr_keras.losses import kd as kd_losses
 from kr_keras.models import cifar_resnet
 from kr_keras.models import weights_fingerprint
@@ -265,24 +264,12 @@ def build_student_distiller(method, teacher, student, config):
 
     `kd` with its defaults; `kr` and `kr+kd` with `config.mu` and
     `config.gamma`; `kr+kd` with KD's cross-entropy weight, KD weight and
-    temperature (`kd_weights()`), passed explicitly.
+    temperature, which the registry gives it.
     """
     if method in ("ce", "kd"):
         return build_distiller(method, teacher, student)
-    hparams = {"mu": config.mu, "gamma": config.gamma}
-    if method != "kr+kd":
-        return build_distiller(method, teacher, student, **hparams)
-    student_weight, kd_weight, temperature = kd_weights()
-    hparams.update(student_loss_weight=student_weight, temperature=temperature)
-    accepts_weights = "distillation_loss_weights" in _registry.hyperparameters("kr+kd")
-    if accepts_weights:
-        hparams["distillation_loss_weights"] = [kd_weight]
-    distiller = build_distiller("kr+kd", teacher, student, **hparams)
-    if not accepts_weights:
-        # Registries whose kr+kd does not take its posterior weight: set it
-        # before compile (the train step reads it when traced).
-        distiller.distillation_loss_weights = [kd_weight]
-    return distiller
+    # The registry gives kr+kd kd's CE and KD weights and temperature: KD is its control.
+    return build_distiller(method, teacher, student, mu=config.mu, gamma=config.gamma)
 
 
 def _methods(config):
