@@ -15,6 +15,7 @@ import tensorflow as tf
 
 from kr_keras.layers.hint_regressor import HintRegressor
 from kr_keras.losses.common import paired_losses
+from kr_keras.losses.common import HelperLoss
 from kr_keras.losses.common import scale_for_replicas
 
 DEFAULTS = {"teacher_layers": None, "student_layers": None, "student_loss_weight": 1.0,
@@ -52,7 +53,7 @@ def fitnet_loss(student_hint, teacher_hint):
 
 
 @keras.saving.register_keras_serializable(package="kr_keras")
-class FitNetDistillation(keras.layers.Layer, keras.distillation.DistillationLoss):
+class FitNetDistillation(HelperLoss):
     """FitNet as a `keras.distillation.DistillationLoss` that owns its regressor.
 
     It is also a `keras.layers.Layer`, so a distiller tracks its
@@ -82,32 +83,12 @@ class FitNetDistillation(keras.layers.Layer, keras.distillation.DistillationLoss
     ```
     """
 
-    def __init__(self, teacher_layer_name, student_layer_name, **kwargs):
-        super().__init__(**kwargs)
-        self.teacher_layer_name = teacher_layer_name
-        self.student_layer_name = student_layer_name
-        self.regressor = None
-
-    def validate_model_compatibility(self, teacher, student):
-        t_shape = teacher.get_layer(self.teacher_layer_name).output.shape
-        s_shape = student.get_layer(self.student_layer_name).output.shape
-        if self.regressor is None:
-            self.regressor = HintRegressor.for_shapes(
-                s_shape, t_shape, name="regressor"
-            )
-        self.built = True
+    def build_helpers(self, teacher_shape, student_shape):
+        self.regressor = HintRegressor.for_shapes(student_shape, teacher_shape, name="regressor")
 
     def compute_loss(self, teacher_outputs, student_outputs, **kwargs):
         hint = self.regressor(student_outputs, training=kwargs.get("training", True))
         return scale_for_replicas(fitnet_loss(hint, teacher_outputs))
-
-    def get_config(self):
-        config = {
-            "teacher_layer_name": self.teacher_layer_name,
-            "student_layer_name": self.student_layer_name,
-        }
-        base_config = super().get_config()
-        return {**base_config, **config}
 
 
 def _check(t_shape, s_shape):
