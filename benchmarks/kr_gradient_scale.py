@@ -131,9 +131,12 @@ def measure(teacher, x, y, mu, epochs, every):
                     return float(g[a] @ g[b] / (norm[a] * norm[b] + 1e-30))
                 # The stale-statistics gap: probe accuracy with the batch's
                 # BN statistics minus with the moving ones.
-                gap = float(np.mean(np.argmax(student(probe_x, training=True), -1) == probe_y)
-                            - np.mean(np.argmax(student(probe_x, training=False), -1)
-                                      == probe_y))
+                saved = [(v, v.numpy()) for v in student.non_trainable_variables]
+                batch_acc = np.mean(np.argmax(student(probe_x, training=True), -1) == probe_y)
+                for v, value in saved:  # a training-mode call moves the statistics
+                    v.assign(value)
+                gap = float(batch_acc - np.mean(np.argmax(student(probe_x, training=False), -1)
+                                                == probe_y))
                 rows.append((step, norm["prior"] / norm["ce"], cos("prior", "ce"),
                              norm["prior"] / (norm["dense"] + 1e-30), cos("prior", "dense"),
                              norm["kd"] / norm["ce"], cos("kd", "ce"), norm["ce"],
