@@ -19,7 +19,6 @@ import collections
 import glob
 import json
 import os
-import re
 import sys
 import tempfile
 import time
@@ -59,25 +58,6 @@ def op_stats(distiller, x, y, steps, logdir):
             for row in table["rows"]]
 
 
-# Op types by what they do; a CPU's kernel variants (oneDNN's `_MklMatMul`,
-# `_MklNativeConv2D`, grappler's `_FusedMatMul`) fall with their plain op.
-_KINDS = {"matrix products": ("MatMul", "BatchMatMul", "BatchMatMulV2", "BatchMatMulV3",
-                              "Einsum"),
-          "convolutions": ("Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter",
-                           "DepthwiseConv2dNative")}
-
-
-def op_kind(kind):
-    """`kind` without a kernel variant's prefix, named by what it does where
-    `_KINDS` lists it.
-
-    >>> op_kind("_MklMatMul"), op_kind("MatMul"), op_kind("Mul")
-    ('matrix products', 'matrix products', 'Mul')
-    """
-    plain = re.sub(r"^_(MklNative|Mkl|OneDnn|Fused)", "", kind)
-    return next((name for name, kinds in _KINDS.items() if plain in kinds), plain)
-
-
 def group(row, teacher, student):
     """The group of one op, from its name and type."""
     name, kind = row["operation"], row["type"]
@@ -89,7 +69,7 @@ def group(row, teacher, student):
         return "student forward"
     if name.startswith(f"{teacher}_"):
         return "teacher forward"
-    return f"outside the nets: {op_kind(kind)}"
+    return f"outside the nets: {step_timing.op_kind(kind)}"
 
 
 def main(argv):

@@ -14,6 +14,7 @@ import contextlib
 import gc
 import math
 import os
+import re
 import sys
 import time
 
@@ -98,3 +99,22 @@ def images_per_second(method, batch, policy="float32", jit=False, steps=10, warm
     keras.backend.clear_session()
     gc.collect()
     return batch * steps / seconds, finite(logs)
+
+
+# Op types by what they do; a CPU's kernel variants (oneDNN's `_MklMatMul`,
+# `_MklNativeConv2D`, grappler's `_FusedMatMul`) fall with their plain op.
+_KINDS = {"matrix products": ("MatMul", "BatchMatMul", "BatchMatMulV2", "BatchMatMulV3",
+                              "Einsum"),
+          "convolutions": ("Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter",
+                           "DepthwiseConv2dNative")}
+
+
+def op_kind(kind):
+    """`kind` without a kernel variant's prefix, named by what it does where
+    `_KINDS` lists it.
+
+    >>> op_kind("_MklMatMul"), op_kind("MatMul"), op_kind("Mul")
+    ('matrix products', 'matrix products', 'Mul')
+    """
+    plain = re.sub(r"^_(MklNative|Mkl|OneDnn|Fused)", "", kind)
+    return next((name for name, kinds in _KINDS.items() if plain in kinds), plain)
