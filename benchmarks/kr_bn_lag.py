@@ -22,6 +22,8 @@ import numpy as np
 from absl import app
 from absl import flags
 
+import step_timing
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _TEACHER = flags.DEFINE_string("teacher", "saved_models/demo_teacher_29b352ba5d26.keras",
                                "Trained teacher (.keras).")
@@ -114,10 +116,7 @@ def main(argv):
             f"{np.mean([r[1] for r in other]):.3f} | {np.mean([r[2] for r in tap_rows]):.3f} / "
             f"{np.mean([r[2] for r in other]):.3f} | {worst[0]}{'*' if worst[0] in fed else ''} "
             f"{worst[1]:.3f} |")
-    os.makedirs(os.path.dirname(_OUT.value), exist_ok=True)
-    with open(_OUT.value, "w") as f:
-        f.write("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    step_timing.write_report(_OUT.value, lines)
 
 
 if __name__ == "__main__":

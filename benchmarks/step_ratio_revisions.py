@@ -22,6 +22,8 @@ import time
 from absl import app
 from absl import flags
 
+import step_timing
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _BEFORE = flags.DEFINE_string("before", "63e2f9d", "The revision to compare with.")
 _ROUNDS = flags.DEFINE_integer("rounds", 3, "Alternating rounds.", lower_bound=1)
@@ -75,10 +77,7 @@ def main(argv):
         a = [r[method] for r in runs["after"]]
         lines.append(f"| {method} | {statistics.median(b):.3f} | {statistics.median(a):.3f} | "
                      f"{min(b):.3f}-{max(b):.3f} | {min(a):.3f}-{max(a):.3f} |")
-    os.makedirs(os.path.dirname(_OUT.value), exist_ok=True)
-    with open(_OUT.value, "w") as f:
-        f.write("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    step_timing.write_report(_OUT.value, lines)
 
 
 if __name__ == "__main__":

@@ -118,3 +118,11 @@ def op_kind(kind):
     """
     plain = re.sub(r"^_(MklNative|Mkl|OneDnn|Fused)", "", kind)
     return next((name for name, kinds in _KINDS.items() if plain in kinds), plain)
+
+
+def write_report(path, lines):
+    """Writes a benchmark's Markdown `lines` to `path` (its folder made) and prints them."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print("\n".join(lines))

@@ -37,6 +37,8 @@ import time
 from absl import app
 from absl import flags
 
+from experiments.lib import io
+
 _TEACHER = flags.DEFINE_string("teacher", "saved_models/demo_teacher_29b352ba5d26.keras",
                                "Trained teacher (.keras).")
 _TRAIN = flags.DEFINE_integer("train_examples", 20000, "Training images (the first ones).", lower_bound=1)
@@ -197,12 +199,7 @@ class Study:
                "test_accuracy": f"{accuracy(*self.test):.4f}",
                "test_accuracy_moving_bn": f"{moving:.4f}",
                "seconds": f"{seconds:.0f}", "precise_bn": _PRECISE_BN.value}
-        new = not os.path.exists(self.path)
-        with open(self.path, "a", newline="") as f:
-            writer = csv.DictWriter(f, FIELDS)
-            if new:
-                writer.writeheader()
-            writer.writerow(row)
+        io.append_csv_row(self.path, FIELDS, row)
         row = {k: str(v) for k, v in row.items()}
         self.rows.append(row)
         print(f"{stage} {method} {row['config']} seed {seed}: val {row['val_accuracy']} "

@@ -77,6 +77,20 @@ def write_text(path, text):
     return path
 
 
+def append_csv_row(path, fields, row):
+    """Appends `row` (a dict over `fields`) to the CSV at `path`, writing the
+    header first when the file is new: the run caches of the studies, which
+    resume from what they hold."""
+    import csv
+
+    new = not os.path.exists(path)
+    with open(path, "a", newline="") as f:
+        writer = csv.DictWriter(f, fields)
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
+
+
 def machine_summary():
     """One line naming what a measurement ran on: CPU model and cores, GPUs
     TensorFlow sees, TensorFlow and Keras versions."""

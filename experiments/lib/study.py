@@ -45,6 +45,7 @@ from kr_keras import data
 from kr_keras.callbacks import recompute_batch_norm_statistics
 from kr_keras import distillers
 from kr_keras.models import cifar_resnet
+from experiments.lib import io
 
 VAL_SIZE = 5_000
 TEACHER_TRAIN = 55_000
@@ -310,12 +311,7 @@ class Runs:
 
     def add(self, row):
         row = {"precise_bn": self.precise_bn_samples, **row}
-        new = not os.path.exists(self.path)
-        with open(self.path, "a", newline="") as f:
-            writer = csv.DictWriter(f, FIELDS)
-            if new:
-                writer.writeheader()
-            writer.writerow(row)
+        io.append_csv_row(self.path, FIELDS, row)
         self.rows.append({k: str(v) for k, v in row.items()})
 
 
