@@ -41,10 +41,12 @@ class Distiller(BaseDistiller):
       (the logits), a layer name or a list of names (it then gets a list of
       maps); `compute_loss` also receives `labels=y` and `training=`;
     * a loss that is a `keras.layers.Layer` may own trainable helpers,
-      built in `validate_model_compatibility(teacher, student)`. The
-      auxiliary optimizer trains them on the student's objective (joint,
-      as RepDistiller), or, for a loss with `helper_loss(...)` (KDGAN's
-      discriminator), on that, in a step before the student's;
+      built in `validate_model_compatibility(teacher, student)`, each loss
+      with its own optimizer (`compile`). They train on the student's
+      objective (joint, as RepDistiller), or, for a loss with
+      `helper_loss(...)` (KR's aggregators, Eq. 9; KDGAN's discriminator),
+      on that, in a step before the student's, whose objective then sees
+      the updated helpers (KR's alternation);
     * `student_loss_weight` is any weight >= 0, and the student's
       regularisers are added outside it;
     * `stages`: weights for the first epochs of `fit` (e.g. FSP's stage of
