@@ -38,6 +38,7 @@ from absl import app
 from absl import flags
 
 from experiments.lib import io
+from experiments.lib.distillers import takes_knowledge_optimizer
 
 _TEACHER = flags.DEFINE_string("teacher", "saved_models/demo_teacher_29b352ba5d26.keras",
                                "Trained teacher (.keras).")
@@ -172,7 +173,7 @@ class Study:
             return keras.optimizers.SGD(keras.optimizers.schedules.CosineDecay(lr, steps),
                                         momentum=0.9, nesterov=nesterov)
         extra = ({"auxiliary_optimizer": sgd(_KNOWLEDGE_LR.value, False)}
-                 if method.startswith("kr") else {})
+                 if takes_knowledge_optimizer(distiller) else {})
         distiller.compile(optimizer=sgd(config["lr"], True), **extra)
 
         def batches():

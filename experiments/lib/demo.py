@@ -37,6 +37,7 @@ import keras
 
 from kr_keras import data
 from experiments.lib import io
+from experiments.lib.distillers import takes_knowledge_optimizer
 from kr_keras.distillers import build_distiller
 from kr_keras.losses import kd as kd_losses
 from kr_keras.models import cifar_resnet
@@ -286,7 +287,7 @@ def train_student(method, teacher, config, seed, train_ds, test_ds, steps_per_ep
     distiller = build_student_distiller(method, teacher, student, config)
     steps = config.student_epochs * steps_per_epoch
     compile_args = {"optimizer": _sgd(_cosine(config.student_lr, steps)), "metrics": ["accuracy"]}
-    if method.startswith("kr"):
+    if takes_knowledge_optimizer(distiller):
         compile_args["auxiliary_optimizer"] = _sgd(_cosine(config.knowledge_lr, steps))
     distiller.compile(**compile_args)
     name = f"{_LABELS.get(method, 'Student ' + method)} ResNet-{config.student_depth}x{config.student_width:g}"

@@ -46,6 +46,7 @@ from kr_keras.callbacks import recompute_batch_norm_statistics
 from kr_keras import distillers
 from kr_keras.models import cifar_resnet
 from experiments.lib import io
+from experiments.lib.distillers import takes_knowledge_optimizer
 
 VAL_SIZE = 5_000
 TEACHER_TRAIN = 55_000
@@ -252,7 +253,7 @@ def run(cell, variant, seed, split, teacher_model, precise_bn_samples=PRECISE_BN
         keras.optimizers.schedules.CosineDecay(variant.student_lr, total), momentum=0.9,
         nesterov=True)
     kwargs = {}
-    if variant.method.startswith("kr"):
+    if takes_knowledge_optimizer(distiller):
         kwargs["auxiliary_optimizer"] = keras.optimizers.SGD(
             keras.optimizers.schedules.CosineDecay(variant.knowledge_lr, total), momentum=0.9)
     distiller.compile(optimizer=optimizer, metrics=["accuracy"], **kwargs)
