@@ -216,7 +216,7 @@ class Distiller(BaseDistiller):
             if joint[id(loss)]:
                 gradients = [*gradients, *tape.gradient(joint_scaled[id(loss)], joint[id(loss)])]
                 variables = [*variables, *joint[id(loss)]]
-            if gradients and (joint[id(loss)] or id(loss) in pending):
+            if gradients:  # joint gradients, and this loss's own-objective ones kept for them
                 optimizer.apply(gradients, variables)
         return self.update_metrics(x, y, sample_weight, student[0], total, [
             (self.student_loss_tracker, student_loss),

@@ -13,6 +13,7 @@ from kr_keras.layers.knowledge_aggregation import KnowledgeAggregation
 from kr_keras.layers.sparse_recoding import SparseRecoding
 from kr_keras.losses.common import paired_taps
 from kr_keras.losses.common import scale_for_replicas
+from kr_keras.losses.common import tap_names
 from kr_keras.models.tap import default_tap_names
 
 DEFAULTS = {"teacher_layers": None, "student_layers": None, "group_size": None,
@@ -175,8 +176,8 @@ class KnowledgeRepresenting(keras.layers.Layer, keras.distillation.DistillationL
             raise ValueError("`gamma` and `prior_warmup_steps` must be >= 0. Received: "
                              f"gamma={gamma}, prior_warmup_steps={prior_warmup_steps}")
         super().__init__(**kwargs)
-        self.teacher_layer_name = _names(teacher_layers)
-        self.student_layer_name = _names(student_layers)
+        self.teacher_layer_name = tap_names(teacher_layers)
+        self.student_layer_name = tap_names(student_layers)
         self.group_size, self.gamma, self.sparse = group_size, float(gamma), bool(sparse)
         self.boost, self.floor = float(boost), float(floor)
         self.target_inactive, self.threshold_rate = float(target_inactive), float(threshold_rate)
@@ -280,6 +281,3 @@ class KnowledgeRepresenting(keras.layers.Layer, keras.distillation.DistillationL
                 "student_layers": self.student_layer_name,
                 **{k: getattr(self, k) for k in keys}}
 
-
-def _names(layers):
-    return [layers] if isinstance(layers, str) else (None if layers is None else list(layers))
