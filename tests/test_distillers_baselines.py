@@ -281,3 +281,19 @@ def test_fsp_rejects_unequal_widths():
     student = kr_keras.models.cifar_resnet(8, width_multiplier=0.25, input_shape=(8, 8, 1))
     with pytest.raises(ValueError, match="channel count"):
         kr_keras.build_distiller("fsp", teacher, student)
+
+
+def test_compile_config_records_the_auxiliary_optimizer_whichever_loss_takes_it():
+    """The discriminator (a copy of the student's optimizer) comes first here;
+    the recorded auxiliary optimizer is still the one the regressor trains with."""
+    teacher, student = models()
+    losses = [kr_keras.losses.KDGANDistillation(4.0),
+              kr_keras.losses.FitNetDistillation("stage2_block1_out", "stage2_block1_out")]
+    distiller = kr_keras.distillers.Distiller(teacher, student, losses, [0.1, 1.0])
+    auxiliary = keras.optimizers.SGD(0.3)
+    distiller.compile(optimizer=sgd(0.01), auxiliary_optimizer=auxiliary)
+    discriminator, regressor = distiller.helper_optimizers
+    assert regressor is auxiliary and discriminator is not auxiliary
+    config = keras.saving.deserialize_keras_object(
+        distiller.get_compile_config()["auxiliary_optimizer"])
+    assert float(config.learning_rate) == pytest.approx(0.3)

@@ -142,10 +142,12 @@ class BaseDistiller(keras.Model):
                           f"ignores auxiliary_optimizer={auxiliary_optimizer!r}.", stacklevel=2)
         optimizer = build_optimizer(optimizer, self.student_variables(), "student_optimizer")
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
-        for key in ("optimizer", "auxiliary_optimizer"):  # instances: their (built) state
-            if isinstance(config[key], keras.optimizers.Optimizer):
-                config[key] = (unwrapped(optimizer) if key == "optimizer"
-                               else unwrapped(self.helper_optimizers[0]) if used else None)
+        # Instances are recorded as built; `used[0]` is the one made from
+        # auxiliary_optimizer, whichever helper loss took it.
+        if isinstance(config["optimizer"], keras.optimizers.Optimizer):
+            config["optimizer"] = unwrapped(optimizer)
+        if isinstance(config["auxiliary_optimizer"], keras.optimizers.Optimizer):
+            config["auxiliary_optimizer"] = used[0] if used else None
         self._compile_arguments = config
 
     @property
