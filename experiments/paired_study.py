@@ -79,6 +79,7 @@ GRIDS = {
            for lr in (0.05, 0.1, 0.2) for w in (0.9, 0.5)],
     "kr": [{"mu": mu, "gamma": g} for mu in (0.01, 0.03, 0.1) for g in (0.0, 1.0)],
     "kr_dense": [{"mu": mu, "gamma": g} for mu in (0.01, 0.03, 0.1) for g in (0.0, 1.0)],
+    "kr_weights": [{"mu": mu, "gamma": g} for mu in (0.01, 0.03, 0.1) for g in (0.0, 1.0)],
     "kr+kd": [{"mu": mu} for mu in (0.003, 0.01, 0.03, 0.1, 0.3, 1.0)],
 }
 # The paper's CIFAR settings (Sec. 4.1): one candidate per method.
@@ -86,9 +87,11 @@ PAPER = {"ce": [{"lr": 0.01}],
          "kd": [{"lr": 0.01, "temperature": 4.0, "distillation_loss_weight": 0.9,
                  "student_loss_weight": 0.1}],
          "kr": [{"mu": 0.1, "gamma": 1.0}], "kr_dense": [{"mu": 0.1, "gamma": 1.0}],
+         "kr_weights": [{"mu": 0.1, "gamma": 1.0}],
          "kr+kd": [{"mu": 0.1}]}
-BASE = {"kr": "ce", "kr_dense": "ce", "kr+kd": "kd"}  # whose chosen setting a method starts from
+BASE = {"kr": "ce", "kr_dense": "ce", "kr_weights": "ce", "kr+kd": "kd"}  # whose chosen setting a method starts from
 COMPARISONS = [("kd", "ce"), ("kr", "ce"), ("kr_dense", "ce"), ("kr", "kr_dense"),
+               ("kr_weights", "ce"), ("kr_weights", "kr_dense"),
                ("kr+kd", "kd"), ("kr+kd", "ce")]
 
 # Two-sided 95% quantiles of Student's t for 1..30 degrees of freedom.

@@ -31,11 +31,13 @@ def _sgd(lr):
 
 
 def _reference_kr(teacher, student, aggregator_weights, x, y, mu, gamma, boost, floor,
-                  target, rate, student_lr, knowledge_lr):
+                  target, rate, student_lr, knowledge_lr, recode="residual"):
     """KR's alternating step written out in plain TensorFlow from docs/method.md:
     Eq. 9 on the aggregators (1x1 projection of the concatenated group + batch
     norm), then Eq. 10 on the student against the updated aggregators, SRP's
-    gradient filter and threshold rule by hand. Returns the student's weights."""
+    gradient filter and threshold rule by hand, on the residuals or (`recode=
+    "weights"`) on the prior's gradient to each kernel, by |W| against its own
+    threshold. Returns the student's weights."""
     t_names = [l.name for l in teacher.layers if l.name.endswith("_out") and "block" in l.name]
     s_names = [l.name for l in student.layers if l.name.endswith("_out") and "block" in l.name]
     k = len(t_names) // len(s_names)
@@ -44,7 +46,7 @@ def _reference_kr(teacher, student, aggregator_weights, x, y, mu, gamma, boost, 
                                                             for n in s_names])
     agg = [[tf.Variable(w) for w in ws] for ws in aggregator_weights]  # kernel, gamma, beta
     agg_vars = [v for ws in agg for v in ws]
-    taus = [None] * len(s_names)
+    taus = {}
     s_opt, k_opt = _sgd(student_lr), _sgd(knowledge_lr)
     ce = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
@@ -57,22 +59,27 @@ def _reference_kr(teacher, student, aggregator_weights, x, y, mu, gamma, boost, 
         mean, var = tf.nn.moments(z, [0, 1, 2])
         return (z - mean) / tf.sqrt(var + 1e-3) * g + b
 
-    def srp(r, j):
+    def factor(r, key):
         magnitude = tf.abs(r)
-        tau = tf.reduce_mean(magnitude) if taus[j] is None else taus[j]
+        tau = taus.get(key, tf.reduce_mean(magnitude))
         active = magnitude > tau
         fraction = 1.0 - tf.reduce_mean(tf.cast(active, tf.float32))
-        taus[j] = tau * tf.exp(-rate * (fraction - target))
-        factor = tf.where(active, boost, floor)
+        taus[key] = tau * tf.exp(-rate * (fraction - target))
+        return tf.where(active, boost, floor)
+
+    def srp(r, j):
+        if recode == "weights":
+            return r
+        gain = factor(r, j)
 
         @tf.custom_gradient
         def identity(v):
-            return tf.identity(v), lambda dy: dy * factor
+            return tf.identity(v), lambda dy: dy * gain
         return identity(r)
 
     for xb, yb in zip(x, y):
         t_maps = t_tap(xb, training=False)
-        with tf.GradientTape() as s_tape:
+        with tf.GradientTape(persistent=True) as s_tape:
             logits, *s_maps = s_tap(xb, training=True)
             s_unit = [unit(f) for f in s_maps]
             with s_tape.stop_recording():
@@ -89,18 +96,26 @@ def _reference_kr(teacher, student, aggregator_weights, x, y, mu, gamma, boost, 
                            for j in range(len(s_unit))]
             prior = sum(tf.reduce_mean(tf.reduce_sum(tf.square(srp(s_j - targets[j], j)), 1))
                         for j, s_j in enumerate(s_unit))
-            total = ce(yb, logits) + mu * prior
+            data_term = ce(yb, logits)
+            prior = mu * prior
         variables = student.trainable_variables
-        s_opt.apply(s_tape.gradient(total, variables), variables)
+        gradients = s_tape.gradient(data_term, variables)
+        for i, (g, p, v) in enumerate(zip(gradients, s_tape.gradient(prior, variables),
+                                          variables)):
+            if p is not None and recode == "weights" and len(v.shape) >= 2:
+                p = p * factor(v, v.path)
+            gradients[i] = g if p is None else g + p
+        s_opt.apply(gradients, variables)
     return [v.numpy() for v in student.trainable_variables]
 
 
-def test_kr_step_matches_an_independent_reference():
-    hp = dict(mu=0.5, gamma=1.0, boost=2.0, floor=0.0, target=0.5, rate=0.05)
+@pytest.mark.parametrize("recode", ["residual", "weights"])
+def test_kr_step_matches_an_independent_reference(recode):
+    hp = dict(mu=0.5, gamma=1.0, boost=2.0, floor=0.0, target=0.5, rate=0.05, recode=recode)
     x, y = _batches()
     teacher, student = _models()
     distiller = kr_keras.KRDistiller(teacher, student, mu=hp["mu"], gamma=hp["gamma"],
-                                     boost=hp["boost"], floor=hp["floor"],
+                                     boost=hp["boost"], floor=hp["floor"], recode=recode,
                                      target_inactive=hp["target"], threshold_rate=hp["rate"])
     distiller.compile(optimizer=_sgd(0.05), auxiliary_optimizer=_sgd(0.1))
     initial = [[a.projection.kernel.numpy(), a.batch_norm.gamma.numpy(),
@@ -128,7 +143,7 @@ def _fit_steps(method, seed=0, **hparams):
 
 
 @pytest.mark.parametrize("method,control", [("kr", "ce"), ("kr_dense", "ce"),
-                                            ("kr+kd", "kd")])
+                                            ("kr_weights", "ce"), ("kr+kd", "kd")])
 def test_kr_at_mu_zero_trains_the_student_exactly_as_its_control(method, control):
     """The prior term is the only difference: at mu = 0 the same seed and
     data give the same student weights as the control's."""
@@ -299,3 +314,25 @@ def test_loss_config_round_trip():
     again = kr_lib.KnowledgeRepresenting.from_config(loss.get_config())
     assert again.get_config() == loss.get_config()
     assert again.student_layer_name == ["s"] and again.sparse is False
+
+
+def test_srp_on_weights_keeps_one_threshold_per_kernel_and_logs_its_alignment():
+    x, y = _batches(steps=2)
+    teacher, student = _models()
+    distiller = kr_keras.build_distiller("kr_weights", teacher, student, mu=0.5)
+    distiller.compile(optimizer=_sgd(0.05))
+    logs = [distiller.train_on_batch(xb, yb, return_dict=True) for xb, yb in zip(x, y)][-1]
+    kr = distiller.kr
+    kernels = [v for v in student.trainable_variables if len(v.shape) >= 2]
+    assert kr.recoded_paths == [v.path for v in kernels]
+    # tau starts at each kernel's mean |W| and then tracks its median |W|;
+    # the classifier, which the prior does not reach, keeps no threshold.
+    taus = np.array([float(r.tau) for r in kr.recoders[:-1]])
+    medians = np.array([np.median(np.abs(v.numpy())) for v in kernels[:-1]])
+    assert np.all(taus > 0.5 * medians) and np.all(taus < 2.0 * medians)
+    assert kernels[-1].path == student.layers[-1].kernel.path and float(kr.recoders[-1].tau) == 0
+    # With floor 0, half of each kernel filtered: a turn, not a rescaling.
+    assert 0.0 < logs["srp_cosine"] < 0.99 and logs["srp_norm_ratio"] > 0
+    assert logs["inactive_fraction"] == pytest.approx(0.5, abs=0.1)
+    with pytest.raises(ValueError, match="'residual' or 'weights'"):
+        kr_lib.KnowledgeRepresenting(recode="kernel")

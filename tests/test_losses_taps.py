@@ -21,7 +21,7 @@ from kr_keras.losses.common import paired_taps
 from kr_keras.models.tap import feature_taps
 
 # KR's family (its own tap rule, tested below), or no distillation loss (ce).
-KR_FAMILY = ["kr", "kr+kd", "kr+kdgan", "kr_dense"]
+KR_FAMILY = ["kr", "kr+kd", "kr+kdgan", "kr_dense", "kr_weights"]
 SKIP = {*KR_FAMILY, "ce"}
 FEATURE = ["ab", "at", "cc", "crd", "fitnet", "fsp", "ft", "nst", "pkt", "rkd", "sp", "vid"]
 LOGIT_ONLY = ["dkd", "kd", "kdgan"]

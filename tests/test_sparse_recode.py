@@ -4,6 +4,7 @@ import numpy as np
 import tensorflow as tf
 
 from experiments.lib.regularization import srp_penalty_curve
+from kr_keras.ops import recoding_alignment
 from kr_keras.ops import sparse_recode
 
 
@@ -60,3 +61,20 @@ def test_penalty_curve():
     np.testing.assert_allclose(
         srp_penalty_curve(r, tau=1.0, boost=2.0), [3.0, 0.0, 0.0, 0.0, 3.0]
     )
+
+
+def test_recoding_alignment_against_numpy():
+    rng = np.random.default_rng(0)
+    parts = [rng.normal(size=(3, 4)).astype("float32"), rng.normal(size=(5,)).astype("float32")]
+    masks = [rng.random(p.shape) > 0.4 for p in parts]
+    cosine, ratio = recoding_alignment([tf.constant(p) for p in parts],
+                                       [tf.constant(m) for m in masks], boost=3.0, floor=0.5)
+    dense = np.concatenate([p.ravel() for p in parts])
+    recoded = dense * np.where(np.concatenate([m.ravel() for m in masks]), 3.0, 0.5)
+    np.testing.assert_allclose(float(ratio), np.linalg.norm(recoded) / np.linalg.norm(dense),
+                               rtol=1e-5)
+    np.testing.assert_allclose(float(cosine), dense @ recoded / (
+        np.linalg.norm(dense) * np.linalg.norm(recoded)), rtol=1e-5)
+    # A uniform factor is a pure rescaling.
+    cosine, ratio = recoding_alignment(tf.constant(parts[0]), tf.ones([3, 4], tf.bool))
+    np.testing.assert_allclose([float(cosine), float(ratio)], [1.0, 2.0], rtol=1e-5)

@@ -187,7 +187,10 @@ class Distiller(BaseDistiller):
         teacher = self.teacher_forward(x) if losses else None
         joint = {id(l): helper_variables([l], adversarial=False) if training and train_student
                  else [] for l, _ in groups}
-        with tf.GradientTape(persistent=any(joint.values())) as tape:
+        # Terms whose student gradients a loss recodes itself (SRP on the weights).
+        recoding = [i for i, l in enumerate(losses) if training and train_student
+                    and getattr(l, "recodes_student_gradients", False)]
+        with tf.GradientTape(persistent=any(joint.values()) or bool(recoding)) as tape:
             student = self.student_forward(x, training=training and train_student)
             auxiliary, pending = [], {}
             with tape.stop_recording():
@@ -203,14 +206,25 @@ class Distiller(BaseDistiller):
             weights = ([self.stage_weights[i] for i in range(len(losses) + 1)]
                        if self.stages else [self.student_loss_weight, *self.distillation_loss_weights])
             student_loss, regularisers = self.student_loss(y, student[0], sample_weight)
-            distillation = self.distillation(losses, weights[1:], teacher, student, y,
-                                             training and train_student, self.epoch)
+            distillation, *recoded = (self.distillation(
+                [losses[i] for i in part], [weights[i + 1] for i in part], teacher, student, y,
+                training and train_student, self.epoch)
+                for part in ([i for i in range(len(losses)) if i not in recoding],
+                             *([i] for i in recoding)))
+            distillation += sum(recoded)
             total = weights[0] * student_loss + distillation + regularisers
             scaled = self.optimizer.scale_loss(total)
+            recoded = [self.optimizer.scale_loss(term) for term in recoded]
             joint_scaled = {id(l): o.scale_loss(total) for l, o in groups if joint[id(l)]}
         if training and train_student:
             variables = self.student_variables()
-            self.optimizer.apply(tape.gradient(scaled, variables), variables)
+            gradients = tape.gradient(scaled, variables)
+            for i, term in zip(recoding, recoded):  # its own gradients, swapped for their recoding
+                part = tape.gradient(term, variables)
+                new = losses[i].recode_student_gradients(part, variables)
+                gradients = [g if p is None else g - p + n
+                             for g, p, n in zip(gradients, part, new)]
+            self.optimizer.apply(gradients, variables)
         for loss, optimizer in groups:
             gradients, variables = pending.get(id(loss), ([], []))
             if joint[id(loss)]:

@@ -24,9 +24,9 @@ for _name, _module in [("kd", kd), ("at", at), ("nst", nst), ("fitnet", fitnet),
 KR_HYPERPARAMETERS = ("mu", "student_loss_weight", *kr.DEFAULTS)
 
 
-def _kr(name, sparse, posterior_defaults, build_posterior):
+def _kr(name, sparse, posterior_defaults, build_posterior, recode="residual"):
     def build(teacher, student, mu=0.1, **hparams):
-        hparams = {**posterior_defaults, **hparams}
+        hparams = {**posterior_defaults, "recode": recode, **hparams}
         posterior_args = {k: hparams.pop(k) for k in list(hparams)
                           if k in posterior_defaults and k != "student_loss_weight"}
         posterior, weights = build_posterior(teacher, student, **posterior_args)
@@ -39,5 +39,7 @@ def _kr(name, sparse, posterior_defaults, build_posterior):
 _NO_POSTERIOR = {"student_loss_weight": 1.0}
 _kr("kr", True, _NO_POSTERIOR, lambda teacher, student: ([], []))
 _kr("kr_dense", False, _NO_POSTERIOR, lambda teacher, student: ([], []))
+# SRP on the gradients of the student's kernels (docs/method.md, "SRP on the weights").
+_kr("kr_weights", True, _NO_POSTERIOR, lambda teacher, student: ([], []), recode="weights")
 _kr("kr+kd", True, kd.DEFAULTS, kd.build_losses)
 _kr("kr+kdgan", True, kdgan.DEFAULTS, kdgan.build_losses)

@@ -95,6 +95,13 @@ class SparseRecoding(keras.layers.Layer):
         self.initialized = state("initialized")
 
     def call(self, x, residual, training=None):
+        return recode_by_mask(x, self.active(residual, training=training),
+                              boost=self.boost, floor=self.floor)
+
+    def active(self, residual, training=None):
+        """The mask `|residual| > tau` (the dominant entries), after the
+        threshold rule's step when training; what `call` recodes by, and
+        what a caller recoding a gradient directly multiplies it by."""
         residual = tf.stop_gradient(tf.cast(residual, tf.float32))
         # |residual| once: it serves tau's first value, the mask and the
         # inactive fraction (the step's SRP cost is these elementwise passes).
@@ -117,7 +124,7 @@ class SparseRecoding(keras.layers.Layer):
         else:
             self.tau.assign(track_threshold(
                 tau, fraction, self.target_inactive, self.threshold_rate))
-        return recode_by_mask(x, active, boost=self.boost, floor=self.floor)
+        return active
 
     def compute_output_shape(self, x_shape, residual_shape=None):
         return x_shape

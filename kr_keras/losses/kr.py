@@ -15,11 +15,14 @@ from kr_keras.losses.common import paired_taps
 from kr_keras.losses.common import scale_for_replicas
 from kr_keras.losses.common import tap_names
 from kr_keras.models.tap import default_tap_names
+from kr_keras.ops.sparse_recode import recode_by_mask
+from kr_keras.ops.sparse_recode import recode_gradient
+from kr_keras.ops.sparse_recode import recoding_alignment
 
 DEFAULTS = {"teacher_layers": None, "student_layers": None, "group_size": None,
             "gamma": 1.0, "boost": 2.0, "floor": 0.0, "target_inactive": 0.5,
             "threshold_rate": 0.05, "aggregation_momentum": 0.9, "prior_warmup_steps": 0,
-            "feature_normalization": "l2", "refresh_knowledge": True}
+            "feature_normalization": "l2", "refresh_knowledge": True, "recode": "residual"}
 
 
 def group_taps(teacher_taps, student_taps, group_size=None):
@@ -124,12 +127,19 @@ class KnowledgeRepresenting(keras.layers.Layer, keras.distillation.DistillationL
       `sum_j d(SRP(s_j), sg(K_j))` against the knowledge of the *updated*
       aggregators, where SRP (`kr_keras.layers.SparseRecoding`) filters the
       gradient of residuals within its threshold `tau` to `floor` and boosts
-      the others by `boost`; `sparse=False` is KR-Dense.
+      the others by `boost`; `sparse=False` is KR-Dense. With
+      `recode="weights"` (the paper's other reading of Sec. 3.2 and 4.1:
+      SRP penalises the gradients of a parameter tensor) the residual's
+      gradient stays dense and SRP instead recodes the gradient this term
+      sends to each student kernel `W` (rank >= 2), by `|W| > tau_W`
+      (`recode_student_gradients`, which the distiller calls).
 
     `d` is the squared distance of maps scaled to unit L2 norm per example
     (`feature_normalization="l2"`) or of raw maps (`"none"`). Metrics in the
     distiller's logs: `knowledge_loss`, `prior_loss`, and with SRP `tau` and
-    `inactive_fraction` (means over taps).
+    `inactive_fraction` (means over the recoded tensors), `srp_cosine` and
+    `srp_norm_ratio` (the recoded gradient against the dense one: at the
+    residuals, or at the kernels with `recode="weights"`).
 
     Args:
         teacher_layers: Teacher layer names, in order (a name or a list);
@@ -149,6 +159,10 @@ class KnowledgeRepresenting(keras.layers.Layer, keras.distillation.DistillationL
         feature_normalization: `"l2"` or `"none"` (see above).
         refresh_knowledge: `False` matches the student to the knowledge from
             before the aggregators' step (both steps from one forward).
+        recode: What SRP recodes: `"residual"` (the gradient of each
+            residual `s_j - K_j`, decided by `|s_j - K_j| > tau_j`) or
+            `"weights"` (the term's gradient to each student kernel,
+            decided by `|W| > tau_W`).
         **kwargs: Base layer keyword arguments.
 
     Example:
@@ -168,7 +182,10 @@ class KnowledgeRepresenting(keras.layers.Layer, keras.distillation.DistillationL
     def __init__(self, teacher_layers=None, student_layers=None, group_size=None, gamma=1.0,
                  sparse=True, boost=2.0, floor=0.0, target_inactive=0.5, threshold_rate=0.05,
                  aggregation_momentum=0.9, prior_warmup_steps=0, feature_normalization="l2",
-                 refresh_knowledge=True, **kwargs):
+                 refresh_knowledge=True, recode="residual", **kwargs):
+        if recode not in ("residual", "weights"):
+            raise ValueError("`recode` must be 'residual' or 'weights'. "
+                             f"Received: recode={recode!r}")
         if feature_normalization not in ("l2", "none"):
             raise ValueError("`feature_normalization` must be 'l2' or 'none'. "
                              f"Received: feature_normalization={feature_normalization!r}")
@@ -184,10 +201,17 @@ class KnowledgeRepresenting(keras.layers.Layer, keras.distillation.DistillationL
         self.aggregation_momentum = float(aggregation_momentum)
         self.prior_warmup_steps = int(prior_warmup_steps)
         self.feature_normalization = feature_normalization
-        self.refresh_knowledge = bool(refresh_knowledge)
-        self._knowledge_before = None
+        self.refresh_knowledge, self.recode = bool(refresh_knowledge), recode
+        self._knowledge_before = self._batch = None
         self.trackers = {name: keras.metrics.Mean(name=name) for name in (
-            ["knowledge_loss", "prior_loss"] + (["tau", "inactive_fraction"] if sparse else []))}
+            ["knowledge_loss", "prior_loss"] + (["tau", "inactive_fraction", "srp_cosine",
+                                                "srp_norm_ratio"] if sparse else []))}
+
+    @property
+    def recodes_student_gradients(self):
+        """Whether the distiller passes this term's student gradients
+        through `recode_student_gradients` (SRP on the weights)."""
+        return self.sparse and self.recode == "weights"
 
     def validate_model_compatibility(self, teacher, student):
         """Resolves the taps and builds one aggregator (and SRP) per student tap."""
@@ -197,7 +221,7 @@ class KnowledgeRepresenting(keras.layers.Layer, keras.distillation.DistillationL
             teacher, student, self.teacher_layer_name, self.student_layer_name)
         groups = group_taps(self.teacher_layer_name, self.student_layer_name, self.group_size)
         self.group_size = len(groups[0])
-        self.aggregators, self.recoders = [], []
+        self.aggregators, self.recoders, self.recoded_paths = [], [], []
         for j, (name, group) in enumerate(zip(self.student_layer_name, groups)):
             s_shape = student.get_layer(name).output.shape
             t_shapes = [teacher.get_layer(n).output.shape for n in group]
@@ -210,11 +234,20 @@ class KnowledgeRepresenting(keras.layers.Layer, keras.distillation.DistillationL
                                               name=f"aggregation_{j}")
             aggregator.build(t_shapes)
             self.aggregators.append(aggregator)
-            if self.sparse:
+            if self.sparse and self.recode == "residual":
                 recoder = SparseRecoding(self.boost, self.floor, self.target_inactive,
                                          self.threshold_rate, name=f"sparse_recoding_{j}")
                 recoder.build(s_shape, s_shape)
                 self.recoders.append(recoder)
+        if self.recodes_student_gradients:  # one threshold per student kernel
+            for variable in student.trainable_variables:
+                if len(variable.shape) >= 2:
+                    recoder = SparseRecoding(self.boost, self.floor, self.target_inactive,
+                                             self.threshold_rate,
+                                             name=f"weight_recoding_{len(self.recoders)}")
+                    recoder.build(variable.shape)
+                    self.recoders.append(recoder)
+                    self.recoded_paths.append(variable.path)
         self.steps = self.add_weight(shape=(), initializer="zeros", trainable=False,
                                      name="steps", aggregation="only_first_replica")
         self.built = True
@@ -248,21 +281,24 @@ class KnowledgeRepresenting(keras.layers.Layer, keras.distillation.DistillationL
         else:  # after the aggregators' step: this batch's statistics, not moved again
             knowledge = self.knowledge(teacher_outputs, training=training,
                                        update_statistics=False)
-        total = 0.0
+        total, residuals, actives = 0.0, [], []
+        self._batch = tf.shape(student_outputs[0])[0]
         for j, (k_j, s_j) in enumerate(zip(knowledge, student_outputs)):
             k_j = tf.stop_gradient(to_measure(k_j, self.feature_normalization))
             residual = to_measure(s_j, self.feature_normalization) - k_j
-            if self.sparse and training:
-                # K_j is constant here: recoding the residual recodes s_j's gradient.
-                residual = self.recoders[j](residual, residual, training=True)
+            if self.sparse and self.recode == "residual":
+                # K_j is constant here: recoding the residual recodes s_j's
+                # gradient, which the squared distance makes proportional to it.
+                residuals.append(tf.stop_gradient(residual))
+                recoder = self.recoders[j]
+                actives.append(recoder.active(residual, training=True) if training
+                               else tf.abs(residuals[-1]) > recoder.tau)
+                if training:
+                    residual = recode_by_mask(residual, actives[-1], self.boost, self.floor)
             total += residual_distance(residual, self.feature_normalization)
         self._track("prior_loss", total, student_outputs)
-        if self.sparse:
-            self._track("tau", tf.add_n([tf.convert_to_tensor(r.tau) for r in self.recoders])
-                        / len(self.recoders), student_outputs)
-            self._track("inactive_fraction", tf.add_n([tf.convert_to_tensor(
-                r.inactive_fraction) for r in self.recoders]) / len(self.recoders),
-                student_outputs)
+        if self.sparse and not (training and self.recodes_student_gradients):
+            self._track_recoding(residuals, actives)
         if self.prior_warmup_steps:  # the weight of this (or, evaluating, the next) step
             if training:
                 self.steps.assign_add(1.0)
@@ -270,13 +306,57 @@ class KnowledgeRepresenting(keras.layers.Layer, keras.distillation.DistillationL
             total *= tf.minimum(1.0, step / float(self.prior_warmup_steps))
         return scale_for_replicas(total)
 
-    def _track(self, name, value, student_outputs):
-        self.trackers[name].update_state(value, sample_weight=tf.shape(student_outputs[0])[0])
+    def recode_student_gradients(self, gradients, variables):
+        """SRP on the weights: each student kernel's gradient of this term
+        times `boost` where `|W| > tau_W`, else `floor` (one threshold per
+        kernel, learned as with the residuals); other gradients unchanged.
+
+        Args:
+            gradients: This term's gradients (times its weight) to `variables`.
+            variables: The student's trainable variables.
+
+        Returns:
+            The recoded gradients, in order.
+        """
+        by_path = dict(zip(self.recoded_paths, self.recoders))
+        recoded, dense, actives, used = [], [], [], []
+        for gradient, variable in zip(gradients, variables):
+            recoder = by_path.get(variable.path)
+            if gradient is None or recoder is None:
+                recoded.append(gradient)
+                continue
+            active = recoder.active(variable, training=True)
+            recoded.append(recode_gradient(gradient, active, self.boost, self.floor))
+            dense.append(gradient)
+            actives.append(active)
+            used.append(recoder)
+        if dense:
+            self._track_recoding(dense, actives, used)
+        return recoded
+
+    def _track_recoding(self, gradients, actives, recoders=None):
+        """Logs tau and the inactive fraction, and SRP's cosine and norm
+        ratio over `gradients` (none when evaluating SRP on the weights: no
+        gradient reaches them then, and the `val_srp_*` logs read 0), over
+        `recoders` (default all; on the weights, those the term reaches)."""
+        recoders = self.recoders if recoders is None else recoders
+        for name, values in (("tau", [r.tau for r in recoders]),
+                             ("inactive_fraction", [r.inactive_fraction for r in recoders])):
+            self._track(name, tf.add_n([tf.convert_to_tensor(v) for v in values])
+                        / len(values))
+        if gradients:
+            cosine, ratio = recoding_alignment(gradients, actives, self.boost, self.floor)
+            self._track("srp_cosine", cosine)
+            self._track("srp_norm_ratio", ratio)
+
+    def _track(self, name, value, student_outputs=None):
+        batch = self._batch if student_outputs is None else tf.shape(student_outputs[0])[0]
+        self.trackers[name].update_state(value, sample_weight=batch)
 
     def get_config(self):
         keys = ("group_size", "gamma", "sparse", "boost", "floor", "target_inactive",
                 "threshold_rate", "aggregation_momentum", "prior_warmup_steps",
-                "feature_normalization", "refresh_knowledge")
+                "feature_normalization", "refresh_knowledge", "recode")
         return {**super().get_config(), "teacher_layers": self.teacher_layer_name,
                 "student_layers": self.student_layer_name,
                 **{k: getattr(self, k) for k in keys}}

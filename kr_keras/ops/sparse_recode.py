@@ -67,7 +67,7 @@ def sparse_recode(x, residual, tau, boost=2.0, floor=0.0, target_inactive=0.5):
 
         def grad(dy):
             # `residual` broadcasts to `x`, so `dx` has `x`'s shape.
-            dx = _recoded(dy, active, boost, floor)
+            dx = recode_gradient(dy, active, boost, floor)
             dtau = tf.cast(
                 tf.fill(tf.shape(tau), fraction_inactive - target_inactive),
                 tau.dtype,
@@ -111,16 +111,45 @@ def recode_by_mask(x, active, boost=2.0, floor=0.0):
     @tf.custom_gradient
     def _recode(x):
         def grad(dy):
-            return _recoded(dy, active, boost, floor)
+            return recode_gradient(dy, active, boost, floor)
 
         return tf.identity(x), grad
 
     return _recode(x)
 
 
-def _recoded(dy, active, boost, floor):
-    """SRP's backward pass: `dy` times `boost` where `active`, else `floor`."""
+def recode_gradient(dy, active, boost=2.0, floor=0.0):
+    """SRP's backward pass: `dy` times `boost` where `active`, else `floor`
+    (what KR applies directly to a kernel's gradient with `recode="weights"`).
+
+    Example:
+
+    >>> recode_gradient(tf.constant([1.0, 3.0]), tf.constant([True, False])).numpy()
+    array([2., 0.], dtype=float32)
+    """
     return dy * tf.cast(tf.where(active, boost, floor), dy.dtype)
+
+
+def recoding_alignment(gradients, actives, boost=2.0, floor=0.0):
+    """`(cosine, norm_ratio)` of SRP's recoded gradient against the dense one.
+
+    Over all entries of `gradients` (a tensor or a list), the recoded
+    gradient being `g * where(active, boost, floor)`: how far SRP turns the
+    gradient (cosine 1: a pure rescaling) and how much it scales it.
+
+    Example:
+
+    >>> g = tf.constant([1.0, 1.0])
+    >>> [round(float(v), 3) for v in recoding_alignment(g, tf.constant([True, False]))]
+    [0.707, 1.414]
+    """
+    dense = tf.concat([tf.reshape(tf.cast(g, tf.float32), [-1])
+                       for g in tf.nest.flatten(gradients)], 0)
+    mask = tf.concat([tf.reshape(a, [-1]) for a in tf.nest.flatten(actives)], 0)
+    recoded = recode_gradient(dense, mask, boost, floor)
+    dense_norm, recoded_norm = tf.norm(dense), tf.norm(recoded)
+    cosine = tf.math.divide_no_nan(tf.reduce_sum(dense * recoded), dense_norm * recoded_norm)
+    return cosine, tf.math.divide_no_nan(recoded_norm, dense_norm)
 
 
 def inactive_fraction(residual, tau):
