@@ -31,6 +31,8 @@ _MU = flags.DEFINE_list("mu", ["0", "0.1", "1"], "Prior weights (0: the student 
 _STEPS = flags.DEFINE_integer("steps", 90, "Training steps.", lower_bound=1)
 _EVERY = flags.DEFINE_integer("every", 30, "Steps between measurements.", lower_bound=1)
 _LR = flags.DEFINE_float("lr", 0.05, "Student SGD learning rate.", lower_bound=0.0)
+_WARMUP = flags.DEFINE_integer("prior_warmup_steps", 0, "KR's linear ramp of mu (0: none).",
+                               lower_bound=0)
 _OUT = flags.DEFINE_string("out", os.path.join(ROOT, "results", "benchmarks", "kr_bn_lag.md"),
                            "Markdown file.")
 
@@ -85,7 +87,8 @@ def main(argv):
     for mu in (float(m) for m in _MU.value):
         keras.utils.set_random_seed(0)
         student = kr_keras.models.cifar_resnet(8, width_multiplier=0.75, input_shape=(28, 28, 1))
-        distiller = kr_keras.build_distiller("kr", teacher, student, mu=mu)
+        distiller = kr_keras.build_distiller("kr", teacher, student, mu=mu,
+                                             prior_warmup_steps=_WARMUP.value)
         distiller.compile(optimizer=keras.optimizers.SGD(_LR.value, momentum=0.9))
         taps = distiller.kr.student_layer_name
         for step, (x, y) in enumerate(ds):

@@ -31,6 +31,7 @@ import csv
 import json
 import math
 import os
+import statistics
 import sys
 import time
 
@@ -267,13 +268,14 @@ def report(study):
                  and r["config"] == json.dumps(c, sort_keys=True)} for m, c in chosen.items()}
     lines += ["", "## Test accuracy per seed (chosen settings)", "",
               "| method | " + " | ".join(f"seed {s}" for s in range(_SEEDS.value))
-              + " | mean | moving-BN mean |", "|---|" + "---:|" * (_SEEDS.value + 2)]
+              + " | mean | seed std | moving-BN mean |", "|---|" + "---:|" * (_SEEDS.value + 3)]
     for method, runs in tests.items():
         values = [runs[s]["test_accuracy"] if s in runs else "" for s in range(_SEEDS.value)]
         done = [float(v) for v in values if v]
         moving = [float(r["test_accuracy_moving_bn"]) for r in runs.values()]
         lines.append(f"| {method} | " + " | ".join(values) + " | "
                      + (f"{100 * sum(done) / len(done):.2f}" if done else "") + " | "
+                     + (f"{100 * statistics.stdev(done):.2f}" if len(done) > 1 else "") + " | "
                      + (f"{100 * sum(moving) / len(moving):.2f}" if moving else "") + " |")
     lines += ["", "## Paired differences (test accuracy, points; 95% t-interval)", "",
               "| comparison | seeds | mean | 95% interval | verdict |", "|---|---:|---:|---|---|"]
