@@ -1,9 +1,9 @@
 """How strong is KR's prior term next to the cross-entropy? Gradient norms.
 
 Issue 13 asked what makes the prior term destabilise training: its gradient
-scale relative to CE's. This script trains a KR student (the KR study's
-reference regime: the first 2,000 Fashion-MNIST training images, ResNet-20
-teacher -> ResNet-8x0.25 student, SGD lr 0.1 cosine, 16 epochs) and, every
+scale relative to CE's. This script trains a KR student (by default the
+first 2,000 Fashion-MNIST training images, ResNet-20 teacher ->
+ResNet-8x0.25 student, SGD lr 0.1 cosine, 16 epochs) and, every
 `--every` steps, on one fixed probe batch, takes the gradient of each term of
 the student objective (paper Eq. 10) with respect to the student's weights,
 separately:
@@ -16,7 +16,7 @@ It reports `|g_prior| / |g_ce|`, `|g_kd| / |g_ce|` and the cosine of each with
 the CE gradient, per `mu`. A ratio well above 1 means the prior, not the
 labels, steers the student; a negative cosine means it pulls against them.
 
-    python benchmarks/kr_gradient_scale.py --teacher=saved_models/study_teacher_r20_clean_e3.keras
+    python benchmarks/kr_gradient_scale.py --teacher=saved_models/demo_teacher_29b352ba5d26.keras
 
 Writes `results/benchmarks/kr_gradient_scale.md` (`--out`). `--quick`: 256
 images, 2 epochs, a 1-epoch teacher when none is given (smoke run; its
@@ -39,7 +39,7 @@ from kr_keras.losses.kr import to_measure
 from kr_keras.losses.kd import kd_loss
 from kr_keras.models import cifar_resnet
 
-_TEACHER = flags.DEFINE_string("teacher", "", "A trained teacher .keras (e.g. the KR study's).")
+_TEACHER = flags.DEFINE_string("teacher", "", "A trained teacher .keras (e.g. the demo's).")
 _MU = flags.DEFINE_list("mu", ["0", "0.1", "1.0"], "Prior weights to compare (0: the control).")
 _EXAMPLES = flags.DEFINE_integer("train_examples", 2000, "Training subset.", lower_bound=128)
 _EPOCHS = flags.DEFINE_integer("epochs", 16, "Epochs per run.", lower_bound=1)

@@ -10,7 +10,7 @@ from tests import experiment_runs as runs
 
 # Numeric flags for which 0 is a valid value; every other one must be >= 1 (or > 0).
 ZERO_OK = {"seed", "verbose", "mu", "gamma", "boost", "floor", "target_inactive", "momentum",
-           "weight_decay", "plan_steps", "precise_bn_samples", "distortion_sigma",
+           "weight_decay", "precise_bn_samples", "distortion_sigma",
            "seeds", "teacher_seed"}  # demo --seeds=0: the one-seed demo
 ABOVE_RANGE = {"target_inactive": "1.5", "momentum": "1.5", "verbose": "3"}
 REQUIRED = {"model": "m.keras", "student": "s.keras", "teacher": "t.keras"}

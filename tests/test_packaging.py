@@ -22,8 +22,7 @@ import pytest
 from packaging.requirements import Requirement
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BINARIES = ("train_teacher", "distill", "evaluate", "tune", "export", "reproduce", "figures", "demo",
-            "study")
+BINARIES = ("train_teacher", "distill", "evaluate", "tune", "export", "reproduce", "figures", "demo")
 SCRIPTS = {f"kr-{b.replace('_', '-')}": f"experiments.{b}:run" for b in BINARIES}
 OFFLINE = ("--no-index", "--disable-pip-version-check")
 

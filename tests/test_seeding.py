@@ -14,7 +14,7 @@ import tensorflow as tf
 
 from kr_keras import data
 from experiments.lib import config as config_lib
-from experiments.lib import runtime, study, training
+from experiments.lib import runtime, training
 from kr_keras.models import cifar_resnet
 
 BATCH = 8
@@ -69,38 +69,8 @@ def test_training_pipeline_order_and_augmentation_depend_on_the_seed_only(npz_da
     assert not _same(first, _pipeline_epochs(npz_dataset, 4))
 
 
-def _study_epochs(seed, extra_random_ops):
-    """The first batch of two epochs of a study run's training data, built
-    after the student and `extra_random_ops` (a method's helpers)."""
-    x = np.arange(64, dtype=np.float32).reshape(64, 1)
-    y = np.arange(64)
-    study.build_student(study.REFERENCE, (8, 8, 1), seed)
-    for _ in range(extra_random_ops):
-        tf.random.uniform([2])
-    ds = study.train_dataset(x, y, seed, batch_size=16)
-    return [next(iter(ds))[1].numpy() for _ in range(2)]
-
-
-def test_study_data_order_is_the_same_for_every_method_and_history(npz_dataset):
-    first = _study_epochs(1, extra_random_ops=0)
-    _unrelated_work(npz_dataset)
-    again = _study_epochs(1, extra_random_ops=3)
-    np.testing.assert_array_equal(np.stack(first), np.stack(again))
-    assert not np.array_equal(first[0], first[1])
-    assert not np.array_equal(np.stack(first), np.stack(_study_epochs(2, 0)))
-
-
 def _weights(model):
     return [w.numpy() for w in model.weights]
-
-
-def test_study_student_initialisation_depends_on_the_seed_only(npz_dataset):
-    first = _weights(study.build_student(study.REFERENCE, (8, 8, 3), 7))
-    _unrelated_work(npz_dataset)
-    again = _weights(study.build_student(study.REFERENCE, (8, 8, 3), 7))
-    other = _weights(study.build_student(study.REFERENCE, (8, 8, 3), 8))
-    assert all(np.array_equal(a, b) for a, b in zip(first, again))
-    assert not all(np.array_equal(a, b) for a, b in zip(first, other))
 
 
 def test_distill_student_initialisation_is_the_same_for_every_method(npz_dataset, tmp_path):
