@@ -92,8 +92,10 @@ PAPER = {"ce": [{"lr": 0.01}],
          "kr+kd": [{"mu": 0.1}]}
 BASE = {"kr": "ce", "kr_dense": "ce", "kr_weights": "ce", "kr+kd": "kd"}  # whose chosen setting a method starts from
 COMPARISONS = [("kd", "ce"), ("kr", "ce"), ("kr_dense", "ce"), ("kr", "kr_dense"),
-               ("kr_weights", "ce"), ("kr_weights", "kr_dense"),
+               ("kr_weights", "ce"), ("kr_weights", "kr_dense"), ("kr_weights", "kr"),
                ("kr+kd", "kd"), ("kr+kd", "ce")]
+# The readings of SRP against each other and against no SRP, on validation.
+SRP_COMPARISONS = [("kr", "kr_dense"), ("kr_weights", "kr_dense"), ("kr_weights", "kr")]
 
 # Two-sided 95% quantiles of Student's t for 1..30 degrees of freedom.
 _T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
@@ -277,21 +279,23 @@ def report(study):
                      + (f"{100 * sum(done) / len(done):.2f}" if done else "") + " | "
                      + (f"{100 * statistics.stdev(done):.2f}" if len(done) > 1 else "") + " | "
                      + (f"{100 * sum(moving) / len(moving):.2f}" if moving else "") + " |")
-    lines += ["", "## Paired differences (test accuracy, points; 95% t-interval)", "",
-              "| comparison | seeds | mean | 95% interval | verdict |", "|---|---:|---:|---|---|"]
-    for a, b in COMPARISONS:
-        if a not in tests or b not in tests:
-            continue
-        seeds = sorted(set(tests[a]) & set(tests[b]))
-        if not seeds:
-            continue
-        diffs = [100 * (float(tests[a][s]["test_accuracy"]) - float(tests[b][s]["test_accuracy"]))
-                 for s in seeds]
-        mean, low, high = t_interval(diffs)
-        verdict = ("-" if low is None else f"{a} beats {b}" if low > 0
-                   else f"{b} beats {a}" if high < 0 else "no difference shown")
-        interval = "-" if low is None else f"[{low:+.2f}, {high:+.2f}]"
-        lines.append(f"| {a} - {b} | {len(seeds)} | {mean:+.2f} | {interval} | {verdict} |")
+    for split, note in (("test", ""), ("val", "; seeds 1-4, as seed 0 chose the settings; "
+                                               "SRP's readings are compared on these")):
+        lines += ["", f"## Paired differences ({split} accuracy, points; 95% t-interval{note})",
+                  "", "| comparison | seeds | mean | 95% interval | verdict |",
+                  "|---|---:|---:|---|---|"]
+        for a, b in COMPARISONS if split == "test" else SRP_COMPARISONS:
+            seeds = sorted(set(tests.get(a, {})) & set(tests.get(b, {})) - {
+                0 if split == "val" else None})
+            if not seeds:
+                continue
+            diffs = [100 * (float(tests[a][s][f"{split}_accuracy"])
+                            - float(tests[b][s][f"{split}_accuracy"])) for s in seeds]
+            mean, low, high = t_interval(diffs)
+            verdict = ("-" if low is None else f"{a} beats {b}" if low > 0
+                       else f"{b} beats {a}" if high < 0 else "no difference shown")
+            interval = "-" if low is None else f"[{low:+.2f}, {high:+.2f}]"
+            lines.append(f"| {a} - {b} | {len(seeds)} | {mean:+.2f} | {interval} | {verdict} |")
     lines += ["", "Controls: `kr` at mu = 0 is `ce` and `kr+kd` at mu = 0 is `kd` with the same "
               "weights (bit-identical students, `tests/test_losses_kr.py::"
               "test_kr_at_mu_zero_trains_the_student_exactly_as_its_control`), so each KR row "
