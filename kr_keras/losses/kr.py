@@ -248,6 +248,12 @@ class KnowledgeRepresenting(keras.layers.Layer, keras.distillation.DistillationL
                     recoder.build(variable.shape)
                     self.recoders.append(recoder)
                     self.recoded_paths.append(variable.path)
+            repeated = sorted({p for p in self.recoded_paths if self.recoded_paths.count(p) > 1})
+            if repeated:
+                raise ValueError(
+                    "recode='weights' keys each student kernel's threshold by its variable "
+                    "path, and these repeat: give the student's layers unique names. "
+                    f"Received: repeated paths {repeated}")
         self.steps = self.add_weight(shape=(), initializer="zeros", trainable=False,
                                      name="steps", aggregation="only_first_replica")
         self.built = True
