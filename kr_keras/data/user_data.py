@@ -58,24 +58,13 @@ def _channel_stats(batches):
     return tuple(float(m) for m in mean), tuple(float(s) for s in std)
 
 
-def _check_labels(labels, num_classes, where):
-    bad = (labels < 0) | (labels >= num_classes)
-    if np.any(bad):
-        raise ValueError(
-            f"Labels must lie in [0, num_classes) = [0, {num_classes}) in {where}. "
-            f"Received: label={int(labels[np.argmax(bad)])} at index {int(np.argmax(bad))}"
-        )
-
-
 def _npy_shape(archive, key):
-    """Shape and dtype of `key` in an open `.npz` without reading its data."""
+    """Shape of `key` in an open `.npz` without reading its data."""
     with archive.open(key + ".npy") as f:
         version = np.lib.format.read_magic(f)
-        read_header = (
-            np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-        )
-        shape, _, dtype = read_header(f)
-    return shape, dtype
+        if version == (1, 0):
+            return np.lib.format.read_array_header_1_0(f)[0]
+        return np.lib.format.read_array_header_2_0(f)[0]
 
 
 class _UserData(DatasetBuilder):
@@ -124,17 +113,20 @@ class Npz(_UserData):
         else:
             num_classes = int(max(int(y.max()) for y in ys.values() if y.size)) + 1
         for s, y in ys.items():
-            _check_labels(y, num_classes, f"y_{s} of {self.path!r}")
+            bad = np.flatnonzero((y < 0) | (y >= num_classes))
+            if bad.size:
+                raise ValueError(
+                    f"Labels must lie in [0, num_classes) = [0, {num_classes}) in y_{s} of "
+                    f"{self.path!r}. Received: label={int(y[bad[0]])} at index {int(bad[0])}")
         return ys, num_classes
 
     def info(self):
         archive, _ = self._open()
         with archive:
-            shapes = {s: _npy_shape(archive, "x_" + s)[0] for s in SPLITS}
-        arrays = self._load_arrays()
-        _, num_classes = self._labels_and_classes(arrays)
-        image_shape = self._image_shape(shapes)
-        return DatasetInfo(self.name, image_shape, num_classes, {s: shapes[s][0] for s in SPLITS})
+            shapes = {s: _npy_shape(archive, "x_" + s) for s in SPLITS}
+        _, num_classes = self._labels_and_classes(self._load_arrays())
+        return DatasetInfo(self.name, self._image_shape(shapes), num_classes,
+                           {s: shapes[s][0] for s in SPLITS})
 
     def _image_shape(self, shapes):
         per_split = {}
