@@ -53,16 +53,9 @@ def get_strategy(name="default", devices=None, communication="auto"):
         return tf.distribute.get_strategy()
     if name == "mirrored":
         return tf.distribute.MirroredStrategy(devices=devices)
-    implementations = {
-        "auto": tf.distribute.experimental.CommunicationImplementation.AUTO,
-        "ring": tf.distribute.experimental.CommunicationImplementation.RING,
-        "nccl": tf.distribute.experimental.CommunicationImplementation.NCCL,
-    }
-    if communication not in implementations:
-        raise ValueError(
-            f"`communication` must be one of {sorted(implementations)}. "
-            f"Received: communication={communication!r}"
-        )
+    if communication not in ("auto", "nccl", "ring"):
+        raise ValueError("`communication` must be one of ['auto', 'nccl', 'ring']. "
+                         f"Received: communication={communication!r}")
     tf_config = os.environ.get("TF_CONFIG")
     if tf_config:
         try:
@@ -73,9 +66,8 @@ def get_strategy(name="default", devices=None, communication="auto"):
                 "[\"host:port\", ...]}, \"task\": {\"type\": \"worker\", "
                 f"\"index\": 0}} (docs/scaling.md). Received: TF_CONFIG={tf_config!r}"
             ) from error
-    options = tf.distribute.experimental.CommunicationOptions(
-        implementation=implementations[communication]
-    )
+    options = tf.distribute.experimental.CommunicationOptions(implementation=getattr(
+        tf.distribute.experimental.CommunicationImplementation, communication.upper()))
     return _MultiWorkerMirroredStrategy(communication_options=options)
 
 

@@ -22,15 +22,11 @@ def _batch_norm_layers(model):
             if isinstance(layer, keras.layers.BatchNormalization) and layer.trainable]
 
 
-def _inputs_of(batch):
-    # A batch is `x`, or `(x,)`, `(x, y)`, `(x, y, sample_weight)`.
-    if isinstance(batch, (tuple, list)):
-        return batch[0]
-    return batch
-
-
-def _batch_size(x):
-    return int(tf.shape(tf.nest.flatten(x)[0])[0])
+def _check_num_samples(num_samples):
+    if isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer)) \
+            or num_samples < 1:
+        raise ValueError(
+            f"`num_samples` must be a positive integer. Received: num_samples={num_samples!r}")
 
 
 def recompute_batch_norm_statistics(model, dataset, num_samples=2048):
@@ -42,14 +38,8 @@ def recompute_batch_norm_statistics(model, dataset, num_samples=2048):
     of the batch mean and batch variance the layer computes (weighted by
     the batch sizes), i.e. the statistics the layer normalised with during
     training, without the lag of the exponential moving average. Layers
-    inside nested models and custom layers are included. Weights are not
-    changed, and each layer's `momentum` is restored afterwards.
-
-    The layers' momentum is set to 0 while the batches run, so after each
-    batch the moving statistics hold that batch's moments (whatever the
-    layers' own momentum), which are then averaged; upstream layers
-    normalise with their batch statistics, as in training. Layers that
-    are not reached by the batches keep their statistics.
+    inside nested models and custom layers are included; layers the
+    batches do not reach keep their statistics. Weights are not changed.
 
     Args:
         model: A `keras.Model` (any functional, sequential or subclassed
@@ -75,10 +65,7 @@ def recompute_batch_norm_statistics(model, dataset, num_samples=2048):
     model.evaluate(test_ds)
     ```
     """
-    if isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer)) \
-            or num_samples < 1:
-        raise ValueError(
-            f"`num_samples` must be a positive integer. Received: num_samples={num_samples!r}")
+    _check_num_samples(num_samples)
     layers = _batch_norm_layers(model)
     if not layers:
         return 0
@@ -90,6 +77,7 @@ def recompute_batch_norm_statistics(model, dataset, num_samples=2048):
     used = 0
     try:
         for layer in layers:
+            # After each batch the moving statistics then hold its moments.
             layer.momentum = 0.0
             # With momentum 0 the update is `0 * old + batch`: a NaN in the
             # old statistics would survive it.
@@ -103,8 +91,9 @@ def recompute_batch_norm_statistics(model, dataset, num_samples=2048):
             return [(layer.moving_mean.value, layer.moving_variance.value) for layer in layers]
 
         for batch in dataset:
-            x = _inputs_of(batch)
-            size = _batch_size(x)
+            # A batch is `x`, or `(x,)`, `(x, y)`, `(x, y, sample_weight)`.
+            x = batch[0] if isinstance(batch, (tuple, list)) else batch
+            size = int(tf.shape(tf.nest.flatten(x)[0])[0])
             if size == 0:
                 continue
             if used + size > num_samples:
@@ -131,12 +120,6 @@ def recompute_batch_norm_statistics(model, dataset, num_samples=2048):
         layer.moving_mean.assign((mean_sum / used).astype(layer.moving_mean.dtype))
         layer.moving_variance.assign((variance_sum / used).astype(layer.moving_variance.dtype))
     return used
-
-
-def _target(model):
-    # Distillers train `model.student`; other models train themselves.
-    student = getattr(model, "student", None)
-    return model if student is None else student
 
 
 class PreciseBatchNorm(keras.callbacks.Callback):
@@ -175,10 +158,7 @@ class PreciseBatchNorm(keras.callbacks.Callback):
 
     def __init__(self, dataset, num_samples=2048, every_epoch=True):
         super().__init__()
-        if isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer)) \
-                or num_samples < 1:
-            raise ValueError(
-                f"`num_samples` must be a positive integer. Received: num_samples={num_samples!r}")
+        _check_num_samples(num_samples)
         self.dataset = dataset
         self.num_samples = int(num_samples)
         self.every_epoch = bool(every_epoch)
@@ -188,8 +168,10 @@ class PreciseBatchNorm(keras.callbacks.Callback):
     def recompute(self):
         """Re-estimates the statistics now; returns the images used."""
         self._stale = False
-        return recompute_batch_norm_statistics(_target(self.model), self.dataset,
-                                               self.num_samples)
+        # Distillers train `model.student`; other models train themselves.
+        model = getattr(self.model, "student", None)
+        return recompute_batch_norm_statistics(self.model if model is None else model,
+                                               self.dataset, self.num_samples)
 
     def on_train_begin(self, logs=None):
         self._in_fit = True

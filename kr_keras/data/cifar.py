@@ -11,8 +11,7 @@ import functools
 
 from kr_keras.data import augment
 from kr_keras.data.dataset_info import DatasetInfo
-from kr_keras.data.source import DatasetBuilder, Source
-from kr_keras.data.tfds_source import tfds_examples
+from kr_keras.data.source import DatasetBuilder, Source, tfds_examples
 
 # Per-channel mean and (population) std of the training images on the [0, 1] scale.
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)

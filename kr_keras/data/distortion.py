@@ -38,16 +38,12 @@ def noise_scale(sigma, space, std):
 
     Args:
         sigma: the distortion's standard deviation in `space`.
-        space: one of `"normalized"`, `"unit"`, `"pixel"`.
+        space: one of `SPACES` (`kr_keras.data.load` checks it).
         std: per-channel std of the clean images on the [0, 1] scale.
 
     Returns:
         A tuple with one float per channel.
     """
-    if space not in SPACES:
-        raise ValueError(
-            f"`distortion_space` must be one of {SPACES}. Received: distortion_space={space!r}"
-        )
     if space == "normalized":
         return tuple(sigma * s for s in std)
     per_unit = 1.0 if space == "unit" else 1.0 / 255.0

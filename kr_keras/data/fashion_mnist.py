@@ -20,8 +20,7 @@ import tensorflow as tf
 from kr_keras.data import augment
 from kr_keras.data.dataset_info import DatasetInfo
 from kr_keras.data.idx import read_idx
-from kr_keras.data.source import DatasetBuilder, Source
-from kr_keras.data.tfds_source import tfds_examples
+from kr_keras.data.source import DatasetBuilder, Source, tfds_examples
 
 IDX_DIR = "/usr/share/datasets/fashion-mnist"
 FILES = {

@@ -14,8 +14,7 @@ import tensorflow_datasets as tfds
 
 from kr_keras.data import augment
 from kr_keras.data.dataset_info import DatasetInfo
-from kr_keras.data.source import DatasetBuilder, Source
-from kr_keras.data.tfds_source import tfds_examples
+from kr_keras.data.source import DatasetBuilder, Source, tfds_examples
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

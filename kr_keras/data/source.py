@@ -1,4 +1,5 @@
-"""`Source` and `DatasetBuilder`: what each dataset module hands to the pipeline.
+"""`Source`, `DatasetBuilder` (what each dataset module hands to the pipeline)
+and `tfds_examples` (a TFDS split, with errors that say what to do).
 
 A dataset module knows how to read its raw examples and which preprocessing
 they need; `pipeline.load` does the rest (caching, shuffling, distortion,
@@ -9,6 +10,7 @@ import dataclasses
 from typing import Callable, Optional
 
 import tensorflow as tf
+import tensorflow_datasets as tfds
 
 from kr_keras.data.dataset_info import DatasetInfo
 
@@ -59,3 +61,33 @@ class DatasetBuilder:
 
     def source(self, split: str, data_dir=None) -> Source:
         raise NotImplementedError
+
+
+def tfds_examples(name, split, data_dir=None, decoders=None):
+    """Returns the `(image, label)` examples of a TFDS split in file order.
+
+    Prepares the dataset first (downloads it when needed; `tfds` cannot reach
+    the internet on offline machines, then this raises a `RuntimeError` that
+    says where prepared data is looked for).
+
+    Args:
+        name: TFDS name, e.g. `"cifar10"`.
+        split: TFDS split name.
+        data_dir: TFDS data directory (`None`: TFDS's default).
+        decoders: passed to `as_dataset` (e.g. to skip image decoding).
+
+    Returns:
+        An unbatched `tf.data.Dataset` of `(image, label)`, not shuffled.
+    """
+    builder = tfds.builder(name, data_dir=data_dir)
+    try:
+        builder.download_and_prepare()
+    except Exception as e:  # tfds raises many types (network, missing deps).
+        raise RuntimeError(
+            f"tfds could not download/prepare {name!r} ({type(e).__name__}: {e}). On an "
+            "offline machine, copy a prepared TFDS copy of the dataset into `data_dir` "
+            f"(or TFDS_DATA_DIR). Received: name={name!r}, data_dir={data_dir!r}"
+        ) from e
+    return builder.as_dataset(
+        split=split, as_supervised=True, shuffle_files=False, decoders=decoders
+    )

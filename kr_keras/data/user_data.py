@@ -38,31 +38,18 @@ def _require_path(path, what):
         raise FileNotFoundError(f"{what} not found; check the path. Received: path={path!r}")
 
 
-def _pad_for(height):
-    return max(1, height // 8)
-
-
-def _channel_stats(x):
-    """Per-channel mean/std on the [0, 1] scale of `[N, H, W, C]` images."""
-    x = np.asarray(x, np.float64) / 255.0
-    mean = np.nanmean(x, axis=(0, 1, 2))
-    return _checked_stats(mean, np.nanstd(x, axis=(0, 1, 2)))
-
-
-def _streamed_channel_stats(batches):
-    """`_channel_stats` over an iterable of image batches, one batch in memory at a time."""
+def _channel_stats(batches):
+    """Per-channel `(mean, std)` on the [0, 1] scale of an iterable of
+    `[N, H, W, C]` image batches, one batch in memory at a time (NaNs left
+    out); a constant or non-finite channel is an error."""
     count, total, total_sq = 0, 0.0, 0.0
     for x in batches:
         x = np.asarray(x, np.float64) / 255.0
-        count += x.shape[0] * x.shape[1] * x.shape[2]
-        total = total + x.sum(axis=(0, 1, 2))
-        total_sq = total_sq + (x**2).sum(axis=(0, 1, 2))
+        count = count + (~np.isnan(x)).sum(axis=(0, 1, 2))
+        total = total + np.nansum(x, axis=(0, 1, 2))
+        total_sq = total_sq + np.nansum(x**2, axis=(0, 1, 2))
     mean = total / count
-    return _checked_stats(mean, np.sqrt(np.maximum(total_sq / count - mean**2, 0.0)))
-
-
-def _checked_stats(mean, std):
-    """`(mean, std)` as tuples of floats; a constant or non-finite channel is an error."""
+    std = np.sqrt(np.maximum(total_sq / count - mean**2, 0.0))
     if np.any(~np.isfinite(std)) or np.any(std < 1e-6):
         raise ValueError(
             "The training images are constant (or not finite) in some channel, so they "
@@ -71,32 +58,35 @@ def _checked_stats(mean, std):
     return tuple(float(m) for m in mean), tuple(float(s) for s in std)
 
 
-def _check_labels(labels, num_classes, where):
-    bad = (labels < 0) | (labels >= num_classes)
-    if np.any(bad):
-        raise ValueError(
-            f"Labels must lie in [0, num_classes) = [0, {num_classes}) in {where}. "
-            f"Received: label={int(labels[np.argmax(bad)])} at index {int(np.argmax(bad))}"
-        )
-
-
 def _npy_shape(archive, key):
-    """Shape and dtype of `key` in an open `.npz` without reading its data."""
+    """Shape of `key` in an open `.npz` without reading its data."""
     with archive.open(key + ".npy") as f:
         version = np.lib.format.read_magic(f)
-        read_header = (
-            np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-        )
-        shape, _, dtype = read_header(f)
-    return shape, dtype
+        if version == (1, 0):
+            return np.lib.format.read_array_header_1_0(f)[0]
+        return np.lib.format.read_array_header_2_0(f)[0]
 
 
-class Npz(DatasetBuilder):
-    """Builder for `"npz:<path>"`."""
+class _UserData(DatasetBuilder):
+    """Base of the builders of `"<prefix><path>"` datasets."""
+
+    prefix = None
 
     def __init__(self, path):
         self.path = os.path.expanduser(path)
-        self.name = "npz:" + path
+        self.name = self.prefix + path
+
+    def _source(self, examples, stats, image_shape, cache, shuffle_buffer):
+        pad = max(1, image_shape[0] // 8)
+        return Source(examples=examples, mean=stats[0], std=stats[1],
+                      train_transform=functools.partial(augment.pad_crop_flip, pad=pad),
+                      cache=cache, shuffle_buffer=shuffle_buffer)
+
+
+class Npz(_UserData):
+    """Builder for `"npz:<path>"`."""
+
+    prefix = "npz:"
 
     def _open(self):
         _require_path(self.path, "npz file")
@@ -123,17 +113,20 @@ class Npz(DatasetBuilder):
         else:
             num_classes = int(max(int(y.max()) for y in ys.values() if y.size)) + 1
         for s, y in ys.items():
-            _check_labels(y, num_classes, f"y_{s} of {self.path!r}")
+            bad = np.flatnonzero((y < 0) | (y >= num_classes))
+            if bad.size:
+                raise ValueError(
+                    f"Labels must lie in [0, num_classes) = [0, {num_classes}) in y_{s} of "
+                    f"{self.path!r}. Received: label={int(y[bad[0]])} at index {int(bad[0])}")
         return ys, num_classes
 
     def info(self):
         archive, _ = self._open()
         with archive:
-            shapes = {s: _npy_shape(archive, "x_" + s)[0] for s in SPLITS}
-        arrays = self._load_arrays()
-        _, num_classes = self._labels_and_classes(arrays)
-        image_shape = self._image_shape(shapes)
-        return DatasetInfo(self.name, image_shape, num_classes, {s: shapes[s][0] for s in SPLITS})
+            shapes = {s: _npy_shape(archive, "x_" + s) for s in SPLITS}
+        _, num_classes = self._labels_and_classes(self._load_arrays())
+        return DatasetInfo(self.name, self._image_shape(shapes), num_classes,
+                           {s: shapes[s][0] for s in SPLITS})
 
     def _image_shape(self, shapes):
         per_split = {}
@@ -183,8 +176,7 @@ class Npz(DatasetBuilder):
                     f"x_{s} and y_{s} disagree on the number of examples. "
                     f"Received: x_{s}.shape={xs[s].shape}, y_{s}.shape={ys[s].shape}"
                 )
-        x_train = xs["train"].reshape((-1,) + image_shape)
-        mean, std = _channel_stats(x_train)
+        stats = _channel_stats([xs["train"].reshape((-1,) + image_shape)])
         x = xs[split].reshape((-1,) + image_shape)
         if not np.issubdtype(x.dtype, np.floating):
             if x.size and (x.min() < 0 or x.max() > 255):
@@ -195,14 +187,9 @@ class Npz(DatasetBuilder):
             x = x.astype(np.uint8, copy=False)
         else:
             x = x.astype(np.float32, copy=False)
-        return Source(
-            examples=tf.data.Dataset.from_tensor_slices((x, ys[split].astype(np.int32))),
-            mean=mean,
-            std=std,
-            train_transform=functools.partial(augment.pad_crop_flip, pad=_pad_for(image_shape[0])),
-            cache=False,  # Already in memory.
-            shuffle_buffer=max(1, x.shape[0]),
-        )
+        examples = tf.data.Dataset.from_tensor_slices((x, ys[split].astype(np.int32)))
+        # Already in memory: no cache.
+        return self._source(examples, stats, image_shape, False, max(1, x.shape[0]))
 
 
 def _image_size(path):
@@ -218,12 +205,10 @@ def _image_size(path):
     return tuple(int(d) for d in tf.io.decode_image(data, expand_animations=False).shape[:2])
 
 
-class ImageDir(DatasetBuilder):
+class ImageDir(_UserData):
     """Builder for `"dir:<path>"`."""
 
-    def __init__(self, path):
-        self.path = os.path.expanduser(path)
-        self.name = "dir:" + path
+    prefix = "dir:"
 
     def _index(self):
         """Class names and, per split, the sorted image files of each class."""
@@ -295,12 +280,6 @@ class ImageDir(DatasetBuilder):
         classes, files = self._index()
         shape = self._shape(files)
         train = self._split_dataset("train", classes, shape)
-        mean, std = _streamed_channel_stats(x for x, _ in train.batch(256).as_numpy_iterator())
-        return Source(
-            examples=self._split_dataset(split, classes, shape),
-            mean=mean,
-            std=std,
-            train_transform=functools.partial(augment.pad_crop_flip, pad=_pad_for(shape[0])),
-            cache=True,
-            shuffle_buffer=len(files[split]),
-        )
+        stats = _channel_stats(x for x, _ in train.batch(256).as_numpy_iterator())
+        return self._source(self._split_dataset(split, classes, shape), stats, shape, True,
+                            len(files[split]))

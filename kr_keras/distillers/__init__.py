@@ -6,7 +6,6 @@ this package registers every method (`methods`) with the registry.
 """
 
 from kr_keras.distillers import methods  # noqa: F401 (registers)
-from kr_keras.distillers.base import BaseDistiller
 from kr_keras.distillers.distiller import Distiller
 from kr_keras.distillers.kr_distiller import KRDistiller
 from kr_keras.distillers.registry import build_distiller
@@ -14,4 +13,4 @@ from kr_keras.distillers.registry import names
 from kr_keras.distillers.registry import register
 from kr_keras.distillers.registry import register_losses
 
-__all__ = ["BaseDistiller", "Distiller", "KRDistiller", "build_distiller", "names", "register", "register_losses"]
+__all__ = ["Distiller", "KRDistiller", "build_distiller", "names", "register", "register_losses"]

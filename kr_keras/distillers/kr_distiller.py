@@ -112,8 +112,10 @@ class KRDistiller(Distiller):
         self.kr, self.mu, self.posterior = kr, float(mu), posterior
 
     def get_config(self):
-        config = {k: v for k, v in self.kr.get_config().items() if k in KR_ARGUMENTS}
-        return {**super(Distiller, self).get_config(), **config, "mu": self.mu,
+        config = {k: v for k, v in super().get_config().items()
+                  if k not in ("distillation_losses", "stages")}
+        config.update({k: v for k, v in self.kr.get_config().items() if k in KR_ARGUMENTS})
+        return {**config, "mu": self.mu,
                 "sparse": self.kr.sparse,
                 "posterior": [keras.saving.serialize_keras_object(p) for p in self.posterior],
                 "distillation_loss_weights": self.distillation_loss_weights[1:]}
@@ -121,8 +123,6 @@ class KRDistiller(Distiller):
     @classmethod
     def from_config(cls, config):
         config = dict(config)
-        config["posterior"] = [keras.saving.deserialize_keras_object(p)
-                               for p in config["posterior"]]
-        for key in ("teacher", "student"):
+        for key in ("teacher", "student", "posterior"):
             config[key] = keras.saving.deserialize_keras_object(config[key])
         return cls(**config)

@@ -60,19 +60,13 @@ class IdentityMapping(keras.layers.Layer):
             )
         height, width = input_shape[1], input_shape[2]
         th, tw = self.target_size
-        self._pool_size = None
-        self._mode = "resize"
-        if height is None or width is None:
-            self._mode = "resize"
-        elif (height, width) == (th, tw) and self.method != "resize":
+        self._mode, self._pool_size = "resize", None
+        if height is None or width is None or self.method == "resize":
+            return
+        if (height, width) == (th, tw):
             self._mode = "identity"
-        elif (
-            self.method != "resize"
-            and height % th == 0
-            and width % tw == 0
-        ):
-            self._mode = "pool"
-            self._pool_size = (height // th, width // tw)
+        elif height % th == 0 and width % tw == 0:
+            self._mode, self._pool_size = "pool", (height // th, width // tw)
         elif self.method == "pool":
             raise ValueError(
                 "IdentityMapping(method='pool') needs the input size to be an "

@@ -20,9 +20,7 @@ class KnowledgeAggregation(keras.layers.Layer):
 
     `merge` and `project` split the call in two, so a caller that projects
     the same group twice (KR's student step re-projects with the updated
-    weights) maps the teacher maps once. The projection of the concatenation
-    is computed as a sum of one matrix product per map (the same linear map,
-    without materialising the concatenated tensor).
+    weights) maps the teacher maps once.
 
     Args:
         filters: Channel count of the output (the student tap's channels).
@@ -139,10 +137,9 @@ class KnowledgeAggregation(keras.layers.Layer):
         return self.batch_norm(outputs, training=training)
 
     def _projection(self, maps):
-        """`projection(concatenate(maps))` as `sum_i maps[i] @ W_i`, where
-        `W_i` are the kernel's rows of map i's channels: one matrix product
-        per map on `[batch * h * w, c_i]` (a 1x1 convolution is a matrix
-        product; on CPU the product is also the faster kernel)."""
+        """`projection(concatenate(maps))` as `sum_i maps[i] @ W_i`, `W_i` the
+        kernel's rows of map i's channels (a 1x1 convolution is a matrix
+        product; on CPU also the faster kernel)."""
         dtype = self.projection.compute_dtype
         kernel = ops.cast(self.projection.kernel, dtype)
         kernel = ops.reshape(kernel, (kernel.shape[2], kernel.shape[3]))

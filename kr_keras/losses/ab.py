@@ -19,6 +19,7 @@ import keras
 import tensorflow as tf
 
 from kr_keras.losses.common import HelperLoss
+from kr_keras.losses.common import loss_alone_stage
 from kr_keras.losses.common import paired_taps
 from kr_keras.losses.common import scale_for_replicas
 
@@ -136,7 +137,4 @@ def build_losses(teacher, student, teacher_layers, student_layers, margin, ab_st
 
 def stages(ab_stage_epochs, distillation_loss_weight, n_losses, **hparams):
     """The reference's first stage: `ab_stage_epochs` epochs of AB alone."""
-    if not ab_stage_epochs:
-        return []
-    return [{"epochs": ab_stage_epochs, "student_loss_weight": 0.0,
-             "distillation_loss_weights": [distillation_loss_weight] * n_losses}]
+    return loss_alone_stage(ab_stage_epochs, [distillation_loss_weight] * n_losses)

@@ -57,6 +57,15 @@ def epochs_of_run(value, epochs=None):
     return int(value)
 
 
+def loss_alone_stage(epochs, weights):
+    """The stage list of a method run first alone for `epochs` (AB's, FSP's
+    reference form): no cross-entropy, `weights` on its losses; `[]` for
+    `epochs` `None` or 0."""
+    if not epochs:
+        return []
+    return [{"epochs": epochs, "student_loss_weight": 0.0, "distillation_loss_weights": weights}]
+
+
 def mean_and_rank():
     """`(all-reduce mean, replica id)` over the replicas in sync (CRD's `z`
     and its slice of the global batch)."""

@@ -16,6 +16,7 @@ import keras
 import tensorflow as tf
 
 from kr_keras.losses.common import TappedLoss
+from kr_keras.losses.common import loss_alone_stage
 from kr_keras.losses.common import paired_taps
 from kr_keras.losses.common import scale_for_replicas
 from kr_keras.losses.spatial import match_spatial
@@ -141,7 +142,4 @@ def build_losses(teacher, student, teacher_layers, student_layers, fsp_stage_epo
 
 def stages(fsp_stage_epochs, distillation_loss_weight, **hparams):
     """The paper's first stage: `fsp_stage_epochs` epochs of FSP alone."""
-    if fsp_stage_epochs is None:
-        return []
-    return [{"epochs": fsp_stage_epochs, "student_loss_weight": 0.0,
-             "distillation_loss_weights": [distillation_loss_weight]}]
+    return loss_alone_stage(fsp_stage_epochs, [distillation_loss_weight])

@@ -7,7 +7,6 @@ from kr_keras.models.imagenet_pairing import stage_output_names
 from kr_keras.models.imagenet_resnet import imagenet_resnet
 from kr_keras.models.onednn_guard import strided_pointwise_convs
 from kr_keras.models.tap import default_tap_names
-from kr_keras.models.tap import pooled_feature_name
 from kr_keras.models.tap import tap
 
 __all__ = [
@@ -15,7 +14,6 @@ __all__ = [
     "default_tap_names",
     "imagenet_pairing",
     "imagenet_resnet",
-    "pooled_feature_name",
     "stage_output_names",
     "strided_pointwise_convs",
     "tap",

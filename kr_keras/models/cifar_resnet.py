@@ -1,7 +1,6 @@
 """The 6n+2 CIFAR ResNet (He et al. 2016, Sec. 4.2) with a width multiplier."""
 
 import keras
-from keras import layers
 
 from kr_keras.models.resnet_blocks import ResNetLayers
 
@@ -53,18 +52,8 @@ def cifar_resnet(
             "`depth` must be 6n+2 with n >= 1 (8, 14, 20, 26, 32, ...). "
             f"Received: depth={depth}"
         )
-    if width_multiplier <= 0:
-        raise ValueError(
-            "`width_multiplier` must be > 0. "
-            f"Received: width_multiplier={width_multiplier}"
-        )
-    if num_classes < 1:
-        raise ValueError(f"`num_classes` must be >= 1. Received: {num_classes}")
+    name = ResNetLayers.checked_name(depth, width_multiplier, num_classes, name)
     blocks_per_stage = (depth - 2) // 6
-    if name is None:
-        name = f"resnet{depth}"
-        if width_multiplier != 1.0:
-            name += f"_x{width_multiplier:g}"
     make = ResNetLayers(bn_momentum, weight_decay)
     inputs = keras.Input(shape=tuple(input_shape), name="images")
     base = max(1, int(round(16 * width_multiplier)))
@@ -73,6 +62,4 @@ def cifar_resnet(
         for block in range(blocks_per_stage):
             strides = 2 if (stage > 0 and block == 0) else 1
             x = make.block(x, base * 2**stage, strides, f"stage{stage + 1}_block{block + 1}")
-    x = layers.GlobalAveragePooling2D(name="pool")(x)
-    outputs = layers.Dense(num_classes, kernel_regularizer=make.regularizer, name="logits")(x)
-    return keras.Model(inputs, outputs, name=name)
+    return make.head(inputs, x, num_classes, name)

@@ -79,20 +79,10 @@ def imagenet_resnet(
             "kr_keras.models.cifar_resnet for the 6n+2 CIFAR ResNets. "
             f"Received: depth={depth!r}"
         )
-    if width_multiplier <= 0:
-        raise ValueError(
-            "`width_multiplier` must be > 0. "
-            f"Received: width_multiplier={width_multiplier}"
-        )
-    if num_classes < 1:
-        raise ValueError(f"`num_classes` must be >= 1. Received: num_classes={num_classes}")
+    name = ResNetLayers.checked_name(depth, width_multiplier, num_classes, name)
     if weights is not None:
         weights = _check_weights_path(weights)
     blocks, bottleneck = _SPECS[depth]
-    if name is None:
-        name = f"resnet{depth}"
-        if width_multiplier != 1.0:
-            name += f"_x{width_multiplier:g}"
 
     def width(filters):
         return max(1, int(round(filters * width_multiplier)))
@@ -106,9 +96,7 @@ def imagenet_resnet(
             strides = 2 if (stage > 0 and block == 0) else 1
             x = make.block(x, width(64 * 2**stage), strides,
                            f"stage{stage + 1}_block{block + 1}", bottleneck)
-    x = layers.GlobalAveragePooling2D(name="pool")(x)
-    outputs = layers.Dense(num_classes, kernel_regularizer=make.regularizer, name="logits")(x)
-    model = keras.Model(inputs, outputs, name=name)
+    model = make.head(inputs, x, num_classes, name)
     if weights is not None:
         try:
             model.load_weights(weights)

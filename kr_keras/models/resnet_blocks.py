@@ -18,6 +18,25 @@ class ResNetLayers:
         self.bn_momentum = bn_momentum
         self.regularizer = keras.regularizers.L2(weight_decay) if weight_decay else None
 
+    @staticmethod
+    def checked_name(depth, width_multiplier, num_classes, name):
+        """Checks the arguments both ResNets share; returns the model name
+        (default `resnet{depth}`, plus `_x{width}` off width 1)."""
+        if width_multiplier <= 0:
+            raise ValueError(f"`width_multiplier` must be > 0. "
+                             f"Received: width_multiplier={width_multiplier}")
+        if num_classes < 1:
+            raise ValueError(f"`num_classes` must be >= 1. Received: num_classes={num_classes}")
+        if name is not None:
+            return name
+        return f"resnet{depth}" + (f"_x{width_multiplier:g}" if width_multiplier != 1.0 else "")
+
+    def head(self, inputs, x, num_classes, name):
+        """Global average pooling (`pool`) and the `logits` layer: the model."""
+        x = layers.GlobalAveragePooling2D(name="pool")(x)
+        outputs = layers.Dense(num_classes, kernel_regularizer=self.regularizer, name="logits")(x)
+        return keras.Model(inputs, outputs, name=name)
+
     def conv(self, filters, kernel, strides, name):
         return layers.Conv2D(filters, kernel, strides=strides, padding="same", use_bias=False,
                              kernel_initializer="he_normal",

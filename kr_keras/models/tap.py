@@ -71,26 +71,6 @@ def tap(model, layer_names=None):
     )
 
 
-def pooled_feature_name(model):
-    """Name of the last global pooling layer of `model`: the pooled embedding
-    before the classifier (RepDistiller's `feat[-1]`), `"pool"` in kr_keras'
-    ResNets, `"avg_pool"` in `keras.applications` ResNets.
-
-    Raises:
-        ValueError: if the model has no global pooling layer.
-    """
-    pools = [layer.name for layer in model.layers
-             if isinstance(layer, (keras.layers.GlobalAveragePooling2D,
-                                   keras.layers.GlobalMaxPooling2D))]
-    if not pools:
-        raise ValueError(
-            f"Model '{model.name}' has no global pooling layer, so its pooled "
-            "embedding cannot be found automatically. Pass the layer name "
-            f"explicitly. Available layers: {[l.name for l in model.layers]}"
-        )
-    return pools[-1]
-
-
 # ------------------------------------------------ the feature methods' taps
 FEATURE_TAP_KINDS = ("stages", "preactivation", "boundaries", "middle", "last", "embedding")
 _ACTIVATIONS = (keras.layers.ReLU, keras.layers.Activation, keras.layers.LeakyReLU,
