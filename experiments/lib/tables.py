@@ -74,14 +74,13 @@ class Budget:
     note: str = ""
 
 
-def _cifar_rows(paper, kdgan=True):
+def _cifar_rows(paper):
     labels = ("Teacher", "Student (original)", "FitNet", "FSP (student x1.0)",
               "Proposed-Dense", "Proposed", "NST", "KDGAN", "Proposed + KDGAN")
     methods = ("teacher", "ce", "fitnet", "fsp", "kr_dense", "kr", "nst", "kdgan", "kr+kdgan")
     # FSP needs a student as wide as the teacher (see Row).
     widths = (None, None, None, 1.0, None, None, None, None, None)
-    return tuple(Row(l, m, p, w) for l, m, p, w in zip(labels, methods, paper, widths)
-                 if p is not None or m)
+    return tuple(Row(l, m, p, w) for l, m, p, w in zip(labels, methods, paper, widths))
 
 
 TABLES = {
