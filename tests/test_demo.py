@@ -220,4 +220,3 @@ def test_kr_kd_uses_kd_weights():
     assert list(kr_kd.distillation_loss_weights) == [config.mu, *kd.distillation_loss_weights]
     assert kr_kd.posterior[0].temperature == kd.distillation_losses[0].temperature
     assert kr_kd.mu == config.mu and kr_kd.kr.gamma == config.gamma
-    assert demo.kd_weights()[:2] == (kd.student_loss_weight, kd.distillation_loss_weights[0])

@@ -39,7 +39,6 @@ from kr_keras import data
 from experiments.lib import io
 from experiments.lib.distillers import takes_knowledge_optimizer
 from kr_keras.distillers import build_distiller
-from kr_keras.losses import kd as kd_losses
 from kr_keras.models import cifar_resnet
 from kr_keras.models import weights_fingerprint
 
@@ -249,15 +248,6 @@ def load_or_train_teacher(config, train_ds=None, test_ds=None, steps_per_epoch=N
     }
     io.write_text(path + ".json", json.dumps(record, indent=1, sort_keys=True) + "\n")
     return teacher, record, False
-
-
-def kd_weights():
-    """KD's `(student_loss_weight, distillation_loss_weight, temperature)`,
-    from `kr_keras.losses.kd.DEFAULTS`: what `kd` trains with and what the
-    demo gives `kr+kd`, so KD is KR + KD's control."""
-    defaults = kd_losses.DEFAULTS
-    return (float(defaults["student_loss_weight"]), float(defaults["distillation_loss_weight"]),
-            float(defaults.get("temperature", 4.0)))
 
 
 def build_student_distiller(method, teacher, student, config):
