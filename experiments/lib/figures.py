@@ -13,6 +13,15 @@ from kr_keras.models import cifar_resnet  # noqa: E402
 from experiments.lib import regularization  # noqa: E402
 
 
+def _save(fig, ax, path):
+    """Adds the legend, writes `fig` to `path` (PNG, 120 dpi) and closes it."""
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
 def penalty_curves(path, tau=1.0, boost=2.0):
     """Fig. 2: SRP's induced penalty vs L1 and L2 over the residual."""
     r = np.linspace(-3, 3, 601)
@@ -25,11 +34,7 @@ def penalty_curves(path, tau=1.0, boost=2.0):
     ax.set_xlabel("residual r")
     ax.set_ylabel("penalty")
     ax.set_title("Fig. 2: induced penalties")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(fig, ax, path)
 
 
 def penalty_runs(dataset="fashion_mnist", steps=500, batch_size=64, take=None, seed=0,
@@ -67,11 +72,7 @@ def kernel_histograms(runs, path, threshold=1e-2):
     ax.set_xlabel("conv kernel value")
     ax.set_ylabel("count")
     ax.set_title("Fig. 4: kernel distribution by penalty")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(fig, ax, path)
 
 
 def loss_curves(runs, path, dataset):
@@ -85,11 +86,7 @@ def loss_curves(runs, path, dataset):
     ax.set_xlabel("iteration")
     ax.set_ylabel("training loss")
     ax.set_title(f"Fig. 5: convergence on {dataset}")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(fig, ax, path)
 
 
 def make_all(out_dir, dataset="fashion_mnist", steps=500, take=None, seed=0):
