@@ -91,8 +91,7 @@ def images_per_second(model, batch, repeats=5):
     return float(repeats * int(batch.shape[0]) / (time.perf_counter() - start))
 
 
-def evaluate_saved(model, dataset, batch_size=256, take=None, data_dir=None,
-                   precise_bn_samples=0, seed=0):
+def evaluate_saved(model, dataset, batch_size=256, take=None, precise_bn_samples=0, seed=0):
     """Everything the `evaluate` binary reports for `model` on `dataset`.
 
     Args:
@@ -100,7 +99,6 @@ def evaluate_saved(model, dataset, batch_size=256, take=None, data_dir=None,
         dataset: A `kr_keras.data` dataset name.
         batch_size: Evaluation batch size.
         take: Evaluate on the first N images of the evaluation split.
-        data_dir: TFDS data directory.
         precise_bn_samples: If > 0, first re-estimate the model's batch-norm
             statistics (in memory) on this many augmented training images
             (precise BN), e.g. for a model saved without it.
@@ -127,9 +125,9 @@ def evaluate_saved(model, dataset, batch_size=256, take=None, data_dir=None,
     used = 0
     if precise_bn_samples:
         train = data.load(dataset, "train", min(batch_size, precise_bn_samples), seed=seed,
-                          data_dir=data_dir, shuffle=True, augment=True)
+                          shuffle=True, augment=True)
         used = recompute_batch_norm_statistics(model, train, precise_bn_samples)
-    ds = data.load(dataset, info.eval_split, batch_size, take=take, data_dir=data_dir)
+    ds = data.load(dataset, info.eval_split, batch_size, take=take)
     top_k = (1, 5) if info.num_classes > 5 and model.outputs[0].shape[-1] >= 100 else (1,)
     result = accuracy(model, ds, top_k)
     result["split"] = info.eval_split
