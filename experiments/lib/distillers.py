@@ -21,9 +21,8 @@ def takes_knowledge_optimizer(distiller):
                for l in getattr(distiller, "distillation_losses", ()))
 
 
-def compile_distiller(distiller, optimizer, knowledge_optimizer, metrics=("accuracy",),
-                      **kwargs):
-    """`distiller.compile(optimizer=..., metrics=...)`, with
+def compile_distiller(distiller, optimizer, knowledge_optimizer, **kwargs):
+    """`distiller.compile(optimizer=..., metrics=["accuracy"])`, with
     `auxiliary_optimizer=knowledge_optimizer` where KR's aggregators are:
     other methods' helpers (FitNet's regressor, KDGAN's discriminator) train
     with a copy of the student optimizer's config, their default.
@@ -33,7 +32,7 @@ def compile_distiller(distiller, optimizer, knowledge_optimizer, metrics=("accur
     """
     used = takes_knowledge_optimizer(distiller)
     extra = {"auxiliary_optimizer": knowledge_optimizer} if used else {}
-    distiller.compile(optimizer=optimizer, metrics=list(metrics), **extra, **kwargs)
+    distiller.compile(optimizer=optimizer, metrics=["accuracy"], **extra, **kwargs)
     return used
 
 
