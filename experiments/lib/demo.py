@@ -37,7 +37,7 @@ import keras
 
 from kr_keras import data
 from experiments.lib import io
-from experiments.lib.distillers import takes_knowledge_optimizer
+from experiments.lib.distillers import compile_distiller
 from kr_keras.distillers import build_distiller
 from kr_keras.models import cifar_resnet
 from kr_keras.models import weights_fingerprint
@@ -276,10 +276,8 @@ def train_student(method, teacher, config, seed, train_ds, test_ds, steps_per_ep
                            num_classes=info.num_classes, input_shape=tuple(info.image_shape))
     distiller = build_student_distiller(method, teacher, student, config)
     steps = config.student_epochs * steps_per_epoch
-    compile_args = {"optimizer": _sgd(_cosine(config.student_lr, steps)), "metrics": ["accuracy"]}
-    if takes_knowledge_optimizer(distiller):
-        compile_args["auxiliary_optimizer"] = _sgd(_cosine(config.knowledge_lr, steps))
-    distiller.compile(**compile_args)
+    compile_distiller(distiller, _sgd(_cosine(config.student_lr, steps)),
+                      _sgd(_cosine(config.knowledge_lr, steps)))
     name = f"{_LABELS.get(method, 'Student ' + method)} ResNet-{config.student_depth}x{config.student_width:g}"
     log(f"Training {name} ({config.student_epochs} epochs, seed {seed})")
     start = time.time()
