@@ -76,9 +76,11 @@ MIRRORED = {**CHEAP, "rkd": {"angle_weight": 0.0}}
 
 # One method per kind of step of the one Distiller: no loss, logits,
 # feature maps, a global-batch loss, joint helpers, an own-objective helper,
-# both in one loss, a memory bank, KR's alternating aggregators, and KR
+# both in one loss, a memory bank, KR's alternating aggregators, KR recoding the
+# student's kernel gradients (SRP on the weights), and KR
 # beside an own-objective helper with its own optimizer.
-MIRRORED_METHODS = ["ce", "kd", "at", "sp", "fitnet", "kdgan", "ft", "crd", "kr", "kr+kdgan"]
+MIRRORED_METHODS = ["ce", "kd", "at", "sp", "fitnet", "kdgan", "ft", "crd", "kr", "kr_weights",
+                    "kr+kdgan"]
 KERAS_LOSSES = {
     "kd": lambda losses: losses.KD(),
     "at": lambda losses: losses.AttentionTransfer("stage2_block2_out", "stage2_block1_out"),
