@@ -336,3 +336,33 @@ def test_srp_on_weights_keeps_one_threshold_per_kernel_and_logs_its_alignment():
     assert logs["inactive_fraction"] == pytest.approx(0.5, abs=0.1)
     with pytest.raises(ValueError, match="'residual' or 'weights'"):
         kr_lib.KnowledgeRepresenting(recode="kernel")
+
+
+def test_srp_on_weights_of_a_nested_student_with_repeated_variable_paths():
+    """Two sub-models built by one function repeat `conv/kernel`: each
+    kernel still gets its own threshold."""
+    def block(channels, name):
+        inputs = keras.Input((16, 16, channels))
+        return keras.Model(inputs, keras.layers.Conv2D(4, 3, padding="same", name="conv")(inputs),
+                           name=name)
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input(SHAPE)
+    x = keras.layers.ReLU(name="tap")(block(4, "second")(block(1, "first")(inputs)))
+    outputs = keras.layers.Dense(10)(keras.layers.GlobalAveragePooling2D()(x))
+    student = keras.Model(inputs, outputs)
+    teacher = _models()[0]
+    distiller = kr_keras.KRDistiller(teacher, student, mu=0.5, recode="weights",
+                                     teacher_layers=["stage3_block2_out"],
+                                     student_layers=["tap"])
+    distiller.compile(optimizer=_sgd(0.05))
+    x, y = _batches(steps=1)
+    distiller.train_on_batch(x[0], y[0])
+    paths = distiller.kr.recoded_paths
+    assert paths[:2] == ["conv/kernel", "conv/kernel"]
+    kernels = [v for v in student.trainable_variables if len(v.shape) >= 2][:2]
+    taus = [float(r.tau) for r in distiller.kr.recoders[:2]]
+    # Each threshold starts at its own kernel's mean |W| (one rule step on).
+    for tau, kernel in zip(taus, kernels):
+        assert tau == pytest.approx(np.mean(np.abs(kernel.numpy())), rel=0.1)
+    assert taus[0] != pytest.approx(taus[1], rel=0.05)

@@ -248,12 +248,6 @@ class KnowledgeRepresenting(keras.layers.Layer, keras.distillation.DistillationL
                     recoder.build(variable.shape)
                     self.recoders.append(recoder)
                     self.recoded_paths.append(variable.path)
-            repeated = sorted({p for p in self.recoded_paths if self.recoded_paths.count(p) > 1})
-            if repeated:
-                raise ValueError(
-                    "recode='weights' keys each student kernel's threshold by its variable "
-                    "path, and these repeat: give the student's layers unique names. "
-                    f"Received: repeated paths {repeated}")
         self.steps = self.add_weight(shape=(), initializer="zeros", trainable=False,
                                      name="steps", aggregation="only_first_replica")
         self.built = True
@@ -324,10 +318,16 @@ class KnowledgeRepresenting(keras.layers.Layer, keras.distillation.DistillationL
         Returns:
             The recoded gradients, in order.
         """
-        by_path = dict(zip(self.recoded_paths, self.recoders))
-        recoded, dense, actives, used = [], [], [], []
+        # Nested models can repeat a path ("conv/kernel" in two sub-models):
+        # the k-th variable of a path takes the k-th threshold built for it.
+        by_key, seen = {}, {}
+        for path, recoder in zip(self.recoded_paths, self.recoders):
+            by_key[path, seen.setdefault(path, 0)] = recoder
+            seen[path] += 1
+        recoded, dense, actives, used, seen = [], [], [], [], {}
         for gradient, variable in zip(gradients, variables):
-            recoder = by_path.get(variable.path)
+            recoder = by_key.get((variable.path, seen.setdefault(variable.path, 0)))
+            seen[variable.path] += 1
             if gradient is None or recoder is None:
                 recoded.append(gradient)
                 continue
