@@ -29,7 +29,8 @@ class KRDistiller(Distiller):
     2. **Student step** (Eq. 10): `optimizer` updates the student on
        `w_s * CE + mu * prior + sum_i w_i * posterior_i`, the prior matched
        to the knowledge of the updated aggregators, its gradient recoded by
-       SRP (`sparse=False`: KR-Dense).
+       SRP (`sparse=False`: KR-Dense; `recode="weights"`: SRP on the
+       gradient the prior sends to each student kernel instead).
 
     With `mu=0` the prior term contributes nothing, so the student trains
     exactly as the same distiller without KR: the student alone, or its
@@ -40,8 +41,8 @@ class KRDistiller(Distiller):
     student. Metrics: `loss`, `student_loss` (CE), `distillation_loss`
     (`mu * prior + posterior terms`), `auxiliary_loss` (the helpers' own
     objectives: Eq. 9, and a KDGAN discriminator's), `knowledge_loss`,
-    `prior_loss`, SRP's `tau` and `inactive_fraction`, and the compiled
-    metrics.
+    `prior_loss`, SRP's `tau`, `inactive_fraction`, `srp_cosine` and
+    `srp_norm_ratio`, and the compiled metrics.
 
     Args:
         teacher: A trained, built functional `keras.Model` returning logits.
@@ -58,7 +59,7 @@ class KRDistiller(Distiller):
             (`teacher_layers`, `student_layers`, `group_size`, `gamma`,
             `boost`, `floor`, `target_inactive`, `threshold_rate`,
             `aggregation_momentum`, `prior_warmup_steps`,
-            `feature_normalization`, `refresh_knowledge`).
+            `feature_normalization`, `refresh_knowledge`, `recode`).
 
     Example:
 
