@@ -399,24 +399,28 @@ class Distiller(keras.Model):
             weights = ([self.stage_weights[i] for i in range(len(losses) + 1)]
                        if self.stages else [self.student_loss_weight, *self.distillation_loss_weights])
             student_loss, regularisers = self.student_loss(y, student[0], sample_weight)
-            distillation, *recoded = (self.distillation(
-                [losses[i] for i in part], [weights[i + 1] for i in part], teacher, student, y,
-                training and train_student, self.epoch)
-                for part in ([i for i in range(len(losses)) if i not in recoding],
-                             *([i] for i in recoding)))
+
+            def terms(indices):
+                return self.distillation([losses[i] for i in indices],
+                                         [weights[i + 1] for i in indices], teacher, student, y,
+                                         training and train_student, self.epoch)
+
+            distillation = terms([i for i in range(len(losses)) if i not in recoding])
+            recoded = [terms([i]) for i in recoding]
+            # The student's objective without the recoded terms: its gradient is taken as is.
+            dense = weights[0] * student_loss + distillation + regularisers
+            total = dense + sum(recoded)
             distillation += sum(recoded)
-            total = weights[0] * student_loss + distillation + regularisers
-            scaled = self.optimizer.scale_loss(total)
+            scaled = self.optimizer.scale_loss(dense)
             recoded = [self.optimizer.scale_loss(term) for term in recoded]
             joint_scaled = {id(l): o.scale_loss(total) for l, o in groups if joint[id(l)]}
         if training and train_student:
             variables = self.student_variables()
             gradients = tape.gradient(scaled, variables)
-            for i, term in zip(recoding, recoded):  # its own gradients, swapped for their recoding
-                part = tape.gradient(term, variables)
-                new = losses[i].recode_student_gradients(part, variables)
-                gradients = [g if p is None else g - p + n
-                             for g, p, n in zip(gradients, part, new)]
+            for i, term in zip(recoding, recoded):  # each recoded term's gradients, recoded
+                new = losses[i].recode_student_gradients(tape.gradient(term, variables), variables)
+                gradients = [n if g is None else g if n is None else g + n
+                             for g, n in zip(gradients, new)]
             self.optimizer.apply(gradients, variables)
         for loss, optimizer in groups:
             gradients, variables = pending.get(id(loss), ([], []))

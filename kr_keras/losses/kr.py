@@ -222,6 +222,13 @@ class KnowledgeRepresenting(keras.layers.Layer, keras.distillation.DistillationL
         groups = group_taps(self.teacher_layer_name, self.student_layer_name, self.group_size)
         self.group_size = len(groups[0])
         self.aggregators, self.recoders, self.recoded_paths = [], [], []
+
+        def recoder(name, shape):
+            layer = SparseRecoding(self.boost, self.floor, self.target_inactive,
+                                   self.threshold_rate, name=name)
+            layer.build(shape)
+            self.recoders.append(layer)
+
         for j, (name, group) in enumerate(zip(self.student_layer_name, groups)):
             s_shape = student.get_layer(name).output.shape
             t_shapes = [teacher.get_layer(n).output.shape for n in group]
@@ -235,18 +242,11 @@ class KnowledgeRepresenting(keras.layers.Layer, keras.distillation.DistillationL
             aggregator.build(t_shapes)
             self.aggregators.append(aggregator)
             if self.sparse and self.recode == "residual":
-                recoder = SparseRecoding(self.boost, self.floor, self.target_inactive,
-                                         self.threshold_rate, name=f"sparse_recoding_{j}")
-                recoder.build(s_shape, s_shape)
-                self.recoders.append(recoder)
+                recoder(f"sparse_recoding_{j}", s_shape)
         if self.recodes_student_gradients:  # one threshold per student kernel
             for variable in student.trainable_variables:
                 if len(variable.shape) >= 2:
-                    recoder = SparseRecoding(self.boost, self.floor, self.target_inactive,
-                                             self.threshold_rate,
-                                             name=f"weight_recoding_{len(self.recoders)}")
-                    recoder.build(variable.shape)
-                    self.recoders.append(recoder)
+                    recoder(f"weight_recoding_{len(self.recoders)}", variable.shape)
                     self.recoded_paths.append(variable.path)
         self.steps = self.add_weight(shape=(), initializer="zeros", trainable=False,
                                      name="steps", aggregation="only_first_replica")
@@ -320,14 +320,11 @@ class KnowledgeRepresenting(keras.layers.Layer, keras.distillation.DistillationL
         """
         # Nested models can repeat a path ("conv/kernel" in two sub-models):
         # the k-th variable of a path takes the k-th threshold built for it.
-        by_key, seen = {}, {}
-        for path, recoder in zip(self.recoded_paths, self.recoders):
-            by_key[path, seen.setdefault(path, 0)] = recoder
-            seen[path] += 1
-        recoded, dense, actives, used, seen = [], [], [], [], {}
-        for gradient, variable in zip(gradients, variables):
-            recoder = by_key.get((variable.path, seen.setdefault(variable.path, 0)))
-            seen[variable.path] += 1
+        by_key = dict(zip(_occurrences(self.recoded_paths), self.recoders))
+        recoded, dense, actives, used = [], [], [], []
+        keys = _occurrences(v.path for v in variables)
+        for gradient, variable, key in zip(gradients, variables, keys):
+            recoder = by_key.get(key)
             if gradient is None or recoder is None:
                 recoded.append(gradient)
                 continue
@@ -367,3 +364,10 @@ class KnowledgeRepresenting(keras.layers.Layer, keras.distillation.DistillationL
                 "student_layers": self.student_layer_name,
                 **{k: getattr(self, k) for k in keys}}
 
+
+def _occurrences(paths):
+    """`(path, k)` for each path, `k` counting its earlier repeats."""
+    seen = {}
+    for path in paths:
+        seen[path] = seen.get(path, -1) + 1
+        yield path, seen[path]
