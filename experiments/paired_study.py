@@ -39,6 +39,8 @@ from absl import app
 from absl import flags
 
 from experiments.lib import io
+from experiments.lib.stats import t_interval
+from experiments.lib.stats import verdict
 from experiments.lib.distillers import takes_knowledge_optimizer
 
 _TEACHER = flags.DEFINE_string("teacher", "saved_models/demo_teacher_29b352ba5d26.keras",
@@ -96,25 +98,6 @@ COMPARISONS = [("kd", "ce"), ("kr", "ce"), ("kr_dense", "ce"), ("kr", "kr_dense"
                ("kr+kd", "kd"), ("kr+kd", "ce")]
 # The readings of SRP against each other and against no SRP, on validation.
 SRP_COMPARISONS = [("kr", "kr_dense"), ("kr_weights", "kr_dense"), ("kr_weights", "kr")]
-
-MIN_SEEDS = 5  # paired seeds before a comparison gets a verdict
-
-# Two-sided 95% quantiles of Student's t for 1..30 degrees of freedom.
-_T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
-         2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
-         2.060, 2.056, 2.052, 2.048, 2.045, 2.042]
-
-
-def t_interval(differences):
-    """`(mean, low, high)`: the mean and its 95% t-interval (`None` bounds
-    for fewer than 2 values)."""
-    n = len(differences)
-    mean = sum(differences) / n
-    if n < 2:
-        return mean, None, None
-    sd = math.sqrt(sum((d - mean) ** 2 for d in differences) / (n - 1))
-    half = _T975[min(n - 1, len(_T975)) - 1] * sd / math.sqrt(n)
-    return mean, mean - half, mean + half
 
 
 class Study:
@@ -293,11 +276,9 @@ def report(study):
             diffs = [100 * (float(tests[a][s][f"{split}_accuracy"])
                             - float(tests[b][s][f"{split}_accuracy"])) for s in seeds]
             mean, low, high = t_interval(diffs)
-            verdict = (f"none ({len(seeds)} of {MIN_SEEDS} seeds)" if len(seeds) < MIN_SEEDS
-                       else f"{a} beats {b}" if low > 0
-                       else f"{b} beats {a}" if high < 0 else "no difference shown")
             interval = "-" if low is None else f"[{low:+.2f}, {high:+.2f}]"
-            rows.append(f"| {a} - {b} | {len(seeds)} | {mean:+.2f} | {interval} | {verdict} |")
+            rows.append(f"| {a} - {b} | {len(seeds)} | {mean:+.2f} | {interval} | "
+                        f"{verdict(a, b, diffs)} |")
         if rows:
             lines += ["", f"## Paired differences ({split} accuracy, points; 95% t-interval"
                       f"{note})", "", "| comparison | seeds | mean | 95% interval | verdict |",

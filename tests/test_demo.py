@@ -108,26 +108,29 @@ def _seeds_csv(path, key, accuracies):
     return str(path)
 
 
-def test_table_says_which_differences_exceed_the_seed_spread(tmp_path):
+def test_table_quotes_each_difference_over_seeds_with_its_verdict(tmp_path):
     config = demo.DemoConfig(seeds_file=str(tmp_path / "seeds.csv"))
     key = demo.setting_key(config, "fp")
-    # KD - CE over seeds: +1.0, +1.5, +0.5 (std 0.5); KR - CE: 0, +1, -1 (std 1);
-    # KR+KD only one seed (no spread).
+    # KD - CE over seeds: +1.0, +1.5, +0.5, +1.0, +1.0 (std 0.354, interval above 0);
+    # KR - CE: 0, +1, -1, +0.5, -0.5 (interval across 0); KR+KD only one seed.
     _seeds_csv(tmp_path / "seeds.csv", key, {
         0: {"ce": 0.80, "kd": 0.81, "kr": 0.80, "kr+kd": 0.82},
         1: {"ce": 0.80, "kd": 0.815, "kr": 0.81},
         2: {"ce": 0.80, "kd": 0.805, "kr": 0.79},
+        3: {"ce": 0.80, "kd": 0.81, "kr": 0.805},
+        4: {"ce": 0.80, "kd": 0.81, "kr": 0.795},
     })
     spread = demo.seed_spread(demo.read_seed_runs(config.seeds_file), key)
-    assert spread[("kd", "ce")]["std"] == pytest.approx(0.5)
-    assert spread[("kr", "ce")]["std"] == pytest.approx(1.0)
+    assert spread[("kd", "ce")]["std"] == pytest.approx(0.125 ** 0.5)
+    assert spread[("kr", "ce")]["std"] == pytest.approx(0.625 ** 0.5)
     assert ("kr+kd", "kd") not in spread
     diffs = {("kd", "ce"): 1.2, ("kr", "ce"): -1.5, ("kr+kd", "kd"): 3.0}
     lines, verdicts = demo.compare_with_seed_spread(diffs, config, "fp")
-    assert verdicts == {("kd", "ce"): "exceeds", ("kr", "ce"): "within", ("kr+kd", "kd"): None}
+    assert verdicts == {("kd", "ce"): "KD beats CE", ("kr", "ce"): "no difference shown",
+                        ("kr+kd", "kd"): None}
     text = "\n".join(lines)
-    assert "KD − CE = +1.20 points: **exceeds** 2 × its seed std (0.50 points over 3 seeds" in text
-    assert "KR − CE = -1.50 points: **within** 2 × its seed std (1.00 points" in text
+    assert "KD − CE = +1.20 points; over 5 seeds +1.00 (std 0.35, 95% CI [+0.56, +1.44])" in text
+    assert "KR − CE = -1.50 points; over 5 seeds +0.00 (std 0.79" in text
     assert str(tmp_path / "seeds.md") in text  # Cites the file.
     # Another teacher (or config): the runs do not count.
     lines, verdicts = demo.compare_with_seed_spread(diffs, config, "other")
@@ -160,16 +163,17 @@ def test_table_says_which_differences_exceed_the_seed_spread(tmp_path):
     assert "`python -m experiments.demo --student_epochs=1` in 1.5 min" in text
     assert "load average 2.50" in text and '"student_epochs": 3' in text
     assert "| Teacher ResNet-8 | 1,234 | 0.9000 | 7 (shipped, not retrained) |" in text
-    assert "KD − CE = +1.20 points: **exceeds**" in text
-    assert "KR − CE = -1.50 points: **within**" in text
-    assert "KR+KD − KD = +3.00 points: no measured seed spread" in text
+    assert "(std 0.35, 95% CI [+0.56, +1.44]): **KD beats CE**" in text
+    assert "**no difference shown**" in text
+    assert "KR+KD − KD = +3.00 points: no other seeds" in text
     assert "`python -m experiments.demo --teacher_only`" in text and "`fp`" in text
     # Re-rendered from its .json once the seeds file covers KR+KD - KD too.
     _seeds_csv(tmp_path / "seeds.csv", key, {s: {"ce": 0.8, "kd": 0.81, "kr": 0.8,
                                                  "kr+kd": 0.82 + 0.001 * s} for s in range(3)})
     assert demo.rewrite_report(path) == path
     text = open(path).read()
-    assert "KR+KD − KD = +3.00 points: **exceeds** 2 × its seed std (0.10 points" in text
+    assert "KR+KD − KD = +3.00 points; over 3 seeds +1.10 (std 0.10" in text
+    assert "**none (3 of 5 seeds)**" in text
     assert "`python -m experiments.demo --student_epochs=1` in 1.5 min" in text
     assert demo.DemoConfig().output == "results/demo.md"  # What `make demo` writes.
 

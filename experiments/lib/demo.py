@@ -11,10 +11,11 @@ cross-entropy and KD weights (`kr_keras.losses.kd.DEFAULTS`), so KD is its
 control.
 
 The demo runs one seed. `run_seeds` (`python -m experiments.demo --seeds=5`)
-trains the same four students over several seeds and writes the seed spread
-of each paired difference to `results/demo_seeds.md` (runs cached in
-`results/demo_seeds.csv`); the one-seed table says which of its differences
-exceed twice that spread, citing the file, when the file holds runs of the
+trains the same four students over several seeds and writes each paired
+difference's mean, 95% t-interval and verdict (`experiments.lib.stats`: a
+method beats another only from 5 seeds on, when the interval excludes 0) to
+`results/demo_seeds.md` (runs cached in `results/demo_seeds.csv`); the
+one-seed table quotes them, citing the file, when the file holds runs of the
 same setting (same student config and teacher fingerprint).
 
 The teacher's file name carries a short hash of everything that decides its
@@ -29,8 +30,8 @@ import csv
 import dataclasses
 import hashlib
 import json
-import math
 import os
+import statistics
 import time
 
 import keras
@@ -38,6 +39,8 @@ import keras
 from kr_keras import data
 from experiments.lib import io
 from experiments.lib.distillers import compile_distiller
+from experiments.lib.stats import t_interval
+from experiments.lib.stats import verdict
 from kr_keras.distillers import build_distiller
 from kr_keras.models import cifar_resnet
 from kr_keras.models import weights_fingerprint
@@ -91,12 +94,6 @@ PAIRS = (("kd", "ce"), ("kr", "ce"), ("kr+kd", "kd"))
 _LABELS = {"ce": "Student alone", "kd": "Student KD", "kr": "Student KR",
            "kr+kd": "Student KR + KD"}
 _SHORT = {"ce": "CE", "kd": "KD", "kr": "KR", "kr+kd": "KR+KD"}
-# Two-sided 95% Student-t quantiles by degrees of freedom (no SciPy needed).
-_T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306,
-        9: 2.262, 10: 2.228, 11: 2.201, 12: 2.179, 13: 2.160, 14: 2.145, 15: 2.131,
-        16: 2.120, 17: 2.110, 18: 2.101, 19: 2.093, 20: 2.086}
-
-
 def _digest(fields):
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]
 
@@ -332,7 +329,7 @@ def _pair_label(pair):
     return f"{_SHORT.get(pair[0], pair[0])} − {_SHORT.get(pair[1], pair[1])}"
 
 
-# ---------------------------------------------------------------- seed spread
+# ----------------------------------------------------------------  over seeds
 
 _CSV_FIELDS = ("key", "teacher_fingerprint", "seed", "method", "accuracy", "seconds")
 
@@ -348,8 +345,9 @@ def read_seed_runs(path):
 
 def seed_spread(runs, key):
     """Per `PAIRS` entry, over the seeds of `key` that ran both methods:
-    `{pair: {"n", "mean", "std", "low", "high", "values"}}` (points; std with
-    n - 1; low/high the 95% t-interval of the mean; n >= 2 only)."""
+    `{pair: {"n", "mean", "std", "low", "high", "values", "verdict"}}`
+    (points; std with n - 1; low/high the 95% t-interval of the mean;
+    `verdict` by `experiments.lib.stats.verdict`; n >= 2 only)."""
     by_seed = {}
     for row in runs:
         if row["key"] == key:
@@ -358,14 +356,12 @@ def seed_spread(runs, key):
     for pair in PAIRS:
         values = [differences(acc)[pair] for _, acc in sorted(by_seed.items())
                   if pair in differences(acc)]
-        n = len(values)
-        if n < 2:
+        if len(values) < 2:
             continue
-        mean = sum(values) / n
-        std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
-        half = _T95.get(n - 1, 1.96) * std / math.sqrt(n)
-        spread[pair] = {"n": n, "mean": mean, "std": std, "low": mean - half,
-                        "high": mean + half, "values": values}
+        mean, low, high = t_interval(values)
+        spread[pair] = {"n": len(values), "mean": mean, "std": statistics.stdev(values),
+                        "low": low, "high": high, "values": values,
+                        "verdict": verdict(*(_SHORT.get(m, m) for m in pair), values)}
     return spread
 
 
@@ -375,13 +371,14 @@ def seeds_markdown_path(csv_path):
 
 
 def compare_with_seed_spread(diffs, config, teacher_fingerprint, runs=None):
-    """One line per difference of `diffs` saying whether it exceeds twice
-    the seed std of that paired difference measured in `config.seeds_file`
-    for the same setting (`setting_key`), citing the file; or why it cannot.
+    """One line per difference of `diffs` (this seed's) with the mean, 95%
+    t-interval and verdict of that paired difference over the seeds in
+    `config.seeds_file` of the same setting (`setting_key`), citing the
+    file; or why there are none.
 
     Returns:
-        `(lines, verdicts)`: `verdicts[pair]` is `"exceeds"`, `"within"` or
-        `None` (no spread for it).
+        `(lines, verdicts)`: `verdicts[pair]` is the `seed_spread` verdict,
+        or `None` (no seeds for it).
     """
     csv_path = config.seeds_file
     cited = seeds_markdown_path(csv_path) if csv_path else None
@@ -390,26 +387,24 @@ def compare_with_seed_spread(diffs, config, teacher_fingerprint, runs=None):
     spread = seed_spread(runs, key) if runs else {}
     lines, verdicts = [], {}
     if not runs:
-        lines.append(f"No seed spread to compare with: `{cited or 'no seeds file'}` is missing "
+        lines.append(f"No seeds to compare with: `{cited or 'no seeds file'}` is missing "
                      "(`python -m experiments.demo --seeds=5` writes it).")
     elif not any(row["key"] == key for row in runs):
-        lines.append(f"No seed spread to compare with: `{cited}` holds no runs of this "
+        lines.append(f"No seeds to compare with: `{cited}` holds no runs of this "
                      f"setting (key {key}; it is for another config or teacher).")
     elif not spread:
-        lines.append(f"No seed spread to compare with yet: `{cited}` holds fewer than 2 "
+        lines.append(f"No seeds to compare with yet: `{cited}` holds fewer than 2 "
                      f"seeds of this setting (key {key}).")
     for pair, diff in diffs.items():
         stats = spread.get(pair)
+        verdicts[pair] = stats and stats["verdict"]
         if stats is None:
-            verdicts[pair] = None
-            lines.append(f"* {_pair_label(pair)} = {diff:+.2f} points: no measured seed spread.")
+            lines.append(f"* {_pair_label(pair)} = {diff:+.2f} points: no other seeds.")
             continue
-        verdict = "exceeds" if abs(diff) > 2 * stats["std"] else "within"
-        verdicts[pair] = verdict
         lines.append(
-            f"* {_pair_label(pair)} = {diff:+.2f} points: **{verdict}** 2 × its seed std "
-            f"({stats['std']:.2f} points over {stats['n']} seeds, mean {stats['mean']:+.2f}, "
-            f"95% CI [{stats['low']:+.2f}, {stats['high']:+.2f}]; `{cited}`).")
+            f"* {_pair_label(pair)} = {diff:+.2f} points; over {stats['n']} seeds "
+            f"{stats['mean']:+.2f} (std {stats['std']:.2f}, 95% CI [{stats['low']:+.2f}, "
+            f"{stats['high']:+.2f}]): **{stats['verdict']}** (`{cited}`).")
     return lines, verdicts
 
 
@@ -423,11 +418,11 @@ def format_seeds_report(runs, config, teacher_record, command):
         if row["key"] == key:
             by_seed.setdefault(row["seed"], {})[row["method"]] = row["accuracy"]
     lines = [
-        "# Demo over seeds: the seed spread of its paired differences",
+        "# Demo over seeds: its paired differences",
         "",
         f"Written by `{command}` (resumable: one row per run in "
         f"`{config.seeds_file}`). The one-seed demo (`make demo`) compares its "
-        "differences with twice the std below when its setting key matches.",
+        "differences with the seeds below when its setting key matches.",
         "",
         f"Setting key: `{key}`; teacher `{teacher_cache_path(config)}` "
         f"(weights SHA-256 `{teacher_record['fingerprint']}`).",
@@ -442,24 +437,25 @@ def format_seeds_report(runs, config, teacher_record, command):
         cells = [f"{100 * acc[m]:.2f}" if m in acc else "–" for m in methods]
         lines.append(f"| {seed} | " + " | ".join(cells) + " |")
     lines += ["", "Paired differences (points; same seed = same initial student and data order):",
-              "", "| difference | n | per seed | mean | std | 95% t-interval |",
-              "|---|---:|---|---:|---:|---|"]
+              "", "| difference | n | per seed | mean | std | 95% t-interval | verdict |",
+              "|---|---:|---|---:|---:|---|---|"]
     spread = seed_spread(runs, key)
     for pair in PAIRS:
         stats = spread.get(pair)
         if stats is None:
-            lines.append(f"| {_pair_label(pair)} | <2 | | | | |")
+            lines.append(f"| {_pair_label(pair)} | <2 | | | | | |")
             continue
         values = ", ".join(f"{v:+.2f}" for v in stats["values"])
         lines.append(f"| {_pair_label(pair)} | {stats['n']} | {values} | {stats['mean']:+.2f} | "
-                     f"{stats['std']:.2f} | [{stats['low']:+.2f}, {stats['high']:+.2f}] |")
+                     f"{stats['std']:.2f} | [{stats['low']:+.2f}, {stats['high']:+.2f}] | "
+                     f"{stats['verdict']} |")
     return "\n".join(lines) + "\n"
 
 
 def run_seeds(config, seeds, command="python -m experiments.demo --seeds=5", log=print):
     """Trains the demo's students over `seeds` (resumable) and writes
     `config.seeds_file` (one CSV row per run) and the Markdown table beside
-    it after every run.
+    it after every run and at the end.
 
     Runs already in the CSV under the same setting key are skipped.
 
@@ -488,7 +484,9 @@ def run_seeds(config, seeds, command="python -m experiments.demo --seeds=5", log
             io.write_text(config.seeds_file, "\n".join(lines) + "\n")
             io.write_text(md_path, format_seeds_report(runs, config, record, command))
             log(f"seed {seed} {method}: {100 * row['accuracy']:.2f}% -> {md_path}")
-    return md_path
+    # Also when every run was cached: the table follows the code that renders it.
+    return io.write_text(md_path, format_seeds_report(read_seed_runs(config.seeds_file), config,
+                                                      record, command))
 
 
 # ---------------------------------------------------------------- report
@@ -505,8 +503,8 @@ def format_table(rows):
 
 
 def format_differences(rows, config):
-    """The paired differences of `rows` and whether each exceeds the seed
-    spread (`compare_with_seed_spread`), as Markdown lines."""
+    """The paired differences of `rows` with their seeds' intervals and
+    verdicts (`compare_with_seed_spread`), as Markdown lines."""
     accuracies = {r["method"]: r["accuracy"] for r in rows if "method" in r}
     fingerprint = rows[0].get("fingerprint", "")
     lines, _ = compare_with_seed_spread(differences(accuracies), config, fingerprint)
@@ -515,8 +513,8 @@ def format_differences(rows, config):
 
 def write_report(rows, config, path, command="python -m experiments.demo", wall_seconds=None,
                  teacher_record=None, load_average=None):
-    """Writes `format_table(rows)`, the paired differences against the seed
-    spread, the teacher's record and the command and config that produced
+    """Writes `format_table(rows)`, the paired differences with their seeds'
+    intervals, the teacher's record and the command and config that produced
     it to `path` (atomically).
 
     Returns:

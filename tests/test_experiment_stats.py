@@ -1,0 +1,37 @@
+"""Tests of experiments/lib/stats.py: t-quantiles, intervals, verdicts."""
+
+import math
+
+import numpy as np
+import pytest
+
+from experiments.lib import stats
+
+
+def _t_cdf(x, df):
+    """Student's t CDF by numerical integration of its density (independent
+    of the table under test)."""
+    c = math.gamma((df + 1) / 2) / (math.sqrt(df * math.pi) * math.gamma(df / 2))
+    t = np.linspace(0.0, x, 200001)
+    density = c * (1 + t * t / df) ** (-(df + 1) / 2)
+    trapezoid = getattr(np, "trapezoid", None) or np.trapz  # numpy < 2 names it trapz
+    return 0.5 + trapezoid(density, t)
+
+
+@pytest.mark.parametrize("df", [1, 2, 4, 9, 29])
+def test_the_t_quantiles_are_the_975th_percentiles(df):
+    assert _t_cdf(stats.T975[df - 1], df) == pytest.approx(0.975, abs=2e-4)
+
+
+def test_t_interval_of_paired_differences():
+    mean, low, high = stats.t_interval([1.0, 2.0, 3.0])
+    half = stats.T975[1] * 1.0 / math.sqrt(3)  # sd 1, n 3
+    assert (mean, low, high) == pytest.approx((2.0, 2.0 - half, 2.0 + half))
+    assert stats.t_interval([0.5]) == (0.5, None, None)
+
+
+def test_verdicts_need_five_seeds_and_an_interval_excluding_zero():
+    assert stats.verdict("kr", "ce", [1.0, 2.0, 3.0, 2.5]) == "none (4 of 5 seeds)"
+    assert stats.verdict("kr", "ce", [1.0, 2.0, 3.0, 2.5, 1.5]) == "kr beats ce"
+    assert stats.verdict("kr", "ce", [-1.0, -2.0, -3.0, -2.5, -1.5]) == "ce beats kr"
+    assert stats.verdict("kr", "ce", [1.0, -1.0, 2.0, -2.0, 0.5]) == "no difference shown"
