@@ -75,17 +75,14 @@ class FashionMnist(DatasetBuilder):
     def source(self, split, data_dir=None):
         idx_dir = find_idx_dir(data_dir)
         if idx_dir is not None:
-            images, labels = read_split(idx_dir, split)
-            examples = tf.data.Dataset.from_tensor_slices((images, labels))
-            cache = False  # Already in memory.
+            examples = tf.data.Dataset.from_tensor_slices(read_split(idx_dir, split))
         else:
             examples = tfds_examples("fashion_mnist", split, data_dir)
-            cache = True
         return Source(
             examples=examples,
             mean=MEAN,
             std=STD,
             train_transform=functools.partial(augment.pad_crop_flip, pad=PAD),
-            cache=cache,
+            cache=idx_dir is None,  # The IDX arrays are already in memory.
             shuffle_buffer=60_000,
         )

@@ -88,20 +88,22 @@ class Npz(_UserData):
 
     prefix = "npz:"
 
-    def _open(self):
+    def _arrays(self):
+        """The open `.npz` file (an `NpzFile`), checked to hold `NPZ_KEYS`."""
         _require_path(self.path, "npz file")
         try:
-            archive = zipfile.ZipFile(self.path)
-        except zipfile.BadZipFile:
-            raise ValueError(f"Not a valid .npz file. Received: path={self.path!r}") from None
-        names = {n[: -len(".npy")] for n in archive.namelist()}
-        missing = [k for k in NPZ_KEYS if k not in names]
+            arrays = np.load(self.path, allow_pickle=False)
+        except (ValueError, EOFError, zipfile.BadZipFile):  # Not a zip: pickle, text, junk.
+            arrays = None
+        if not isinstance(arrays, np.lib.npyio.NpzFile):  # `.npy` files load as one array.
+            raise ValueError(f"Not a valid .npz file. Received: path={self.path!r}")
+        missing = [k for k in NPZ_KEYS if k not in arrays.files]
         if missing:
             raise ValueError(
                 f"The npz file must hold arrays {NPZ_KEYS}; missing {missing}. "
-                f"Received: path={self.path!r}, keys={sorted(names)}"
+                f"Received: path={self.path!r}, keys={sorted(arrays.files)}"
             )
-        return archive, names
+        return arrays
 
     def _labels_and_classes(self, arrays):
         ys = {s: np.asarray(arrays["y_" + s]).reshape(-1) for s in SPLITS}
@@ -121,10 +123,9 @@ class Npz(_UserData):
         return ys, num_classes
 
     def info(self):
-        archive, _ = self._open()
-        with archive:
-            shapes = {s: _npy_shape(archive, "x_" + s) for s in SPLITS}
-        _, num_classes = self._labels_and_classes(self._load_arrays())
+        with self._arrays() as arrays:
+            shapes = {s: _npy_shape(arrays.zip, "x_" + s) for s in SPLITS}
+            _, num_classes = self._labels_and_classes(arrays)
         return DatasetInfo(self.name, self._image_shape(shapes), num_classes,
                            {s: shapes[s][0] for s in SPLITS})
 
@@ -146,19 +147,8 @@ class Npz(_UserData):
             )
         return per_split["train"]
 
-    def _load_arrays(self):
-        try:
-            return np.load(self.path, allow_pickle=False)
-        except ValueError as e:
-            raise ValueError(
-                "Could not read the npz arrays; images of mixed shapes (object arrays) are "
-                f"not supported, stack them into one [N, H, W, C] array ({e}). "
-                f"Received: path={self.path!r}"
-            ) from None
-
     def source(self, split, data_dir=None):
-        self._open()[0].close()
-        arrays = self._load_arrays()
+        arrays = self._arrays()
         xs = {}
         for s in SPLITS:
             try:
