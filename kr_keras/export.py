@@ -14,10 +14,10 @@ import shutil
 import tempfile
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from kr_keras.data import registry
+from kr_keras.models.fingerprint import weights_fingerprint
 
 FINGERPRINT_FILE = os.path.join("assets.extra", "kr_keras_export.json")
 
@@ -70,11 +70,8 @@ def normalization(dataset, data_dir=None):
 
 def model_fingerprint(model):
     """SHA-256 of a model's architecture config and weights."""
-    digest = hashlib.sha256()
-    digest.update(json.dumps(model.get_config(), sort_keys=True, default=str).encode())
-    for weight in model.weights:
-        digest.update(np.ascontiguousarray(np.asarray(weight)).tobytes())
-    return digest.hexdigest()
+    config = json.dumps(model.get_config(), sort_keys=True, default=str)
+    return hashlib.sha256((config + weights_fingerprint(model)).encode()).hexdigest()
 
 
 def serving_archive(student, mean, std):

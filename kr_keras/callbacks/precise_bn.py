@@ -71,9 +71,8 @@ def recompute_batch_norm_statistics(model, dataset, num_samples=2048):
         return 0
     saved = [(layer.momentum, layer.moving_mean.numpy(), layer.moving_variance.numpy())
              for layer in layers]
-    # float64 sums: a few thousand float32 additions would lose digits.
-    sums = [[np.zeros(layer.moving_mean.shape, np.float64),
-             np.zeros(layer.moving_variance.shape, np.float64)] for layer in layers]
+    # float64 sums of (mean, variance): a few thousand float32 additions would lose digits.
+    sums = [np.zeros((2, *layer.moving_mean.shape), np.float64) for layer in layers]
     used = 0
     try:
         for layer in layers:
@@ -100,8 +99,7 @@ def recompute_batch_norm_statistics(model, dataset, num_samples=2048):
                 size = num_samples - used
                 x = tf.nest.map_structure(lambda t: t[:size], x)
             for total, moments in zip(sums, batch_moments(x)):
-                total[0] += size * np.asarray(moments[0], np.float64)
-                total[1] += size * np.asarray(moments[1], np.float64)
+                total += size * np.asarray(moments, np.float64)
             used += size
             if used >= num_samples:
                 break
@@ -116,9 +114,10 @@ def recompute_batch_norm_statistics(model, dataset, num_samples=2048):
     finally:
         for layer, (momentum, _, _) in zip(layers, saved):
             layer.momentum = momentum
-    for layer, (mean_sum, variance_sum) in zip(layers, sums):
-        layer.moving_mean.assign((mean_sum / used).astype(layer.moving_mean.dtype))
-        layer.moving_variance.assign((variance_sum / used).astype(layer.moving_variance.dtype))
+    for layer, total in zip(layers, sums):
+        mean, variance = total / used
+        layer.moving_mean.assign(mean.astype(layer.moving_mean.dtype))
+        layer.moving_variance.assign(variance.astype(layer.moving_variance.dtype))
     return used
 
 

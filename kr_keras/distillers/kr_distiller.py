@@ -100,10 +100,8 @@ class KRDistiller(Distiller):
                     "`posterior` takes keras.distillation.DistillationLosses on the logits "
                     "(e.g. kr_keras.losses.KD()), or a list of them; feature losses go in "
                     f"kr_keras.distillers.Distiller. Received: posterior={posterior!r}")
-        weights = ([1.0] * len(posterior) if distillation_loss_weights is None else
-                   [float(w) for w in (distillation_loss_weights
-                                       if isinstance(distillation_loss_weights, (list, tuple))
-                                       else [distillation_loss_weights])])
+        weights = ([1.0] * len(posterior) if distillation_loss_weights is None
+                   else [float(w) for w in keras.tree.flatten(distillation_loss_weights)])
         if len(weights) != len(posterior):
             raise ValueError("`distillation_loss_weights` needs one weight per posterior term. "
                              f"Received: {len(weights)} weights for {len(posterior)} terms")

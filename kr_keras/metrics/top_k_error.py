@@ -50,7 +50,7 @@ def imagenet_metrics():
 def top_k_errors(model, dataset, ks=(1, 5)):
     """Top-k errors of `model` (logits out) on a `(images, labels)` dataset.
 
-    Runs `model.predict_on_batch` over the dataset in inference mode, so it
+    Calls `model(images, training=False)` on every batch, so it
     works for a student, a teacher or a distiller (whose `call` is the
     student), compiled or not.
 

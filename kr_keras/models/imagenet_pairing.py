@@ -5,8 +5,8 @@ import re
 from kr_keras.models.tap import default_tap_names
 
 # kr_keras ResNets (`stage2_block1_out`) and keras.applications ResNets
-# (`conv3_block1_out`): (stage, block) of a residual block output.
-_BLOCK = re.compile(r"(?:stage|conv)(\d+)_block(\d+)_out$")
+# (`conv3_block1_out`): the stage of a residual block output.
+_BLOCK = re.compile(r"(?:stage|conv)(\d+)_block\d+_out$")
 
 
 def stage_output_names(model):
@@ -20,20 +20,19 @@ def stage_output_names(model):
     Returns:
         A list with one layer name per stage (4 for ImageNet ResNets).
     """
+    # Each block follows its input block in graph order: a stage's last name is its last block.
     last = {}
     for name in default_tap_names(model):
         match = _BLOCK.search(name)
         if match:
-            stage, block = int(match.group(1)), int(match.group(2))
-            if block >= last.get(stage, (0, ""))[0]:
-                last[stage] = (block, name)
+            last[int(match.group(1))] = name
     if not last:
         raise ValueError(
             f"Model '{model.name}' has no layer named 'stage<s>_block<b>_out' or "
             "'conv<s>_block<b>_out'; pass teacher_layers/student_layers "
             f"explicitly. Received: model.name={model.name!r}"
         )
-    return [last[stage][1] for stage in sorted(last)]
+    return [last[stage] for stage in sorted(last)]
 
 
 def imagenet_pairing(teacher, student, group_size=4):

@@ -40,15 +40,12 @@ def strided_pointwise_convs(model):
     >>> strided_pointwise_convs(keras.Model(x, y))
     ['proj']
     """
-    names = []
-    for layer in model._flatten_layers(include_self=False):
-        if (isinstance(layer, keras.layers.Conv2D)
-                and tuple(layer.kernel_size) == (1, 1)
-                and max(layer.strides) > 1
-                and layer.built
-                and layer.kernel.shape[-2] <= MAX_RISKY_CHANNELS):
-            names.append(layer.name)
-    return names
+    return [layer.name for layer in model._flatten_layers(include_self=False)
+            if isinstance(layer, keras.layers.Conv2D)
+            and tuple(layer.kernel_size) == (1, 1)
+            and max(layer.strides) > 1
+            and layer.built
+            and layer.kernel.shape[-2] <= MAX_RISKY_CHANNELS]
 
 
 def onednn_on_avx512():

@@ -148,9 +148,9 @@ def feature_taps(model, kind="stages"):
         return [_input_name(model.get_layer(n)) if isinstance(model.get_layer(n), _ACTIVATIONS)
                 else n for n in ends]
     if kind == "boundaries":
-        first, size = order.index(ends[0]), maps[order.index(ends[0])][1]
+        first = order.index(ends[0])
         stem = [n for n, s in maps[:first]
-                if s == size and isinstance(model.get_layer(n), _ACTIVATIONS)]
+                if s == maps[first][1] and isinstance(model.get_layer(n), _ACTIVATIONS)]
         return stem[:1] + ends
     return ends
 
