@@ -24,11 +24,8 @@ def scale_for_replicas(value):
     >>> float(scale_for_replicas(tf.constant(3.0)))
     3.0
     """
-    value = tf.cast(value, tf.float32)
     replicas = tf.distribute.get_strategy().num_replicas_in_sync
-    if replicas > 1:
-        value = value * (1.0 / replicas)
-    return value
+    return tf.cast(value, tf.float32) * (1.0 / replicas)
 
 
 def global_batch(x):
