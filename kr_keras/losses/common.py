@@ -215,5 +215,4 @@ class HelperLoss(keras.layers.Layer, keras.distillation.DistillationLoss):
         self.built = True
 
     def get_config(self):
-        keys = ("teacher_layer_name", "student_layer_name", *self.CONFIG)
-        return {**super().get_config(), **{k: getattr(self, k) for k in keys}}
+        return {**super().get_config(), **TappedLoss.get_config(self)}
