@@ -83,6 +83,8 @@ class AttentionTransfer(TappedLoss):
     ```
     """
 
+    CONFIG = ("p",)
+
     def __init__(self, teacher_layer_name, student_layer_name, p=2):
         if p <= 0:
             raise ValueError(f"`p` must be > 0. Received: p={p}")
@@ -91,9 +93,6 @@ class AttentionTransfer(TappedLoss):
 
     def compute_loss(self, teacher_outputs, student_outputs, **kwargs):
         return scale_for_replicas(at_loss(student_outputs, teacher_outputs, self.p))
-
-    def get_config(self):
-        return {**super().get_config(), "p": self.p}
 
 
 def build_losses(teacher, student, teacher_layers, student_layers, p,

@@ -24,11 +24,8 @@ def scale_for_replicas(value):
     >>> float(scale_for_replicas(tf.constant(3.0)))
     3.0
     """
-    value = tf.cast(value, tf.float32)
     replicas = tf.distribute.get_strategy().num_replicas_in_sync
-    if replicas > 1:
-        value = value * (1.0 / replicas)
-    return value
+    return tf.cast(value, tf.float32) * (1.0 / replicas)
 
 
 def global_batch(x):
@@ -129,7 +126,7 @@ def paired_taps(method, teacher, student, teacher_layers, student_layers, kind="
             raise ValueError(f"{method}: {str(error).split(' Received:')[0]} {fix}") from error
     n = min(len(names[0]), len(names[1]))
     if (teacher_layers, student_layers) == (None, None):
-        names = [names[0][len(names[0]) - n:], names[1][len(names[1]) - n:]]
+        names = [side[len(side) - n:] for side in names]
     if not names[0] or len(names[0]) != len(names[1]):
         raise ValueError(f"{method} pairs one teacher tap with each student tap, but has "
                          f"teacher taps {names[0]} and student taps {names[1]}. {fix}")
@@ -160,12 +157,15 @@ def paired_losses(make, weight, method, teacher, student, teacher_layers, studen
 class TappedLoss(keras.distillation.DistillationLoss):
     """Base of the losses on named taps: stores the teacher's and the
     student's layer name (or list of names), checks that the models have
-    them, and serialises them (subclasses add their own arguments).
+    them, and serialises them with the attributes named in the subclass's
+    `CONFIG` (its own arguments).
 
     Args:
         teacher_layer_name: A teacher layer name or a list of them.
         student_layer_name: A student layer name or a list of them.
     """
+
+    CONFIG = ()
 
     def __init__(self, teacher_layer_name, student_layer_name):
         self.teacher_layer_name = teacher_layer_name
@@ -174,12 +174,12 @@ class TappedLoss(keras.distillation.DistillationLoss):
     def validate_model_compatibility(self, teacher, student):
         for model, names in ((teacher, self.teacher_layer_name),
                              (student, self.student_layer_name)):
-            for name in [names] if isinstance(names, str) else names:
+            for name in tap_names(names):
                 model.get_layer(name)
 
     def get_config(self):
-        return {"teacher_layer_name": self.teacher_layer_name,
-                "student_layer_name": self.student_layer_name}
+        keys = ("teacher_layer_name", "student_layer_name", *self.CONFIG)
+        return {k: getattr(self, k) for k in keys}
 
     @classmethod
     def from_config(cls, config):
@@ -215,5 +215,4 @@ class HelperLoss(keras.layers.Layer, keras.distillation.DistillationLoss):
         self.built = True
 
     def get_config(self):
-        keys = ("teacher_layer_name", "student_layer_name", *self.CONFIG)
-        return {**super().get_config(), **{k: getattr(self, k) for k in keys}}
+        return {**super().get_config(), **TappedLoss.get_config(self)}

@@ -57,19 +57,16 @@ def dkd_loss(student_logits, teacher_logits, labels, alpha=1.0, beta=8.0,
     s = tf.cast(student_logits, tf.float32) / temperature
     t = tf.cast(teacher_logits, tf.float32) / temperature
     labels = tf.convert_to_tensor(labels)
-    one_hot = labels.shape.rank == 2 and labels.shape[-1] not in (1, None)
-    if one_hot:
+    if labels.shape.rank == 2 and labels.shape[-1] not in (1, None):  # one-hot
         labels = tf.argmax(labels, axis=-1)
     gt = tf.one_hot(tf.reshape(tf.cast(labels, tf.int32), [-1]),
                     tf.shape(s)[-1], dtype=tf.float32)
-    p_s, p_t = tf.nn.softmax(s, axis=1), tf.nn.softmax(t, axis=1)
-    b_s = tf.stack([tf.reduce_sum(p_s * gt, 1), tf.reduce_sum(p_s * (1.0 - gt), 1)], 1)
-    b_t = tf.stack([tf.reduce_sum(p_t * gt, 1), tf.reduce_sum(p_t * (1.0 - gt), 1)], 1)
+    b_t, b_s = [tf.stack([tf.reduce_sum(p * gt, 1), tf.reduce_sum(p * (1.0 - gt), 1)], 1)
+                for p in (tf.nn.softmax(t, axis=1), tf.nn.softmax(s, axis=1))]
     tckd = _kl(b_t, tf.math.log(b_s))
     nckd = _kl(tf.nn.softmax(t - 1000.0 * gt, axis=1),
                tf.nn.log_softmax(s - 1000.0 * gt, axis=1))
-    scale = temperature**2
-    return tf.reduce_mean(alpha * tckd + beta * nckd) * scale
+    return tf.reduce_mean(alpha * tckd + beta * nckd) * temperature**2
 
 
 @keras.saving.register_keras_serializable(package="kr_keras")

@@ -33,11 +33,6 @@ DEFAULTS = {"temperature": 4.0, "adversarial_weight": 0.1, "discriminator_units"
             "student_loss_weight": 0.1, "distillation_loss_weight": 0.9}
 
 
-def softened_posterior(logits, temperature):
-    """`softmax(logits / T)` in float32: what the discriminator sees."""
-    return tf.nn.softmax(tf.cast(logits, tf.float32) / temperature, axis=-1)
-
-
 def _bce(logits, label):
     logits = tf.cast(logits, tf.float32)
     return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(
@@ -105,7 +100,8 @@ class KDGANDistillation(keras.layers.Layer, keras.distillation.DistillationLoss)
         self.built = True
 
     def _judge(self, logits):
-        return self.discriminator(softened_posterior(logits, self.temperature))
+        """`D`'s logits on `softmax(logits / T)` in float32 (what `D` sees)."""
+        return self.discriminator(tf.nn.softmax(tf.cast(logits, tf.float32) / self.temperature))
 
     def compute_loss(self, teacher_outputs, student_outputs, **kwargs):
         return scale_for_replicas(adversarial_loss(self._judge(student_outputs)))

@@ -101,6 +101,8 @@ class RelationalKnowledgeDistillation(TappedLoss):
     ```
     """
 
+    CONFIG = ("distance_weight", "angle_weight")
+
     def __init__(self, teacher_layer_name, student_layer_name,
                  distance_weight=25.0, angle_weight=50.0):
         for name, value in (("distance_weight", distance_weight),
@@ -115,10 +117,6 @@ class RelationalKnowledgeDistillation(TappedLoss):
         return scale_for_replicas(rkd_loss(global_batch(student_outputs),
                                            global_batch(teacher_outputs),
                                            self.distance_weight, self.angle_weight))
-
-    def get_config(self):
-        return {**super().get_config(), "distance_weight": self.distance_weight,
-                "angle_weight": self.angle_weight}
 
 
 def build_losses(teacher, student, teacher_layers, student_layers, distance_weight,

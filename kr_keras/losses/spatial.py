@@ -34,8 +34,5 @@ def match_spatial(a, b):
                 "Expected a channels-last feature map [batch, height, width, "
                 f"channels]. Received: {name}.shape={tuple(x.shape)}"
             )
-    size = (
-        min(int(a.shape[1]), int(b.shape[1])),
-        min(int(a.shape[2]), int(b.shape[2])),
-    )
+    size = [min(int(a.shape[axis]), int(b.shape[axis])) for axis in (1, 2)]
     return pool_to(a, size), pool_to(b, size)
