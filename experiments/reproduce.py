@@ -44,20 +44,18 @@ _GROUP_SIZE = flags.DEFINE_integer("group_size", None, "Override the aggregation
                                    lower_bound=1)
 require_positive(_STUDENT_WIDTH)
 
+# The toy-size overrides above, passed to `reproduce` when set.
+OVERRIDE_FLAGS = ("train_take", "eval_take", "teacher_epochs", "student_epochs", "steps_per_epoch",
+                  "batch_size", "teacher_depth", "student_depth", "student_width", "group_size")
+
 
 @user_errors
 def main(argv):
     del argv
-    overrides = {
-        "train_take": _TRAIN_TAKE.value, "eval_take": _EVAL_TAKE.value,
-        "teacher_epochs": _TEACHER_EPOCHS.value, "student_epochs": _STUDENT_EPOCHS.value,
-        "steps_per_epoch": _STEPS_PER_EPOCH.value, "batch_size": _BATCH.value,
-        "teacher_depth": _TEACHER_DEPTH.value, "student_depth": _STUDENT_DEPTH.value,
-        "student_width": _STUDENT_WIDTH.value, "group_size": _GROUP_SIZE.value,
-    }
-    reproduce(_TABLE.value, _SEEDS.value, _BUDGET.value, _RESULTS.value, _MODELS.value,
-              {k: v for k, v in overrides.items() if v is not None}, methods=_METHODS.value,
-              resume=_RESUME.value)
+    overrides = {n: flags.FLAGS[n].value for n in OVERRIDE_FLAGS
+                 if flags.FLAGS[n].value is not None}
+    reproduce(_TABLE.value, _SEEDS.value, _BUDGET.value, _RESULTS.value, _MODELS.value, overrides,
+              methods=_METHODS.value, resume=_RESUME.value)
     print(f"results: {_RESULTS.value}/{_TABLE.value}.md")
 
 

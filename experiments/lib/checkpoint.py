@@ -11,25 +11,16 @@ exact batch, with the same data order.
 import glob
 import json
 import logging
-import math
 import os
 
 import keras
 import numpy as np
 
 from kr_keras.export import atomic_path
+from experiments.lib import io
+from experiments.lib.guard import non_finite
 
 STATE_FILE = "state.json"
-
-
-def _finite_logs(logs):
-    for value in (logs or {}).values():
-        try:
-            if not math.isfinite(float(value)):
-                return False
-        except (TypeError, ValueError):
-            continue
-    return True
 
 
 def _finite_weights(model):
@@ -85,20 +76,14 @@ class TrainingCheckpoint(keras.callbacks.Callback):
     def state_path(self):
         return os.path.join(self.directory, STATE_FILE)
 
-    def read_state(self):
-        """The saved state dict, or `None`."""
-        if not os.path.exists(self.state_path):
-            return None
-        with open(self.state_path) as f:
-            return json.load(f)
-
     def restore(self, model):
         """Loads the latest checkpoint into `model`; returns its global step
         (0 when there is none)."""
-        state = self.read_state()
-        if state is None:
+        if not os.path.exists(self.state_path):
             self.step = 0
             return 0
+        with open(self.state_path) as f:
+            state = json.load(f)
         if self.fingerprint and state.get("fingerprint") != self.fingerprint:
             raise ValueError(
                 "The checkpoint directory holds a run with another configuration; "
@@ -121,7 +106,7 @@ class TrainingCheckpoint(keras.callbacks.Callback):
 
     def save(self, logs=None):
         """Writes a checkpoint of the current step (skipped when not finite)."""
-        if not _finite_logs(logs) or not _finite_weights(self.model):
+        if non_finite(logs) or not _finite_weights(self.model):
             logging.warning("Step %d is not finite; checkpoint not written.", self.step)
             return False
         os.makedirs(self.directory, exist_ok=True)
@@ -137,9 +122,7 @@ class TrainingCheckpoint(keras.callbacks.Callback):
             "weights": name,
             "fingerprint": self.fingerprint,
         }
-        with atomic_path(self.state_path) as tmp:
-            with open(tmp, "w") as f:
-                json.dump(state, f, indent=1)
+        io.write_text(self.state_path, json.dumps(state, indent=1))
         for old in glob.glob(os.path.join(self.directory, "ckpt-*.weights.h5")):
             if os.path.basename(old) != name:
                 os.remove(old)

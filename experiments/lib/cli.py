@@ -23,7 +23,7 @@ def one_line(error):
             message = message[at:]
             break
     first = message.strip().splitlines()[0] if message.strip() else type(error).__name__
-    return first.split("\n\t")[0].rstrip(" .:") + ("" if first.endswith(".") else "")
+    return first.rstrip(" .:")
 
 
 def user_errors(main):

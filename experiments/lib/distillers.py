@@ -61,11 +61,7 @@ def build(method, teacher, student, hparams, explicit=()):
     hparams = {k: v for k, v in hparams.items() if v is not None}
     accepted = registry.hyperparameters(method)
     used = {k: v for k, v in hparams.items() if k in accepted}
-    _reject(method, sorted(set(hparams) - set(used)), explicit)
-    return registry.build_distiller(method, teacher, student, **used), used
-
-
-def _reject(method, rejected, explicit):
+    rejected = sorted(set(hparams) - set(used))
     bad = [k for k in rejected if k in explicit]
     if bad:
         raise ValueError(
@@ -74,3 +70,4 @@ def _reject(method, rejected, explicit):
         )
     if rejected:
         logging.info("Method %r ignores hyper-parameters %s.", method, rejected)
+    return registry.build_distiller(method, teacher, student, **used), used

@@ -43,6 +43,13 @@ def accuracy(model, dataset, top_k=(1, 5)):
     return result
 
 
+def check_precise_bn_samples(samples):
+    """Raises `ValueError` unless `samples` is an integer >= 0 (0 = off)."""
+    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 0:
+        raise ValueError("`precise_bn_samples` must be an integer >= 0 (0 = off). "
+                         f"Received: precise_bn_samples={samples!r}")
+
+
 def _layers(model):
     for layer in model.layers:
         if isinstance(layer, keras.Model):
@@ -65,15 +72,13 @@ def count_flops(model):
     """
     macs = 0
     for layer in _layers(model):
-        if isinstance(layer, keras.layers.DepthwiseConv2D):
+        if isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)):
             kh, kw = layer.kernel_size
             out = layer.output.shape
-            macs += out[1] * out[2] * out[3] * kh * kw
-        elif isinstance(layer, keras.layers.Conv2D):
-            kh, kw = layer.kernel_size
-            out = layer.output.shape
-            c_in = layer.input.shape[-1]
-            macs += out[1] * out[2] * out[3] * kh * kw * c_in // layer.groups
+            # Each output channel reads one input channel (depthwise) or c_in / groups.
+            depthwise = isinstance(layer, keras.layers.DepthwiseConv2D)
+            fan_in = 1 if depthwise else layer.input.shape[-1] // layer.groups
+            macs += out[1] * out[2] * out[3] * kh * kw * fan_in
         elif isinstance(layer, keras.layers.Dense):
             c_in = layer.input.shape[-1]
             macs += int(np.prod(layer.output.shape[1:-1] or [1])) * c_in * layer.units
@@ -118,10 +123,7 @@ def evaluate_saved(model, dataset, batch_size=256, take=None, precise_bn_samples
             f"The model takes {shape} images but {dataset!r} has {tuple(info.image_shape)}. "
             f"Received: dataset={dataset!r}"
         )
-    if isinstance(precise_bn_samples, bool) or not isinstance(precise_bn_samples, int) \
-            or precise_bn_samples < 0:
-        raise ValueError("`precise_bn_samples` must be an integer >= 0 (0 = off). "
-                         f"Received: precise_bn_samples={precise_bn_samples!r}")
+    check_precise_bn_samples(precise_bn_samples)
     used = 0
     if precise_bn_samples:
         train = data.load(dataset, "train", min(batch_size, precise_bn_samples), seed=seed,

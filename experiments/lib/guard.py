@@ -9,6 +9,22 @@ import keras
 LOSS_TERMS = ("student_loss", "knowledge_loss", "prior_loss", "distillation_loss", "loss")
 
 
+def non_finite(logs):
+    """The `(name, value)` entries of `logs` that are not finite, loss terms
+    first (in `LOSS_TERMS` order); entries that are not numbers are skipped."""
+    logs = logs or {}
+    bad = []
+    for name in LOSS_TERMS + tuple(k for k in logs if k not in LOSS_TERMS):
+        if name in logs:
+            try:
+                value = float(logs[name])
+            except (TypeError, ValueError):
+                continue
+            if not math.isfinite(value):
+                bad.append((name, value))
+    return bad
+
+
 class NonFiniteLossError(ValueError):
     """Raised by `NonFiniteGuard`; a `ValueError` so binaries report it in one line."""
 
@@ -41,16 +57,7 @@ class NonFiniteGuard(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         self.step += 1
-        logs = logs or {}
-        bad = []
-        for name in LOSS_TERMS + tuple(k for k in logs if k not in LOSS_TERMS):
-            if name in logs:
-                try:
-                    value = float(logs[name])
-                except (TypeError, ValueError):
-                    continue
-                if not math.isfinite(value):
-                    bad.append((name, value))
+        bad = non_finite(logs)
         if bad:
             first, value = bad[0]
             others = ", ".join(f"{n}={v}" for n, v in bad[1:])

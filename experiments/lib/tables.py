@@ -238,15 +238,24 @@ def reproduce(table_name, seeds=3, budget_name="small", results_dir="results",
     done = {(r["row"], r["seed"]) for r in runs}
     registered = set(distillers.names())
     student_preset = config_lib.preset("cifar" if budget.name == "paper" else "fashion_mnist")
+    model_dir = os.path.join(models_dir, table.name, budget.name)
+
+    def write_report():
+        summary, markdown = summarize(table, budget, runs)
+        _write_csv(os.path.join(results_dir, f"{table.name}.csv"), summary, list(summary[0]))
+        io.write_text(os.path.join(results_dir, f"{table.name}.md"), markdown)
+        return summary
+
     log(f"{table.name}: {budget.note}")
     for seed in range(seeds):
-        teacher_path = os.path.join(models_dir, table.name, budget.name, f"teacher_seed{seed}.keras")
+        teacher_path = os.path.join(model_dir, f"teacher_seed{seed}.keras")
         for row in table.rows:
             if (row.label, str(seed)) in done:
                 continue
             if row.method != "teacher" and row.method not in registered:
                 continue
             start = time.time()
+            run = {"table": table.name, "row": row.label, "method": row.method, "seed": str(seed)}
             if row.method == "teacher":
                 result = training.train_teacher(config_lib.TeacherConfig(
                     dataset=table.dataset, depth=table.teacher_depth, epochs=budget.teacher_epochs,
@@ -262,32 +271,26 @@ def reproduce(table_name, seeds=3, budget_name="small", results_dir="results",
                     student_depth=table.student_depth,
                     student_width=row.student_width or table.student_width,
                     epochs=budget.student_epochs or None, steps=budget.student_steps,
-                    batch_size=budget.batch_size, seed=seed, train_take=budget.train_take,
-                    eval_take=budget.eval_take, steps_per_epoch=steps_cap,
+                    batch_size=budget.batch_size, seed=seed, steps_per_epoch=steps_cap,
                     hparams={"group_size": table.group_size},
-                    output=os.path.join(models_dir, table.name, budget.name,
-                                        f"{row.method}_seed{seed}.keras"))
-                if budget.name != "paper":
-                    cfg = dataclasses.replace(cfg, train_take=budget.train_take,
-                                              eval_take=budget.eval_take)
+                    output=os.path.join(model_dir, f"{row.method}_seed{seed}.keras"))
+                # The budget's subsets replace the preset's, `None` (all images) included.
+                cfg = dataclasses.replace(cfg, train_take=budget.train_take,
+                                          eval_take=budget.eval_take)
                 try:
                     result = training.distill(cfg, verbose=verbose)
                 except ValueError as error:
                     # A method that cannot run on this pair (e.g. FSP with a
                     # thinner student) is reported, not fatal to the table.
-                    runs.append({
-                        "table": table.name, "row": row.label, "method": row.method,
-                        "seed": str(seed), "params": "", "best_accuracy": "",
-                        "last_accuracy": "", "top5_accuracy": "",
-                        "seconds": f"{time.time() - start:.1f}",
-                        "status": f"n/a: {str(error).splitlines()[0]}",
-                    })
+                    runs.append({**run, "params": "", "best_accuracy": "", "last_accuracy": "",
+                                 "top5_accuracy": "", "seconds": f"{time.time() - start:.1f}",
+                                 "status": f"n/a: {str(error).splitlines()[0]}"})
                     _write_csv(runs_path, runs, FIELDS)
                     log(f"{row.label} seed {seed}: not applicable: {error}")
                     continue
             val = result["history"].get("val_accuracy", [])
             runs.append({
-                "table": table.name, "row": row.label, "method": row.method, "seed": str(seed),
+                **run,
                 "params": result["params"],
                 "best_accuracy": max(val) if val else result["test"]["accuracy"],
                 "last_accuracy": result["test"]["accuracy"],
@@ -297,10 +300,5 @@ def reproduce(table_name, seeds=3, budget_name="small", results_dir="results",
             _write_csv(runs_path, runs, FIELDS)
             log(f"{row.label} seed {seed}: {runs[-1]['last_accuracy']:.4f} "
                 f"({runs[-1]['seconds']} s)")
-            summary, markdown = summarize(table, budget, runs)
-            _write_csv(os.path.join(results_dir, f"{table.name}.csv"), summary, list(summary[0]))
-            io.write_text(os.path.join(results_dir, f"{table.name}.md"), markdown)
-    summary, markdown = summarize(table, budget, runs)
-    _write_csv(os.path.join(results_dir, f"{table.name}.csv"), summary, list(summary[0]))
-    io.write_text(os.path.join(results_dir, f"{table.name}.md"), markdown)
-    return summary
+            write_report()
+    return write_report()

@@ -18,6 +18,7 @@ from experiments.lib import evaluation
 from experiments.lib import io
 from experiments.lib import runtime
 from experiments.lib.checkpoint import TrainingCheckpoint
+from experiments.lib.config import fingerprint
 from experiments.lib.guard import NonFiniteGuard
 from experiments.lib.taps import ARCHITECTURES
 
@@ -54,9 +55,7 @@ def precise_bn_callbacks(samples, dataset, batch_size, seed, take=None):
     Its images come from a training pipeline of its own (augmented, seeded
     with `seed`), so re-estimating leaves the training data order alone.
     """
-    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 0:
-        raise ValueError("`precise_bn_samples` must be an integer >= 0 (0 = off). "
-                         f"Received: precise_bn_samples={samples!r}")
+    evaluation.check_precise_bn_samples(samples)
     if not samples:
         return []
     images = min(samples, training_examples(dataset, take))
@@ -193,25 +192,36 @@ def eval_pipeline(dataset, batch_size, take=None):
     return data.load(dataset, data.info(dataset).eval_split, batch_size, take=take)
 
 
-def _evaluate(model, dataset, batch_size, take):
-    test = eval_pipeline(dataset, batch_size, take)
-    classes = model.outputs[0].shape[-1]
-    return evaluation.accuracy(model, test, top_k=(1, 5) if classes >= 100 else (1,))
+def _architecture(name, field):
+    """`ARCHITECTURES[name]`: `(builder, tap_rule)`; an unknown name is an error."""
+    if name not in ARCHITECTURES:
+        raise ValueError(f"Unknown architecture. Known: {sorted(ARCHITECTURES)}. "
+                         f"Received: {field}={name!r}")
+    return ARCHITECTURES[name]
 
 
-def _fit_and_checkpoint(model, config, num_classes, spe, epochs, verbose):
-    """`fit_resumable` of a `TeacherConfig` or `DistillConfig` run: its training
-    and evaluation pipelines, PreciseBN and log callbacks, and checkpoint."""
+def _train_and_save(model, config, spe, epochs, verbose, saved=None):
+    """`fit_resumable` of a `TeacherConfig` or `DistillConfig` run (its training
+    and evaluation pipelines, PreciseBN and log callbacks, and checkpoint), then
+    the test evaluation of `saved` (default: `model`), written to `config.output`.
+
+    Returns:
+        A dict with `history`, `test` metrics, `output`, `params` and
+        `precise_bn_samples`.
+    """
+    saved = model if saved is None else saved
     checkpoint = None
     if config.checkpoint_dir:
         checkpoint = TrainingCheckpoint(config.checkpoint_dir, config.save_every_steps, spe,
-                                        config.fingerprint())
-    return fit_resumable(
+                                        fingerprint(config))
+    num_classes = data.info(config.dataset).num_classes
+    test = eval_pipeline(config.dataset, config.batch_size, config.eval_take)
+    history = fit_resumable(
         model,
         lambda: train_pipeline(config.dataset, config.batch_size, config.seed,
                                config.train_take, config.check_numerics, num_classes),
         spe, epochs,
-        validation_data=eval_pipeline(config.dataset, config.batch_size, config.eval_take),
+        validation_data=test,
         # PreciseBN first: validation, checkpoints and logs see its statistics.
         callbacks=precise_bn_callbacks(config.precise_bn_samples, config.dataset,
                                        config.batch_size, config.seed, config.train_take)
@@ -219,6 +229,12 @@ def _fit_and_checkpoint(model, config, num_classes, spe, epochs, verbose):
         checkpoint=checkpoint,
         verbose=verbose,
     )
+    classes = saved.outputs[0].shape[-1]
+    metrics = evaluation.accuracy(saved, test, top_k=(1, 5) if classes >= 100 else (1,))
+    io.save_model(saved, config.output)
+    logging.info("Written to %s: %s", config.output, metrics)
+    return {"history": history, "test": metrics, "output": config.output,
+            "params": saved.count_params(), "precise_bn_samples": config.precise_bn_samples}
 
 
 def train_teacher(config, verbose="auto"):
@@ -231,10 +247,7 @@ def train_teacher(config, verbose="auto"):
     info = data.info(config.dataset)
     spe = steps_per_epoch(config.dataset, config.batch_size, config.train_take,
                           config.steps_per_epoch)
-    if config.arch not in ARCHITECTURES:
-        raise ValueError(f"Unknown architecture. Known: {sorted(ARCHITECTURES)}. "
-                         f"Received: arch={config.arch!r}")
-    model = ARCHITECTURES[config.arch][0](
+    model = _architecture(config.arch, "arch")[0](
         config.depth, config.width_multiplier, num_classes=info.num_classes,
         input_shape=info.image_shape)
     model.compile(
@@ -243,11 +256,7 @@ def train_teacher(config, verbose="auto"):
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
-    history = _fit_and_checkpoint(model, config, info.num_classes, spe, config.epochs, verbose)
-    test = _evaluate(model, config.dataset, config.batch_size, config.eval_take)
-    io.save_model(model, config.output)
-    return {"history": history, "test": test, "output": config.output, "params": model.count_params(),
-            "precise_bn_samples": config.precise_bn_samples}
+    return _train_and_save(model, config, spe, config.epochs, verbose)
 
 
 def build_distillation(config, explicit=()):
@@ -261,11 +270,7 @@ def build_distillation(config, explicit=()):
     info = data.info(config.dataset)
     teacher = io.load_model(config.teacher, "teacher")
     _check_compatible(teacher, info)
-    if config.student_arch not in ARCHITECTURES:
-        raise ValueError(
-            f"Unknown student architecture. Known: {sorted(ARCHITECTURES)}. "
-            f"Received: student_arch={config.student_arch!r}")
-    build_student, tap_rule = ARCHITECTURES[config.student_arch]
+    build_student, tap_rule = _architecture(config.student_arch, "student_arch")
     # Re-seeded here so the student's initial weights depend on the seed
     # only, not on the random ops of what ran before (e.g. loading the teacher).
     keras.utils.set_random_seed(config.seed)
@@ -314,16 +319,8 @@ def distill(config, explicit=(), verbose="auto"):
         A dict with `history`, `test` metrics, `params` and `output`.
     """
     runtime.configure(config.seed, config.deterministic, config.mixed_precision)
-    info = data.info(config.dataset)
-    strategy = distribute.get_strategy(config.strategy)
-    with strategy.scope():
+    with distribute.get_strategy(config.strategy).scope():
         distiller, spe, epochs = build_distillation(config, explicit)
-    history = _fit_and_checkpoint(distiller, config, info.num_classes, spe, epochs, verbose)
-    student = distiller.student
-    test = _evaluate(student, config.dataset, config.batch_size, config.eval_take)
-    io.save_model(student, config.output)
-    logging.info("Student written to %s: %s", config.output, test)
-    return {"history": history, "test": test, "output": config.output,
-            "params": student.count_params(), "precise_bn_samples": config.precise_bn_samples,
-            "config": dataclasses.asdict(config)}
+    result = _train_and_save(distiller, config, spe, epochs, verbose, saved=distiller.student)
+    return {**result, "config": dataclasses.asdict(config)}
 

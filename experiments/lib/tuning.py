@@ -67,19 +67,17 @@ def tune(base, algorithm="hyperband", max_trials=10, max_epochs=3, directory="tu
         raise ValueError(f"Unknown algorithm; use one of {ALGORITHMS}. Received: {algorithm!r}")
     runtime.configure(base.seed, base.deterministic, base.mixed_precision)
     io.check_teacher_path(base.teacher)
-    objective = kt.Objective("val_accuracy", direction="max")
-    common = dict(objective=objective, directory=directory, project_name=project_name,
-                  seed=base.seed, overwrite=False)
+    common = dict(objective=kt.Objective("val_accuracy", direction="max"), directory=directory,
+                  project_name=project_name, seed=base.seed, overwrite=False)
     hypermodel = KRHyperModel(dataclasses.replace(base, checkpoint_dir=None, log_dir=None))
     if algorithm == "hyperband":
         tuner = kt.Hyperband(hypermodel, max_epochs=max_epochs, factor=3, **common)
-        tuner.search(epochs=max_epochs)
     else:
         try:
             tuner = kt.BayesianOptimization(hypermodel, max_trials=max_trials, **common)
         except ImportError as error:
             raise RuntimeError(f"{error} Or use --algorithm=hyperband.") from error
-        tuner.search(epochs=max_epochs)
+    tuner.search(epochs=max_epochs)
     best = tuner.get_best_hyperparameters(1)[0].values
     best = {k: best[k] for k in TUNED if k in best}
     flagfile = flagfile or os.path.join(directory, project_name, "best.flags")
