@@ -196,3 +196,27 @@ def test_kr_resnet_defaults_are_the_reference_taps():
     assert pairs("middle") == [(ends_t[1], ends_s[1])]
     assert pairs("last") == [(ends_t[2], ends_s[2])]
     assert pairs("embedding", None) == [("pool", "pool")]
+
+
+def _strided(sizes, name):
+    """A functional CNN on 32x32 inputs whose stage ends have the spatial `sizes`."""
+    x = inputs = keras.Input((32, 32, 3))
+    for i, size in enumerate(sizes):
+        x = keras.layers.Conv2D(4, 3, strides=x.shape[1] // size, padding="same",
+                                activation="relu", name=f"{name}_end{size}")(x)
+    outputs = keras.layers.Dense(10)(keras.layers.GlobalAveragePooling2D()(x))
+    return keras.Model(inputs, outputs, name=name)
+
+
+def test_default_single_tap_moves_to_the_teacher_end_that_fits():
+    # The middle ends are 8x8 (teacher) and 4x4 (student): FitNet's regressor
+    # cannot map 4x4 onto 8x8, so the teacher's nearest end that fits (4x4) is taken.
+    teacher, student = _strided([16, 8, 4, 2], "t"), _strided([16, 4, 2], "s")
+    assert paired_taps("FitNet", teacher, student, None, None, kind="middle") == [
+        ("t_end8", "s_end4")]
+    fitnet = kr_keras.losses.fitnet.build_losses(teacher, student, None, None, 1.0)[0]
+    assert (fitnet[0].teacher_layer_name, fitnet[0].student_layer_name) == ("t_end4", "s_end4")
+    # Names given by the user are kept, and a pair that cannot work still says so.
+    with pytest.raises(ValueError, match="FitNet cannot pair teacher layer 't_end8'.*"
+                                         "teacher_layers="):
+        kr_keras.losses.fitnet.build_losses(teacher, student, "t_end8", "s_end4", 1.0)

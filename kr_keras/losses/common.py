@@ -101,7 +101,11 @@ def paired_taps(method, teacher, student, teacher_layers, student_layers, kind="
     A `None` side gets `kr_keras.models.tap.feature_taps(model, kind)`;
     when both do and their counts differ, the deepest `min` of each pair
     up. Each pair must exist, have outputs of `rank` (None: any) and pass
-    `check(teacher_shape, student_shape)` (a problem string or None).
+    `check(teacher_shape, student_shape)` (a problem string or None). When
+    both sides are defaults of kind `"middle"` or `"last"` and that pair
+    does not pass (e.g. FitNet's hint at another resolution in a deeper
+    teacher), the teacher's stage end nearest its default that passes is
+    taken instead.
 
     Args:
         method: The method's name, for the errors.
@@ -135,11 +139,22 @@ def paired_taps(method, teacher, student, teacher_layers, student_layers, kind="
         if missing:
             raise ValueError(f"{method}: the {role} '{model.name}' has no layer(s) {missing}. "
                              f"{fix}")
-    for t, s in zip(*names):
+    def problem_of(t, s):
         shapes = [tuple(m.get_layer(n).output.shape) for m, n in ((teacher, t), (student, s))]
-        problem = (f"it needs outputs of rank {rank}"
-                   if rank and {len(shape) for shape in shapes} != {rank}
-                   else check(*shapes) if check else None)
+        return shapes, (f"it needs outputs of rank {rank}"
+                        if rank and {len(shape) for shape in shapes} != {rank}
+                        else check(*shapes) if check else None)
+
+    for i, (t, s) in enumerate(zip(*names)):
+        shapes, problem = problem_of(t, s)
+        if problem and (teacher_layers, student_layers) == (None, None) and kind in (
+                "middle", "last"):
+            # Networks of other depths: the teacher's stage end nearest the default that fits.
+            ends = feature_taps(teacher, "stages")
+            fits = [e for e in sorted(ends, key=lambda e: abs(ends.index(e) - ends.index(t)))
+                    if not problem_of(e, s)[1]]
+            if fits:
+                names[0][i], problem = fits[0], None
         if problem:
             raise ValueError(f"{method} cannot pair teacher layer '{t}' (output shape "
                              f"{shapes[0]}) with student layer '{s}' (output shape "
