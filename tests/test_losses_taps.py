@@ -220,3 +220,15 @@ def test_default_single_tap_moves_to_the_teacher_end_that_fits():
     with pytest.raises(ValueError, match="FitNet cannot pair teacher layer 't_end8'.*"
                                          "teacher_layers="):
         kr_keras.losses.fitnet.build_losses(teacher, student, "t_end8", "s_end4", 1.0)
+
+
+def test_default_multi_pair_taps_move_to_teacher_taps_that_fit():
+    # Deepest-first pairing gives AB (t 4x4, s 16x16) and (t 2x2, s 8x8): its connector
+    # bridges a factor 2 at most, so each student map takes the nearest teacher map that fits.
+    teacher, student = _strided([16, 8, 4, 2], "t"), _strided([16, 8], "s")
+    abs_ = kr_keras.losses.ab.build_losses(teacher, student, None, None, 1.0, None, 1.0)[0]
+    assert [(l.teacher_layer_name, l.student_layer_name) for l in abs_] == [
+        ("t_end8", "s_end16"), ("t_end4", "s_end8")]
+    # Pairs that fit keep the deepest-first rule.
+    assert paired_taps("AT", teacher, student, None, None) == [("t_end4", "s_end16"),
+                                                               ("t_end2", "s_end8")]

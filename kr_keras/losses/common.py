@@ -102,10 +102,10 @@ def paired_taps(method, teacher, student, teacher_layers, student_layers, kind="
     when both do and their counts differ, the deepest `min` of each pair
     up. Each pair must exist, have outputs of `rank` (None: any) and pass
     `check(teacher_shape, student_shape)` (a problem string or None). When
-    both sides are defaults of kind `"middle"` or `"last"` and that pair
-    does not pass (e.g. FitNet's hint at another resolution in a deeper
-    teacher), the teacher's stage end nearest its default that passes is
-    taken instead.
+    both sides are defaults and a pair does not pass (e.g. FitNet's hint at
+    another resolution in a deeper teacher), the teacher's unused tap of
+    that kind (for `"middle"` and `"last"`: stage end) nearest the default
+    that passes is taken instead.
 
     Args:
         method: The method's name, for the errors.
@@ -145,14 +145,14 @@ def paired_taps(method, teacher, student, teacher_layers, student_layers, kind="
                         if rank and {len(shape) for shape in shapes} != {rank}
                         else check(*shapes) if check else None)
 
+    # Both defaults: a pair that does not fit may take another of the teacher's taps.
+    pool = (feature_taps(teacher, "stages" if kind in ("middle", "last") else kind)
+            if (teacher_layers, student_layers) == (None, None) else [])
     for i, (t, s) in enumerate(zip(*names)):
         shapes, problem = problem_of(t, s)
-        if problem and (teacher_layers, student_layers) == (None, None) and kind in (
-                "middle", "last"):
-            # Networks of other depths: the teacher's stage end nearest the default that fits.
-            ends = feature_taps(teacher, "stages")
-            fits = [e for e in sorted(ends, key=lambda e: abs(ends.index(e) - ends.index(t)))
-                    if not problem_of(e, s)[1]]
+        if problem and t in pool:  # networks of other depths: the nearest tap that fits
+            fits = [e for e in sorted(pool, key=lambda e: abs(pool.index(e) - pool.index(t)))
+                    if e not in names[0] and not problem_of(e, s)[1]]
             if fits:
                 names[0][i], problem = fits[0], None
         if problem:
