@@ -157,6 +157,28 @@ def test_teacher_not_built():
         distiller_lib.build("kr", keras.Sequential([keras.layers.Dense(10)]), student, {})
 
 
+@pytest.mark.parametrize("role", ["teacher", "student"])
+@pytest.mark.parametrize("softmax", ["dense", "layer"])
+def test_a_final_softmax_names_the_fix(role, softmax):
+    def model(name):
+        x = inputs = keras.Input((8, 8, 1))
+        x = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 3)(x))
+        if name != role:
+            return keras.Model(inputs, keras.layers.Dense(3)(x), name=name)
+        if softmax == "dense":
+            return keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(x), name=name)
+        return keras.Model(inputs, keras.layers.Softmax()(keras.layers.Dense(3)(x)), name=name)
+
+    teacher, student = model("teacher"), model("student")
+    with pytest.raises(ValueError, match=f"The {role} '{role}' ends in a softmax.*"
+                                         "classifier_activation=None"):
+        kr_keras.distillers.build_distiller("kd", teacher, student)
+    if softmax == "dense":  # the fix the message gives, on the built model
+        broken = teacher if role == "teacher" else student
+        broken.layers[-1].activation = keras.activations.linear
+        kr_keras.distillers.build_distiller("kd", teacher, student)
+
+
 def test_labels_out_of_range_one_line():
     ds = training.train_pipeline("fashion_mnist", 8, 0, take=16, num_classes=5)
     with pytest.raises(tf.errors.InvalidArgumentError) as info:

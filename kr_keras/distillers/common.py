@@ -53,7 +53,8 @@ def run_in_global_dtype(model):
 
 def check_teacher_student(teacher, student):
     """Raises a ValueError naming the fix unless both are built functional
-    `keras.Model`s with the same input shape and class count."""
+    `keras.Model`s returning logits (no final softmax), with the same input
+    shape and class count."""
     for role, model in (("teacher", teacher), ("student", student)):
         if not isinstance(model, keras.Model):
             raise ValueError(
@@ -64,6 +65,17 @@ def check_teacher_student(teacher, student):
                 "Build it with the functional API (keras.Input) or "
                 "keras.Sequential with an input shape, or load it from a "
                 f".keras file. Received: {role}.built={model.built}")
+    for role, model in (("teacher", teacher), ("student", student)):
+        last = model.outputs[0]._keras_history.operation
+        if isinstance(last, keras.layers.Softmax) or getattr(
+                last, "activation", None) is keras.activations.softmax:
+            # Softened probabilities of probabilities carry almost nothing (KD, DKD, ...).
+            raise ValueError(
+                f"The {role} '{model.name}' ends in a softmax, but distillation takes logits. "
+                "Build it without one (keras.applications: classifier_activation=None; a "
+                "Dense layer: activation=None), or for a trained model set "
+                f"{role}.get_layer('{last.name}').activation = keras.activations.linear. "
+                f"Received: a softmax in layer '{last.name}'")
     warn_strided_pointwise(student, "student")
     t_in, s_in = tuple(teacher.inputs[0].shape[1:]), tuple(student.inputs[0].shape[1:])
     if t_in != s_in:
