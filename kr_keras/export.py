@@ -68,6 +68,19 @@ def normalization(dataset, data_dir=None):
     return tuple(float(m) for m in mean), tuple(float(s) for s in std)
 
 
+def _user_normalization(pair, channels):
+    """`(mean, std)` float tuples of a user's pair, checked against the channels."""
+    try:
+        mean, std = (tuple(float(v) for v in values) for values in pair)
+    except (TypeError, ValueError) as error:
+        raise ValueError("`dataset` takes a kr_keras.data dataset name or a (mean, std) pair "
+                         f"of per-channel sequences. Received: dataset={pair!r}") from error
+    if len(mean) != channels or len(std) != channels or min(std) <= 0:
+        raise ValueError(f"The (mean, std) pair needs {channels} values each (the student's "
+                         f"input channels), std > 0. Received: mean={mean}, std={std}")
+    return mean, std
+
+
 def model_fingerprint(model):
     """SHA-256 of a model's architecture config and weights."""
     config = json.dumps(model.get_config(), sort_keys=True, default=str)
@@ -132,7 +145,11 @@ def export_student(student, dataset, export_dir, overwrite=False, data_dir=None)
     Args:
         student: The trained student (`keras.Model`, logits out).
         dataset: The `kr_keras.data` dataset name whose normalisation the
-            serving graph applies to raw uint8 images.
+            serving graph applies to raw uint8 images, or, for a model
+            trained on your own pipeline, that normalisation as a
+            `(mean, std)` pair of per-channel sequences on the [0, 1] scale
+            (the graph computes `(images / 255 - mean) / std`; `((0,) * C,
+            (1 / 255,) * C)` passes the 0-255 values as they are).
         export_dir: Target directory.
         overwrite: Replace a different model already in `export_dir`.
         data_dir: Data directory (only for user datasets' statistics).
@@ -168,7 +185,11 @@ def export_student(student, dataset, export_dir, overwrite=False, data_dir=None)
                 "--version/--name or pass --overwrite. "
                 f"Received: export_dir={export_dir!r}"
             )
-    mean, std = normalization(dataset, data_dir)
+    if isinstance(dataset, str):
+        mean, std = normalization(dataset, data_dir)
+    else:
+        mean, std = _user_normalization(dataset, student.inputs[0].shape[-1])
+        dataset = None
     archive = serving_archive(student, mean, std)
     with atomic_path(export_dir) as tmp:
         archive.write_out(tmp, verbose=False)

@@ -6,6 +6,7 @@ import sys
 
 import keras
 import numpy as np
+import pytest
 
 from kr_keras.export import serving_archive
 from tests import experiment_runs as runs
@@ -83,3 +84,25 @@ def test_shape_check_runs_before_the_model():
                 ancestors.add(parent.name)
                 stack.append(parent)
     assert check.name in ancestors
+
+
+def test_export_with_a_users_own_normalization(tmp_path):
+    import tensorflow as tf
+
+    from kr_keras.export import export_student
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((6, 6, 3))
+    x = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 3)(inputs))
+    model = keras.Model(inputs, keras.layers.Dense(5)(x), name="users_model")
+    mean, std = (0.5, 0.4, 0.3), (0.25, 0.2, 0.1)
+    export_dir = export_student(model, (mean, std), tmp_path / "users" / "1")
+    images = np.random.RandomState(1).randint(0, 256, (4, 6, 6, 3)).astype("uint8")
+    served = tf.saved_model.load(export_dir).signatures["serving_default"](
+        images=tf.constant(images))
+    x = (images.astype("float32") / 255.0 - np.array(mean, "float32")) / np.array(std, "float32")
+    expected = keras.ops.convert_to_numpy(keras.ops.softmax(model(x, training=False)))
+    np.testing.assert_allclose(served["probabilities"].numpy(), expected, atol=1e-5)
+    for bad in [((0.5,), (0.25,)), ((0.5,) * 3, (0.0,) * 3), 3]:
+        with pytest.raises(ValueError, match="mean, std"):
+            export_student(model, bad, tmp_path / "bad" / "1")
