@@ -40,7 +40,9 @@ def ratios(checkout, out):
     command = [sys.executable, os.path.join(checkout, "benchmarks", "step_ratio.py"),
                f"--methods={','.join(_METHODS.value)}", f"--out={out}",
                *_ARGS.value.split()]
-    subprocess.run(command, env=env, check=True, capture_output=True, text=True)
+    result = subprocess.run(command, env=env, capture_output=True, text=True)
+    if result.returncode:  # say which revision and why, not only the exit status
+        raise RuntimeError(f"step_ratio.py failed in {checkout}:\n{result.stderr[-2000:]}")
     table = open(out).read()
     found = {}
     for method in _METHODS.value:
