@@ -232,3 +232,34 @@ def test_default_multi_pair_taps_move_to_teacher_taps_that_fit():
     # Pairs that fit keep the deepest-first rule.
     assert paired_taps("AT", teacher, student, None, None) == [("t_end4", "s_end16"),
                                                                ("t_end2", "s_end8")]
+
+
+@pytest.mark.parametrize("method", ["kr", "at", "fitnet"])
+def test_nested_backbones_train_as_the_flat_models(method):
+    """`keras.Sequential([backbone, ...])` hides the backbone's layers: the
+    distillers tap them in one flat graph of the same layers, so the nested
+    student trains exactly as the plain one (same seed, data and steps)."""
+    shape = (8, 8, 1)
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(8, *shape)).astype("float32"), rng.integers(0, 10, 8)
+    keras.utils.set_random_seed(0)
+    teacher = kr_keras.models.cifar_resnet(14, 0.5, input_shape=shape)
+    student = kr_keras.models.cifar_resnet(8, 0.5, input_shape=shape)
+    start = [w.numpy() for w in student.weights]
+
+    def train(t, s):
+        keras.utils.set_random_seed(1)
+        distiller = kr_keras.build_distiller(method, t, s)
+        distiller.compile(optimizer="sgd", auxiliary_optimizer="sgd")
+        for _ in range(2):
+            distiller.train_on_batch(x, y)
+        return [w.numpy() for w in student.weights]
+
+    plain = train(teacher, student)
+    for variable, value in zip(student.weights, start):
+        variable.assign(value)
+    nest = lambda model: keras.Sequential([keras.Input(shape), model], name=f"{model.name}_in")
+    nested = train(nest(teacher), nest(student))
+    assert any(not np.array_equal(a, b) for a, b in zip(start, nested))  # it trained
+    for a, b in zip(plain, nested):
+        np.testing.assert_array_equal(a, b)

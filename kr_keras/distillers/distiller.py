@@ -13,6 +13,7 @@ from kr_keras.distillers.common import replica_scale
 from kr_keras.distillers.common import run_in_global_dtype
 from kr_keras.distillers.common import unwrapped
 from kr_keras.losses.common import epochs_of_run
+from kr_keras.models.tap import inline_nested
 from kr_keras.models.tap import tap
 
 
@@ -162,14 +163,16 @@ class Distiller(keras.Model):
         self.student_loss_weight = float(student_loss_weight)
         self.helper_optimizers = []
         self.stages, self.run_epochs = stages, None  # (fit's `epochs`, once known)
+        # Nested backbones' layers are tapped in one flat graph of the same layers.
+        flat_teacher, flat_student = inline_nested(teacher), inline_nested(student)
         for loss in losses:
-            loss.validate_model_compatibility(teacher, student)
+            loss.validate_model_compatibility(flat_teacher, flat_student)
         self.distillation_losses = losses
         self.distillation_loss_weights = weights
         self._teacher_names = layer_names(losses, "teacher")
         self._student_names = layer_names(losses, "student")
-        self._teacher_tapped = tap(teacher, self._teacher_names)
-        self._student_tapped = tap(student, self._student_names)
+        self._teacher_tapped = tap(flat_teacher, self._teacher_names)
+        self._student_tapped = tap(flat_student, self._student_names)
         self.student_loss_tracker = keras.metrics.Mean(name="student_loss")
         self.distillation_loss_tracker = (
             keras.metrics.Mean(name="distillation_loss") if losses else None)

@@ -10,6 +10,7 @@ from kr_keras.distillers.kr_distiller import KRDistiller
 from kr_keras.distillers.registry import register
 from kr_keras.distillers.registry import register_losses
 from kr_keras.losses import ab, at, cc, crd, dkd, fitnet, fsp, ft, kd, kdgan, kr, nst, pkt, rkd, sp, vid
+from kr_keras.models.tap import inline_nested
 
 register_losses("ce", lambda teacher, student: ([], []), {})
 for _name, _module in [("kd", kd), ("at", at), ("nst", nst), ("fitnet", fitnet), ("fsp", fsp),
@@ -29,7 +30,8 @@ def _kr(name, sparse, posterior_defaults, build_posterior, recode="residual"):
         hparams = {**posterior_defaults, "recode": recode, **hparams}
         posterior_args = {k: hparams.pop(k) for k in list(hparams)
                           if k in posterior_defaults and k != "student_loss_weight"}
-        posterior, weights = build_posterior(teacher, student, **posterior_args)
+        posterior, weights = build_posterior(inline_nested(teacher), inline_nested(student),
+                                             **posterior_args)
         return KRDistiller(teacher, student, mu=mu, posterior=posterior,
                            distillation_loss_weights=weights, sparse=sparse,
                            name=f"{name.replace('+', '_')}_distiller", **hparams)

@@ -6,6 +6,7 @@ method names. `kr_keras.distillers.methods` holds the entries.
 """
 
 from kr_keras.distillers.distiller import Distiller
+from kr_keras.models.tap import inline_nested
 
 _BUILDERS = {}
 _HYPERPARAMETERS = {}
@@ -50,7 +51,7 @@ def register_losses(name, build_losses, defaults, stages=None):
     def build(teacher, student, **hparams):
         hparams = {**defaults, **hparams}
         student_loss_weight = hparams.pop("student_loss_weight", 1.0)
-        losses, weights = build_losses(teacher, student, **hparams)
+        losses, weights = build_losses(inline_nested(teacher), inline_nested(student), **hparams)
         return Distiller(
             teacher, student, losses, weights, student_loss_weight,
             stages=stages(n_losses=len(losses), **hparams) if stages else None,

@@ -30,6 +30,70 @@ def default_tap_names(model):
     return names
 
 
+def _graph(model):
+    """The functional graph of a functional or built Sequential model (`None`
+    for a subclassed one)."""
+    if isinstance(model, keras.Sequential):
+        return getattr(model, "_functional", None)
+    if getattr(model, "inputs", None) is None or not hasattr(model, "_run_through_graph"):
+        return None
+    return model
+
+
+def _inline(graph, inputs):
+    """Runs `graph` on `inputs`, calling the layers of nested functional models
+    one by one instead of the nested model."""
+    def operation(op):
+        inner = _graph(op) if isinstance(op, keras.Model) else None
+        if inner is None:
+            return op
+        return lambda *args, **kwargs: _inline(inner, args[0] if len(args) == 1 else list(args))
+
+    return graph._run_through_graph(inputs, operation_fn=operation)
+
+
+def _output_in(model, name):
+    """The output of layer `name` in `model`'s own graph (a layer also called
+    elsewhere, as `inline_nested` calls a nested model's layers, has other
+    outputs too)."""
+    layer = model.get_layer(name)
+    if len(layer._inbound_nodes) > 1:
+        for nodes in _graph(model)._nodes_by_depth.values():
+            for node in nodes:
+                if node.operation is layer:
+                    return node.outputs[0]
+    return layer.output
+
+
+def inline_nested(model):
+    """`model` with its nested functional models' layers called in its own
+    graph, so that their layers can be tapped by name.
+
+    The transfer-learning pattern `keras.Sequential([backbone, pooling,
+    head])` hides the backbone's layers inside one layer; the returned
+    functional model calls the same layer objects (same weights, nothing
+    copied) in one flat graph. A model without nested functional models, or
+    whose flat graph would repeat a layer name, is returned as it is.
+
+    Example:
+
+    >>> backbone = kr_keras.models.cifar_resnet(8, input_shape=(8, 8, 1))
+    >>> outer = keras.Sequential([keras.Input((8, 8, 1)), backbone])
+    >>> "stage3_block1_out" in [layer.name for layer in inline_nested(outer).layers]
+    True
+    """
+    graph = _graph(model)
+    if graph is None or not any(isinstance(layer, keras.Model) and _graph(layer) is not None
+                                for layer in model.layers):
+        return model
+    inputs = [keras.Input(batch_shape=t.shape, dtype=t.dtype) for t in graph.inputs]
+    outputs = _inline(graph, inputs[0] if len(inputs) == 1 else inputs)
+    try:
+        return keras.Model(inputs, outputs, name=model.name)
+    except ValueError:  # e.g. a name used by the outer and a nested model
+        return model
+
+
 def tap(model, layer_names=None):
     """A model that returns `[logits, *features]` of a functional `model`.
 
@@ -65,7 +129,7 @@ def tap(model, layer_names=None):
             f"Model '{model.name}' has no layer(s) {missing}. Available "
             f"layers: {[layer.name for layer in model.layers]}"
         )
-    features = [model.get_layer(n).output for n in layer_names]
+    features = [_output_in(model, n) for n in layer_names]
     return keras.Model(
         model.inputs, [model.outputs[0], *features], name=f"{model.name}_tapped"
     )
