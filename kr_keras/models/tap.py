@@ -87,7 +87,8 @@ def inline_nested(model):
                                 for layer in model.layers):
         return model
     inputs = [keras.Input(batch_shape=t.shape, dtype=t.dtype) for t in graph.inputs]
-    outputs = _inline(graph, inputs[0] if len(inputs) == 1 else inputs)
+    inputs = inputs[0] if len(inputs) == 1 else inputs
+    outputs = _inline(graph, inputs)
     try:
         return keras.Model(inputs, outputs, name=model.name)
     except ValueError:  # e.g. a name used by the outer and a nested model
@@ -130,9 +131,8 @@ def tap(model, layer_names=None):
             f"layers: {[layer.name for layer in model.layers]}"
         )
     features = [_output_in(model, n) for n in layer_names]
-    return keras.Model(
-        model.inputs, [model.outputs[0], *features], name=f"{model.name}_tapped"
-    )
+    inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs  # as it is called
+    return keras.Model(inputs, [model.outputs[0], *features], name=f"{model.name}_tapped")
 
 
 # ------------------------------------------------ the feature methods' taps
