@@ -1,6 +1,7 @@
 """Feature tapping of functional Keras models by layer name."""
 
 import re
+import weakref
 
 import keras
 
@@ -65,6 +66,9 @@ def _output_in(model, name):
     return layer.output
 
 
+_FLAT = weakref.WeakKeyDictionary()  # functional graph -> its inline_nested model
+
+
 def inline_nested(model):
     """`model` with its nested functional models' layers called in its own
     graph, so that their layers can be tapped by name.
@@ -86,13 +90,18 @@ def inline_nested(model):
     if graph is None or not any(isinstance(layer, keras.Model) and _graph(layer) is not None
                                 for layer in model.layers):
         return model
-    inputs = [keras.Input(batch_shape=t.shape, dtype=t.dtype) for t in graph.inputs]
-    inputs = inputs[0] if len(inputs) == 1 else inputs
-    outputs = _inline(graph, inputs)
-    try:
-        return keras.Model(inputs, outputs, name=model.name)
-    except ValueError:  # e.g. a name used by the outer and a nested model
-        return model
+    # One flat graph per graph (a Sequential that grows gets a new one): the
+    # registry's builders and the Distiller tap the same, and the model's
+    # layers are not called again on every build.
+    if graph not in _FLAT:
+        inputs = [keras.Input(batch_shape=t.shape, dtype=t.dtype) for t in graph.inputs]
+        inputs = inputs[0] if len(inputs) == 1 else inputs
+        outputs = _inline(graph, inputs)
+        try:
+            _FLAT[graph] = keras.Model(inputs, outputs, name=model.name)
+        except ValueError:  # e.g. a name used by the outer and a nested model
+            _FLAT[graph] = model
+    return _FLAT[graph]
 
 
 def tap(model, layer_names=None):
