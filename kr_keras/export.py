@@ -18,6 +18,7 @@ import tensorflow as tf
 
 from kr_keras.data import registry
 from kr_keras.models.fingerprint import weights_fingerprint
+from kr_keras.models.tap import model_io
 
 FINGERPRINT_FILE = os.path.join("assets.extra", "kr_keras_export.json")
 
@@ -93,7 +94,7 @@ def serving_archive(student, mean, std):
     `[None, classes]`) and `classes` (int64 `[None]`), with the dataset's
     normalisation inside the graph. Images of another shape fail with
     `INVALID_ARGUMENT` naming the expected shape."""
-    shape = tuple(student.inputs[0].shape[1:])
+    shape = model_io(student)[0]
     mean = tf.constant(mean, tf.float32)
     std = tf.constant(std, tf.float32)
 
@@ -188,7 +189,7 @@ def export_student(student, dataset, export_dir, overwrite=False, data_dir=None)
     if isinstance(dataset, str):
         mean, std = normalization(dataset, data_dir)
     else:
-        mean, std = _user_normalization(dataset, student.inputs[0].shape[-1])
+        mean, std = _user_normalization(dataset, model_io(student)[0][-1])
         dataset = None
     archive = serving_archive(student, mean, std)
     with atomic_path(export_dir) as tmp:

@@ -298,3 +298,62 @@ def test_compile_config_records_the_auxiliary_optimizer_whichever_loss_takes_it(
     config = keras.saving.deserialize_keras_object(
         distiller.get_compile_config()["auxiliary_optimizer"])
     assert float(config.learning_rate) == pytest.approx(0.3)
+
+
+@keras.saving.register_keras_serializable(package="kr_keras_tests")
+class SubclassedNet(keras.Model):
+    """A subclassed classifier (no functional graph)."""
+
+    def __init__(self, width=4, classes=3, **kwargs):
+        super().__init__(**kwargs)
+        self.width, self.classes = width, classes
+        self.conv = keras.layers.Conv2D(width, 3, activation="relu")
+        self.pool = keras.layers.GlobalAveragePooling2D()
+        self.head = keras.layers.Dense(classes)
+
+    def call(self, x, training=None):
+        return self.head(self.pool(self.conv(x)))
+
+    def get_config(self):
+        return {**super().get_config(), "width": self.width, "classes": self.classes}
+
+
+@pytest.mark.parametrize("method", ["kd", "kdgan"])
+def test_subclassed_models_train_with_logit_methods_as_functional_ones(method, tmp_path):
+    x = np.random.RandomState(0).rand(16, 8, 8, 1).astype("float32")
+    y = np.random.RandomState(1).randint(0, 3, 16)
+
+    def run(functional):
+        keras.utils.set_random_seed(0)
+        nets = [SubclassedNet(8, name="t"), SubclassedNet(4, name="s")]
+        for net in nets:
+            net(x[:1])
+        if functional:  # the same layers and initial weights in a functional model
+            inputs = keras.Input((8, 8, 1))
+            nets = [keras.Model(inputs, net(inputs), name=net.name) for net in nets]
+        distiller = kr_keras.build_distiller(method, *nets)
+        distiller.compile(optimizer="sgd")
+        history = distiller.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0).history
+        return distiller, history
+
+    distiller, subclassed = run(functional=False)
+    _, functional = run(functional=True)
+    assert subclassed["loss"][0] > 0
+    for key in subclassed:
+        np.testing.assert_allclose(subclassed[key], functional[key], rtol=1e-5, err_msg=key)
+    distiller.save(tmp_path / "d.keras")
+    reloaded = keras.models.load_model(tmp_path / "d.keras")
+    np.testing.assert_allclose(reloaded.student.predict(x, verbose=0),
+                               distiller.student.predict(x, verbose=0), rtol=1e-5)
+
+
+@pytest.mark.parametrize("method", ["at", "kr", "fitnet"])
+def test_subclassed_models_with_feature_methods_name_the_fix(method):
+    teacher, student = SubclassedNet(8, name="t"), SubclassedNet(4, name="s")
+    with pytest.raises(ValueError, match="not built.*call a subclassed model once"):
+        kr_keras.build_distiller("kd", teacher, student)
+    for net in (teacher, student):
+        net(np.zeros((1, 8, 8, 1), "float32"))
+    with pytest.raises(ValueError, match=f"'{method}' taps layers of the teacher.*subclassed.*"
+                                         r"functional API.*\(ce, kd, dkd, kdgan\)"):
+        kr_keras.build_distiller(method, teacher, student)

@@ -153,7 +153,7 @@ def test_group_size_below_one(toy_teacher):
 
 def test_teacher_not_built():
     student = kr_keras.models.cifar_resnet(8, 0.25, input_shape=(28, 28, 1))
-    with pytest.raises(ValueError, match="not a built functional model"):
+    with pytest.raises(ValueError, match="is not built"):
         distiller_lib.build("kr", keras.Sequential([keras.layers.Dense(10)]), student, {})
 
 

@@ -4,6 +4,7 @@ compute dtype."""
 import keras
 
 from kr_keras.models.onednn_guard import warn_strided_pointwise
+from kr_keras.models.tap import model_io
 
 from kr_keras.losses.common import scale_for_replicas as replica_scale  # noqa: F401
 
@@ -52,21 +53,18 @@ def run_in_global_dtype(model):
 
 
 def check_teacher_student(teacher, student):
-    """Raises a ValueError naming the fix unless both are built functional
-    `keras.Model`s returning logits (no final softmax), with the same input
-    shape and class count."""
+    """Raises a ValueError naming the fix unless both are built `keras.Model`s
+    returning logits (no final softmax, checked on functional models), with
+    the same input shape and class count."""
+    shapes = {}
     for role, model in (("teacher", teacher), ("student", student)):
         if not isinstance(model, keras.Model):
             raise ValueError(
                 f"The {role} must be a keras.Model. Received: {role}={model!r}")
-        if not model.built or getattr(model, "inputs", None) is None:
-            raise ValueError(
-                f"The {role} '{model.name}' is not a built functional model. "
-                "Build it with the functional API (keras.Input) or "
-                "keras.Sequential with an input shape, or load it from a "
-                f".keras file. Received: {role}.built={model.built}")
+        shapes[role] = model_io(model, role)
     for role, model in (("teacher", teacher), ("student", student)):
-        last = model.outputs[0]._keras_history.operation
+        outputs = getattr(model, "outputs", None)  # a subclassed model's are not known
+        last = outputs[0]._keras_history.operation if outputs else None
         if isinstance(last, keras.layers.Softmax) or getattr(
                 last, "activation", None) is keras.activations.softmax:
             # Softened probabilities of probabilities carry almost nothing (KD, DKD, ...).
@@ -77,13 +75,12 @@ def check_teacher_student(teacher, student):
                 f"{role}.get_layer('{last.name}').activation = keras.activations.linear. "
                 f"Received: a softmax in layer '{last.name}'")
     warn_strided_pointwise(student, "student")
-    t_in, s_in = tuple(teacher.inputs[0].shape[1:]), tuple(student.inputs[0].shape[1:])
+    (t_in, t_out), (s_in, s_out) = shapes["teacher"], shapes["student"]
     if t_in != s_in:
         raise ValueError(
             "Teacher and student must take the same input shape. Rebuild the "
             f"student with input_shape={t_in}. Received: teacher input {t_in}, "
             f"student input {s_in}")
-    t_out, s_out = teacher.outputs[0].shape[-1], student.outputs[0].shape[-1]
     if t_out != s_out:
         raise ValueError(
             "Teacher and student must predict the same number of classes. "

@@ -113,9 +113,10 @@ class Distiller(keras.Model):
     (the helpers' own objectives).
 
     Args:
-        teacher: Trained, built functional `keras.Model` returning logits;
-            frozen.
-        student: Built functional `keras.Model` returning logits.
+        teacher: Trained, built `keras.Model` returning logits; frozen.
+            Losses that tap layers need a functional (or Sequential) model;
+            a subclassed one works with losses on the logits (KD, DKD, ...).
+        student: Built `keras.Model` returning logits (the same rule).
         distillation_losses: A `keras.distillation.DistillationLoss` or a
             list of them (may be empty: the student alone).
         distillation_loss_weights: One weight per loss; default 1.0 each.
@@ -171,8 +172,11 @@ class Distiller(keras.Model):
         self.distillation_loss_weights = weights
         self._teacher_names = layer_names(losses, "teacher")
         self._student_names = layer_names(losses, "student")
-        self._teacher_tapped = tap(flat_teacher, self._teacher_names)
-        self._student_tapped = tap(flat_student, self._student_names)
+        # A subclassed model (logit losses only: `tap` refuses it) is called as it is.
+        self._teacher_tapped, self._student_tapped = (
+            tap(flat, names) if names or getattr(flat, "inputs", None) is not None else flat
+            for flat, names in ((flat_teacher, self._teacher_names),
+                                (flat_student, self._student_names)))
         self.student_loss_tracker = keras.metrics.Mean(name="student_loss")
         self.distillation_loss_tracker = (
             keras.metrics.Mean(name="distillation_loss") if losses else None)

@@ -7,6 +7,7 @@ method names. `kr_keras.distillers.methods` holds the entries.
 
 from kr_keras.distillers.distiller import Distiller
 from kr_keras.models.tap import inline_nested
+from kr_keras.models.tap import require_graph
 
 _BUILDERS = {}
 _HYPERPARAMETERS = {}
@@ -89,8 +90,9 @@ def build_distiller(method, teacher, student, **hparams):
 
     Args:
         method: A name from `names()`, e.g. `"kr"`, `"kd"`, `"ce"`.
-        teacher: Trained functional `keras.Model` returning logits.
-        student: Functional `keras.Model` returning logits.
+        teacher: Trained `keras.Model` returning logits: functional (or
+            Sequential), or subclassed for the methods on the logits alone.
+        student: `keras.Model` returning logits (the same rule).
         **hparams: Method hyper-parameters (`hyperparameters(method)`).
 
     Raises:
@@ -103,4 +105,7 @@ def build_distiller(method, teacher, student, **hparams):
         raise ValueError(
             f"Method {method!r} does not take {unknown}; it takes "
             f"{sorted(_HYPERPARAMETERS[method])}. Received: {unknown}")
+    if "teacher_layers" in _HYPERPARAMETERS[method]:  # a method that taps layers
+        for role, model in (("teacher", teacher), ("student", student)):
+            require_graph(model, role, f"Method {method!r}")
     return _BUILDERS[method](teacher, student, **hparams)

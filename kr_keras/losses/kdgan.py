@@ -28,6 +28,7 @@ import tensorflow as tf
 from kr_keras.layers.posterior_discriminator import PosteriorDiscriminator
 from kr_keras.losses.common import scale_for_replicas
 from kr_keras.losses.kd import KD
+from kr_keras.models.tap import model_io
 
 DEFAULTS = {"temperature": 4.0, "adversarial_weight": 0.1, "discriminator_units": 64,
             "student_loss_weight": 0.1, "distillation_loss_weight": 0.9}
@@ -96,7 +97,7 @@ class KDGANDistillation(keras.layers.Layer, keras.distillation.DistillationLoss)
     def validate_model_compatibility(self, teacher, student):
         if self.discriminator is None:
             self.discriminator = PosteriorDiscriminator(self.units, name="discriminator")
-            self.discriminator.build((None, int(student.outputs[0].shape[-1])))
+            self.discriminator.build((None, int(model_io(student)[1])))
         self.built = True
 
     def _judge(self, logits):

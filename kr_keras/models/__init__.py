@@ -8,6 +8,7 @@ from kr_keras.models.imagenet_resnet import imagenet_resnet
 from kr_keras.models.onednn_guard import strided_pointwise_convs
 from kr_keras.models.tap import default_tap_names
 from kr_keras.models.tap import inline_nested
+from kr_keras.models.tap import model_io
 from kr_keras.models.tap import tap
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "imagenet_pairing",
     "imagenet_resnet",
     "inline_nested",
+    "model_io",
     "stage_output_names",
     "strided_pointwise_convs",
     "tap",

@@ -53,6 +53,45 @@ def _inline(graph, inputs):
     return graph._run_through_graph(inputs, operation_fn=operation)
 
 
+def model_io(model, role="model"):
+    """`(input shape without the batch axis, output units)` of a built model:
+    from its graph, or, for a subclassed model, from the shape it was built
+    or first called on.
+
+    Raises:
+        ValueError: naming the fix, when the model is not built.
+
+    Example:
+
+    >>> model_io(kr_keras.models.cifar_resnet(8, input_shape=(8, 8, 1)))
+    ((8, 8, 1), 10)
+    """
+    if getattr(model, "inputs", None) is not None:
+        return tuple(model.inputs[0].shape[1:]), model.outputs[0].shape[-1]
+    shapes = list((getattr(model, "_build_shapes_dict", None) or {}).values())
+    if not model.built or len(shapes) != 1:
+        raise ValueError(
+            f"The {role} '{model.name}' is not built. Build it with the functional API "
+            "(keras.Input) or keras.Sequential with an input shape, load it from a "
+            ".keras file, or call a subclassed model once on a batch of images. "
+            f"Received: {role}.built={model.built}")
+    shape = tuple(shapes[0])
+    return shape[1:], model.compute_output_spec(keras.KerasTensor(shape)).shape[-1]
+
+
+def require_graph(model, role, method):
+    """Raises a ValueError naming the fix unless `model` has a functional
+    graph whose layers `method` can tap (`role`: teacher or student)."""
+    if _graph(model) is None:
+        model_io(model, role)  # an unbuilt model: that fix first
+        raise ValueError(
+            f"{method} taps layers of the {role}, but '{model.name}' is a subclassed "
+            "model (no functional graph), so its layers' outputs cannot be tapped. "
+            "Build it with the functional API or keras.Sequential, or use a method "
+            "on the logits alone (ce, kd, dkd, kdgan). "
+            f"Received: {role}={type(model).__name__}")
+
+
 def _output_in(model, name):
     """The output of layer `name` in `model`'s own graph (a layer also called
     elsewhere, as `inline_nested` calls a nested model's layers, has other
@@ -124,12 +163,7 @@ def tap(model, layer_names=None):
     >>> len(features)
     3
     """
-    if getattr(model, "inputs", None) is None:
-        raise ValueError(
-            f"Model '{model.name}' is subclassed (no symbolic inputs), so its "
-            "layers cannot be tapped. Build it with the functional API or "
-            "keras.Sequential."
-        )
+    require_graph(model, "model", "tap()")
     if layer_names is None:
         layer_names = default_tap_names(model)
     available = {layer.name for layer in model.layers}
