@@ -7,6 +7,7 @@ import os
 
 import keras
 import numpy as np
+import pytest
 
 import kr_keras  # noqa: F401 (registers the custom layers load_model reads)
 from tests import experiment_runs as runs
@@ -83,31 +84,44 @@ def test_tune_writes_a_usable_flagfile():
 def test_reproduce_trains_over_committed_runs_and_resumes_with_flag():
     results = os.path.join(runs.workdir(), "results")
     # A clone's committed results mark every run done: a plain run still trains.
-    committed = "table,row,method,seed,params,best_accuracy,last_accuracy,top5_accuracy,seconds,status\n"
+    committed = "table,row,method,seed,teacher,params,last_accuracy,top5_accuracy,seconds,status\n"
     for row, method in (("Teacher", "teacher"), ("Student (original)", "ce"), ("Proposed", "kr")):
-        committed += f"fashion_mnist,{row},{method},0,1,0.5,0.5,,1.0,ok\n"
+        committed += f"fashion_mnist,{row},{method},0,abc,1,0.5,,1.0,ok\n"
     os.makedirs(results)
     with open(os.path.join(results, "fashion_mnist.runs.csv"), "w") as f:
         f.write(committed)
-    args = ["--table=fashion_mnist", "--seeds=1", "--budget=small", "--methods=teacher,ce,kr",
+    args = ["--table=fashion_mnist", "--seeds=2", "--budget=small", "--methods=teacher,ce,kr",
             "--train_take=128", "--eval_take=32", "--teacher_epochs=1", "--student_epochs=1",
             "--steps_per_epoch=1", "--batch_size=32", "--teacher_depth=8", "--student_width=0.25", "--group_size=1",
             f"--results_dir={results}", f"--models_dir={runs.workdir()}/repro_models"]
     result = runs.run("reproduce", *args)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "Teacher seed 0:" in result.stdout and "Proposed seed 0:" in result.stdout
+    assert "Teacher seed 0:" in result.stdout and "Proposed seed 1:" in result.stdout
     md = open(os.path.join(results, "fashion_mnist.md")).read()
     assert "| Teacher |" in md and "`kr`" in md and "small budget" in md
     with open(os.path.join(results, "fashion_mnist.runs.csv")) as f:
         done = list(csv.DictReader(f))
-    assert [r["method"] for r in done] == ["teacher", "ce", "kr"]
+    # One teacher, trained once; every student row records its fingerprint.
+    assert [(r["method"], r["seed"]) for r in done] == [("teacher", "0")] + [
+        (m, s) for s in "01" for m in ("ce", "ce", "kr")]  # the student alone at x0.25 and x1.0
+    assert len({r["teacher"] for r in done}) == 1 and "abc" not in done[0]["teacher"]
     assert all(r["params"] != "1" for r in done)  # The committed rows were replaced.
     with open(os.path.join(results, "fashion_mnist.csv")) as f:
         summary = {r["method"]: r for r in csv.DictReader(f)}
-    assert summary["kr"]["seeds"] == "1" and summary["kr"]["status"] == "ok"
+    assert summary["kr"]["seeds"] == "2" and summary["kr"]["status"] == "ok"
+    # Proposed against the student alone, paired by seed.
+    accuracy = {(r["row"], r["seed"]): 100 * float(r["last_accuracy"]) for r in done}
+    differences = [accuracy["Proposed", s] - accuracy["Student (original)", s] for s in "01"]
+    assert summary["kr"]["control"] == "Student (original)"
+    assert float(summary["kr"]["difference"]) == pytest.approx(sum(differences) / 2)
+    assert summary["kr"]["verdict"] == "none (2 of 5 seeds)"
     again = runs.run("reproduce", *args, "--resume")  # Resume: nothing left to run.
     assert again.returncode == 0
     assert "seed 0:" not in again.stdout
+    with open(os.path.join(results, "fashion_mnist.runs.csv"), "a") as f:
+        f.write("fashion_mnist,Proposed,kr,2,0123456789abcdef,1,0.5,,1.0,ok\n")
+    other = runs.run("reproduce", *args, "--resume")  # A row of another teacher: refused.
+    assert other.returncode != 0 and "another teacher" in other.stderr + other.stdout
 
 
 def test_figures_writes_three_pngs():

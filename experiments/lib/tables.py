@@ -5,6 +5,14 @@ reported as such, not run. Paper numbers are the top-1 accuracies of the
 paper's Tables 1, 2 and 4 (Sec. 4.2.1, 4.2.2, 4.2.4). Fashion-MNIST has no
 paper table: it runs Table 1's rows (and KD) with the paper's CIFAR-10
 architectures scaled to a laptop budget.
+
+`reproduce` follows the project's measurement rules: one teacher per table
+(trained once, its weights fingerprint in every run row; runs of another
+teacher are refused), every student seed paired across rows (a seed fixes
+the student's initial weights and data order), and each row compared with
+its control, the same student without the method's term (`CONTROLS`; the
+student alone unless named), by the paired difference's mean and 95%
+t-interval (`experiments.lib.stats`: a verdict only from 5 seeds on).
 """
 
 import csv
@@ -17,8 +25,16 @@ from typing import Optional
 import numpy as np
 
 from kr_keras import distillers
+from kr_keras.models import weights_fingerprint
 from experiments.lib import config as config_lib
 from experiments.lib import io, training
+from experiments.lib.stats import t_interval
+from experiments.lib.stats import verdict
+
+# A method's control: the same training without its own term. KR's prior
+# term at mu = 0 leaves the posterior method it is added to; every other
+# method's control is the student alone ("ce") of the same width.
+CONTROLS = {"kr+kd": "kd", "kr+kdgan": "kdgan"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,11 +91,13 @@ class Budget:
 
 
 def _cifar_rows(paper):
-    labels = ("Teacher", "Student (original)", "FitNet", "FSP (student x1.0)",
+    labels = ("Teacher", "Student (original)", "FitNet", "Student x1.0", "FSP (student x1.0)",
               "Proposed-Dense", "Proposed", "NST", "KDGAN", "Proposed + KDGAN")
-    methods = ("teacher", "ce", "fitnet", "fsp", "kr_dense", "kr", "nst", "kdgan", "kr+kdgan")
-    # FSP needs a student as wide as the teacher (see Row).
-    widths = (None, None, None, 1.0, None, None, None, None, None)
+    methods = ("teacher", "ce", "fitnet", "ce", "fsp", "kr_dense", "kr", "nst", "kdgan",
+               "kr+kdgan")
+    # FSP needs a student as wide as the teacher (see Row); its control is as wide.
+    widths = (None, None, None, 1.0, 1.0, None, None, None, None, None)
+    paper = paper[:3] + (None,) + paper[3:]
     return tuple(Row(l, m, p, w) for l, m, p, w in zip(labels, methods, paper, widths))
 
 
@@ -118,7 +136,7 @@ BUDGETS = {
                     note="paper budget: full data, teacher 200 epochs, students 64k steps"),
 }
 
-FIELDS = ("table", "row", "method", "seed", "params", "best_accuracy", "last_accuracy",
+FIELDS = ("table", "row", "method", "seed", "teacher", "params", "last_accuracy",
           "top5_accuracy", "seconds", "status")
 
 
@@ -144,23 +162,45 @@ def _stats(values):
     return float(np.mean(values)), float(np.std(values, ddof=1) if len(values) > 1 else 0.0)
 
 
+def control_row(table, row):
+    """The row `row` is compared with (`CONTROLS`, same student width), or `None`."""
+    method = CONTROLS.get(row.method, "ce")
+    return next((r for r in table.rows if r is not row and r.method == method
+                 and r.student_width == row.student_width), None)
+
+
+def paired_differences(runs, row, control):
+    """`100 * (row - control)` test accuracy per seed both ran, in seed order."""
+    accuracy = {(r["row"], r["seed"]): float(r["last_accuracy"]) for r in runs
+                if r["status"] == "ok"}
+    seeds = sorted({s for label, s in accuracy if label == row.label}, key=int)
+    return [100 * (accuracy[row.label, s] - accuracy[control.label, s]) for s in seeds
+            if (control.label, s) in accuracy]
+
+
 def summarize(table, budget, runs):
-    """Aggregated rows (mean ± std over seeds) and the Markdown report."""
+    """Aggregated rows (mean ± std over seeds, the paired difference with the
+    control row) and the Markdown report."""
     registered = set(distillers.names()) | {"teacher"}
     summary = []
     for row in table.rows:
         mine = [r for r in runs if r["row"] == row.label and r["status"] == "ok"]
-        best, best_sd = _stats([r["best_accuracy"] for r in mine])
         last, last_sd = _stats([r["last_accuracy"] for r in mine])
         top5, _ = _stats([r["top5_accuracy"] for r in mine])
         reported = [r["status"] for r in runs if r["row"] == row.label]
         status = "ok" if mine else (reported[0] if reported else (
             "not registered" if row.method not in registered else "not run"))
+        control = control_row(table, row) if row.method not in ("teacher", "ce") else None
+        diffs = paired_differences(runs, row, control) if control else []
+        mean, low, high = t_interval(diffs) if diffs else (None, None, None)
         summary.append({
             "row": row.label, "method": row.method, "seeds": len(mine),
             "params": mine[0]["params"] if mine else "",
-            "best_mean": best, "best_std": best_sd, "last_mean": last, "last_std": last_sd,
-            "top5_mean": top5, "paper": row.paper, "status": status,
+            "last_mean": last, "last_std": last_sd, "top5_mean": top5, "paper": row.paper,
+            "control": control.label if control else "", "paired_seeds": len(diffs),
+            "difference": mean, "low": low, "high": high,
+            "verdict": verdict(row.label, control.label, diffs) if control else "",
+            "status": status,
         })
 
     def pct(mean, sd, seeds):
@@ -169,44 +209,58 @@ def summarize(table, budget, runs):
         # One seed has no spread: print the value alone, not "± 0.00".
         return f"{100 * mean:.2f}" if seeds < 2 else f"{100 * mean:.2f} ± {100 * sd:.2f}"
 
+    def against(s):
+        if not s["control"] or s["difference"] is None:
+            return s["control"] and f"{s['control']}: no paired seed"
+        interval = "" if s["low"] is None else f" [{s['low']:+.2f}, {s['high']:+.2f}]"
+        return f"{s['control']}: {s['difference']:+.2f}{interval}"
+
+    teacher = sorted({r.get("teacher") or "?" for r in runs})
     lines = [
         f"# {table.name}: {table.source}",
         "",
-        f"Teacher ResNet-{table.teacher_depth}, student ResNet-{table.student_depth}"
+        f"Teacher ResNet-{table.teacher_depth} (one for every row, weights fingerprint "
+        f"`{', '.join(teacher) or '-'}`), student ResNet-{table.student_depth}"
         f"x{table.student_width:g}, aggregation k={table.group_size}, dataset "
         f"`{table.dataset}`. {budget.note}. Top-1 test accuracy (%) after the last epoch, "
-        "mean ± std over seeds (no epoch is selected on the test set).",
+        "mean ± std over seeds (no epoch is selected on the test set). A seed is the "
+        "same initial student and data order in every row; each row is compared with its "
+        "control by the paired difference (points) and its 95% t-interval; a verdict "
+        "needs 5 paired seeds and an interval that excludes 0.",
         "",
-        "| Row | Method | Params | Last | Paper | Seeds | Status |",
-        "|---|---|---|---|---|---|---|",
+        "| Row | Method | Params | Last | Paper | Seeds | − control [95% CI] | Verdict | Status |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for s in summary:
         params = f"{int(s['params']) / 1e6:.3f}M" if s["params"] else ""
         paper = "" if s["paper"] is None else f"{s['paper']:.2f}"
         lines.append(f"| {s['row']} | `{s['method']}` | {params}"
                      f" | {pct(s['last_mean'], s['last_std'], s['seeds'])} | {paper} | {s['seeds']} | "
-                     f"{s['status']} |")
+                     f"{against(s)} | {s['verdict']} | {s['status']} |")
     return summary, "\n".join(lines) + "\n"
 
 
-def reproduce(table_name, seeds=3, budget_name="small", results_dir="results",
+def reproduce(table_name, seeds=5, budget_name="small", results_dir="results",
               models_dir="saved_models/reproduce", overrides=None, verbose=0, log=print,
               methods=None, resume=False):
-    """Trains every row of a table for `seeds` seeds; writes the results.
+    """Trains the table's teacher once, then every row for `seeds` seeds;
+    writes the results.
 
-    Files: `<results_dir>/<table>.runs.csv` (one row per run),
-    `<table>.csv` (mean ± std per row) and `<table>.md`. All writes atomic.
+    Files: `<results_dir>/<table>.runs.csv` (one row per run, each with the
+    teacher's fingerprint), `<table>.csv` (per row: mean ± std, the paired
+    difference with its control) and `<table>.md`. All writes atomic.
     A fresh reproduction (`resume=False`) ignores an existing `.runs.csv`
     (e.g. the committed results of a clone) and replaces it as its own
     runs finish; `resume=True` keeps its runs and skips them, so an
-    interrupted reproduction continues where it stopped.
+    interrupted reproduction continues where it stopped (on the same
+    teacher only).
 
     Args:
         table_name: A key of `TABLES`.
-        seeds: Seeds 0..seeds-1.
+        seeds: Student seeds 0..seeds-1 (the teacher is trained with seed 0).
         budget_name: A key of `BUDGETS`.
         results_dir: Output directory.
-        models_dir: Where teachers are saved (and reused).
+        models_dir: Where the teacher and students are saved.
         overrides: Dict overriding `Budget` fields (and `teacher_depth`,
             `student_depth`, `student_width`, `group_size`), for toy runs.
         verbose: Passed to `fit`.
@@ -239,6 +293,7 @@ def reproduce(table_name, seeds=3, budget_name="small", results_dir="results",
     registered = set(distillers.names())
     student_preset = config_lib.preset("cifar" if budget.name == "paper" else "fashion_mnist")
     model_dir = os.path.join(models_dir, table.name, budget.name)
+    teacher_path = os.path.join(model_dir, "teacher.keras")
 
     def write_report():
         summary, markdown = summarize(table, budget, runs)
@@ -246,59 +301,65 @@ def reproduce(table_name, seeds=3, budget_name="small", results_dir="results",
         io.write_text(os.path.join(results_dir, f"{table.name}.md"), markdown)
         return summary
 
+    def record(run, result, start):
+        runs.append({**run, "params": result["params"],
+                     "last_accuracy": result["test"]["accuracy"],
+                     "top5_accuracy": result["test"].get("top5_accuracy", ""),
+                     "seconds": f"{time.time() - start:.1f}", "status": "ok"})
+        _write_csv(runs_path, runs, FIELDS)
+        log(f"{run['row']} seed {run['seed']}: {runs[-1]['last_accuracy']:.4f} "
+            f"({runs[-1]['seconds']} s)")
+        write_report()
+
     log(f"{table.name}: {budget.note}")
+    teacher_row = next((r for r in table.rows if r.method == "teacher"), None)
+    if not any(r["method"] == "teacher" for r in runs):
+        start = time.time()
+        result = training.train_teacher(config_lib.TeacherConfig(
+            dataset=table.dataset, depth=table.teacher_depth, epochs=budget.teacher_epochs,
+            batch_size=budget.batch_size, seed=0, train_take=budget.train_take,
+            eval_take=budget.eval_take, steps_per_epoch=steps_cap, output=teacher_path),
+            verbose=verbose)
+        fingerprint = weights_fingerprint(io.load_model(teacher_path))[:16]
+        record({"table": table.name, "row": teacher_row.label if teacher_row else "Teacher",
+                "method": "teacher", "seed": "0", "teacher": fingerprint}, result, start)
+    fingerprint = weights_fingerprint(io.load_model(teacher_path))[:16]
+    other = sorted({r.get("teacher") or "none" for r in runs} - {fingerprint})
+    if other:
+        raise ValueError(f"{runs_path} holds runs of another teacher ({other}) than "
+                         f"{teacher_path} ({fingerprint}); rows of two teachers are never "
+                         "compared. Start afresh (without --resume).")
     for seed in range(seeds):
-        teacher_path = os.path.join(model_dir, f"teacher_seed{seed}.keras")
         for row in table.rows:
-            if (row.label, str(seed)) in done:
+            if (row.label, str(seed)) in done or row.method == "teacher":
                 continue
-            if row.method != "teacher" and row.method not in registered:
+            if row.method not in registered:
                 continue
             start = time.time()
-            run = {"table": table.name, "row": row.label, "method": row.method, "seed": str(seed)}
-            if row.method == "teacher":
-                result = training.train_teacher(config_lib.TeacherConfig(
-                    dataset=table.dataset, depth=table.teacher_depth, epochs=budget.teacher_epochs,
-                    batch_size=budget.batch_size, seed=seed, train_take=budget.train_take,
-                    eval_take=budget.eval_take, steps_per_epoch=steps_cap,
-                    output=teacher_path), verbose=verbose)
-            else:
-                if not os.path.exists(teacher_path):
-                    raise FileNotFoundError(
-                        f"No teacher for seed {seed}; its row must run first. Received: {teacher_path!r}")
-                cfg = student_preset.with_overrides(
-                    method=row.method, dataset=table.dataset, teacher=teacher_path,
-                    student_depth=table.student_depth,
-                    student_width=row.student_width or table.student_width,
-                    epochs=budget.student_epochs or None, steps=budget.student_steps,
-                    batch_size=budget.batch_size, seed=seed, steps_per_epoch=steps_cap,
-                    hparams={"group_size": table.group_size},
-                    output=os.path.join(model_dir, f"{row.method}_seed{seed}.keras"))
-                # The budget's subsets replace the preset's, `None` (all images) included.
-                cfg = dataclasses.replace(cfg, train_take=budget.train_take,
-                                          eval_take=budget.eval_take)
-                try:
-                    result = training.distill(cfg, verbose=verbose)
-                except ValueError as error:
-                    # A method that cannot run on this pair (e.g. FSP with a
-                    # thinner student) is reported, not fatal to the table.
-                    runs.append({**run, "params": "", "best_accuracy": "", "last_accuracy": "",
-                                 "top5_accuracy": "", "seconds": f"{time.time() - start:.1f}",
-                                 "status": f"n/a: {str(error).splitlines()[0]}"})
-                    _write_csv(runs_path, runs, FIELDS)
-                    log(f"{row.label} seed {seed}: not applicable: {error}")
-                    continue
-            val = result["history"].get("val_accuracy", [])
-            runs.append({
-                **run,
-                "params": result["params"],
-                "best_accuracy": max(val) if val else result["test"]["accuracy"],
-                "last_accuracy": result["test"]["accuracy"],
-                "top5_accuracy": result["test"].get("top5_accuracy", ""),
-                "seconds": f"{time.time() - start:.1f}", "status": "ok",
-            })
-            _write_csv(runs_path, runs, FIELDS)
-            log(f"{row.label} seed {seed}: {runs[-1]['last_accuracy']:.4f} "
-                f"({runs[-1]['seconds']} s)")
-            write_report()
+            run = {"table": table.name, "row": row.label, "method": row.method,
+                   "seed": str(seed), "teacher": fingerprint}
+            cfg = student_preset.with_overrides(
+                method=row.method, dataset=table.dataset, teacher=teacher_path,
+                student_depth=table.student_depth,
+                student_width=row.student_width or table.student_width,
+                epochs=budget.student_epochs or None, steps=budget.student_steps,
+                batch_size=budget.batch_size, seed=seed, steps_per_epoch=steps_cap,
+                hparams={"group_size": table.group_size},
+                output=os.path.join(model_dir, f"{row.method}_x{row.student_width or table.student_width:g}"
+                                               f"_seed{seed}.keras"))
+            # The budget's subsets replace the preset's, `None` (all images) included.
+            cfg = dataclasses.replace(cfg, train_take=budget.train_take,
+                                      eval_take=budget.eval_take)
+            try:
+                result = training.distill(cfg, verbose=verbose)
+            except ValueError as error:
+                # A method that cannot run on this pair (e.g. FSP with a
+                # thinner student) is reported, not fatal to the table.
+                runs.append({**run, "params": "", "last_accuracy": "", "top5_accuracy": "",
+                             "seconds": f"{time.time() - start:.1f}",
+                             "status": f"n/a: {str(error).splitlines()[0]}"})
+                _write_csv(runs_path, runs, FIELDS)
+                log(f"{row.label} seed {seed}: not applicable: {error}")
+                continue
+            record(run, result, start)
     return write_report()
