@@ -112,6 +112,7 @@ TABLES = {
         if r.method != "kr_dense"), "Table 4"),
     "fashion_mnist": Table("fashion_mnist", "fashion_mnist", 20, 8, 0.75, 3, tuple(
         dataclasses.replace(r, paper=None) for r in _cifar_rows((None,) * 9)) + (
+        Row("Proposed (SRP on weights)", "kr_weights"),
         Row("KD", "kd"), Row("Proposed + KD", "kr+kd"), Row("AT", "at"), Row("SP", "sp"),
         Row("CC", "cc"), Row("VID", "vid"), Row("RKD", "rkd"), Row("PKT", "pkt"),
         Row("AB", "ab"), Row("FT", "ft"), Row("CRD", "crd"), Row("DKD", "dkd")),
@@ -123,7 +124,7 @@ BUDGETS = {
     # teacher ~700 img/s, a KR step ResNet-20 -> ResNet-8x0.75 ~300-600
     # img/s): ~11 runs of at most ~60-90 s per seed, ~35 min for 3 seeds.
     # ~2.5x less training per run than "small" (5k vs 12k images): the
-    # 22-row Fashion-MNIST table x 3 seeds fits a few sessions on 2 CPU cores.
+    # 23-row Fashion-MNIST table x 5 seeds fills over several sessions on 2 CPU cores.
     "tiny": Budget("tiny", train_take=5_000, eval_take=2_000, teacher_epochs=8,
                    student_epochs=4, note="tiny budget: first 5,000 training and 2,000 test "
                    "images, teacher 8 epochs, students 4 epochs"),
