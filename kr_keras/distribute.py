@@ -6,6 +6,7 @@ import os
 import tensorflow as tf
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
+_MIRRORED = {}  # device list -> this process' MirroredStrategy over it
 
 
 def get_strategy(name="default", devices=None, communication="auto"):
@@ -18,7 +19,11 @@ def get_strategy(name="default", devices=None, communication="auto"):
 
     * `"default"`: the current (default, one-device) strategy.
     * `"mirrored"`: `tf.distribute.MirroredStrategy` over `devices` (default:
-      every local GPU, else the CPU).
+      every local GPU, else the CPU), one per device list and process:
+      every call returns the same strategy, since a second
+      `MirroredStrategy` in a process breaks the all-reduce of a step that
+      applies two optimizers, as KR's does ("Shape mismatch in the
+      collective instance 100", tensorflow#62790).
     * `"multi_worker"`: `tf.distribute.MultiWorkerMirroredStrategy`, one
       process per machine, the cluster read from the `TF_CONFIG` environment
       variable (`{"cluster": {"worker": ["host:port", ...]}, "task":
@@ -52,7 +57,10 @@ def get_strategy(name="default", devices=None, communication="auto"):
     if name == "default":
         return tf.distribute.get_strategy()
     if name == "mirrored":
-        return tf.distribute.MirroredStrategy(devices=devices)
+        key = None if devices is None else tuple(devices)
+        if key not in _MIRRORED:
+            _MIRRORED[key] = tf.distribute.MirroredStrategy(devices=devices)
+        return _MIRRORED[key]
     if communication not in ("auto", "nccl", "ring"):
         raise ValueError("`communication` must be one of ['auto', 'nccl', 'ring']. "
                          f"Received: communication={communication!r}")

@@ -9,6 +9,10 @@ devices, so the strategy tests run these modes in fresh interpreters:
         "keras:<loss>"): one `fit` step on a global batch of 8 under
         MirroredStrategy on 2 logical CPUs, against the same step on one
         device. Writes per-method results (or the error) as JSON.
+    python tests/distribute_script.py sequential OUT.json
+        `ce`, then `kdgan` (two optimizers in one step), each distiller
+        under its own `get_strategy("mirrored", ...)` call on 2 logical
+        CPUs, one epoch of 2 steps each; writes their losses.
     python tests/distribute_script.py worker OUT.npz [METHOD]
         One MultiWorkerMirroredStrategy worker (cluster from TF_CONFIG):
         3 distill steps, then the student's weights to OUT.npz.
@@ -166,6 +170,24 @@ def mirrored(out, shard="0/1"):
         json.dump(results, f)
 
 
+def sequential(out):
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration()] * 2
+    )
+    import kr_keras
+
+    x, y = data(duplicate_halves=False, batches=2)
+    losses = {}
+    for method in ("ce", "kdgan"):
+        strategy = kr_keras.distribute.get_strategy("mirrored", devices=["/cpu:0", "/cpu:1"])
+        distiller = build(method, strategy)
+        ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(GLOBAL_BATCH)
+        losses[method] = distiller.fit(ds, epochs=1, verbose=0).history["loss"]
+    with open(out, "w") as f:
+        json.dump(losses, f)
+
+
 def worker(out, method="kr"):
     import kr_keras
 
@@ -190,4 +212,4 @@ def worker(out, method="kr"):
 
 if __name__ == "__main__":
     mode, *args = sys.argv[1:]
-    {"mirrored": mirrored, "worker": worker}[mode](*args)
+    {"mirrored": mirrored, "sequential": sequential, "worker": worker}[mode](*args)

@@ -139,6 +139,17 @@ def test_multi_worker_two_processes_end_with_identical_students(tmp_path):
             assert np.all(np.isfinite(first[key])) and np.all(np.isfinite(second[key]))
 
 
+def test_one_mirrored_strategy_per_process_trains_distillers_one_after_another(tmp_path):
+    """A second MirroredStrategy in a process breaks a two-optimizer step
+    (tensorflow#62790); `get_strategy` hands out the same one."""
+    out = tmp_path / "losses.json"
+    finish(run_script("sequential", str(out)), timeout=240)
+    losses = json.loads(out.read_text())
+    assert all(np.isfinite(v).all() for v in losses.values()) and set(losses) == {"ce", "kdgan"}
+    assert (kr_keras.distribute.get_strategy("mirrored")
+            is kr_keras.distribute.get_strategy("mirrored"))
+
+
 def test_get_strategy_default_and_errors(monkeypatch):
     import tensorflow as tf
 
