@@ -12,7 +12,8 @@ devices, so the strategy tests run these modes in fresh interpreters:
     python tests/distribute_script.py sequential OUT.json
         `ce`, then `kdgan` (two optimizers in one step), each distiller
         under its own `get_strategy("mirrored", ...)` call on 2 logical
-        CPUs, one epoch of 2 steps each; writes their losses.
+        CPUs, one epoch of 2 steps each; writes their losses, and the
+        warnings of compiling `kdgan` under a second MirroredStrategy.
     python tests/distribute_script.py worker OUT.npz [METHOD]
         One MultiWorkerMirroredStrategy worker (cluster from TF_CONFIG):
         3 distill steps, then the student's weights to OUT.npz.
@@ -184,6 +185,12 @@ def sequential(out):
         distiller = build(method, strategy)
         ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(GLOBAL_BATCH)
         losses[method] = distiller.fit(ds, epochs=1, verbose=0).history["loss"]
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:  # a second strategy: the fix, named
+        warnings.simplefilter("always")
+        build("kdgan", tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))
+    losses["warnings"] = [str(w.message) for w in caught]
     with open(out, "w") as f:
         json.dump(losses, f)
 

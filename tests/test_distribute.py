@@ -145,7 +145,9 @@ def test_one_mirrored_strategy_per_process_trains_distillers_one_after_another(t
     out = tmp_path / "losses.json"
     finish(run_script("sequential", str(out)), timeout=240)
     losses = json.loads(out.read_text())
+    warned = losses.pop("warnings")
     assert all(np.isfinite(v).all() for v in losses.values()) and set(losses) == {"ce", "kdgan"}
+    assert any("second MirroredStrategy" in w and "get_strategy('mirrored')" in w for w in warned)
     assert (kr_keras.distribute.get_strategy("mirrored")
             is kr_keras.distribute.get_strategy("mirrored"))
 

@@ -1,7 +1,11 @@
 """Helpers every distiller shares: optimizers, model checks, the teacher's
 compute dtype."""
 
+import warnings
+import weakref
+
 import keras
+import tensorflow as tf
 
 from kr_keras.models.onednn_guard import warn_strided_pointwise
 from kr_keras.models.tap import model_io
@@ -22,6 +26,27 @@ def build_optimizer(optimizer, variables, name):
     if not optimizer.built:
         optimizer.build(variables)
     return optimizer
+
+
+_FIRST_MIRRORED = []  # a weak reference to the first MirroredStrategy a distiller compiled under
+
+
+def warn_second_mirrored_strategy(name):
+    """Warns, naming the fix, when a distiller stepping several optimizers
+    compiles under a `MirroredStrategy` other than the process' first: its
+    all-reduce then fails at `fit` with "Shape mismatch in the collective
+    instance" (tensorflow#62790)."""
+    strategy = tf.distribute.get_strategy()
+    if not isinstance(strategy, tf.distribute.MirroredStrategy):
+        return
+    if not _FIRST_MIRRORED:
+        _FIRST_MIRRORED.append(weakref.ref(strategy))
+    elif _FIRST_MIRRORED[0]() is not strategy:
+        warnings.warn(
+            f"{name} steps several optimizers under a second MirroredStrategy in this "
+            "process, whose all-reduce fails with 'Shape mismatch in the collective "
+            "instance' (tensorflow#62790). Create one strategy per process and reuse it: "
+            "kr_keras.distribute.get_strategy('mirrored') returns the same one.", stacklevel=3)
 
 
 def unwrapped(optimizer):

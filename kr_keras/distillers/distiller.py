@@ -12,6 +12,7 @@ from kr_keras.distillers.common import copy_optimizer
 from kr_keras.distillers.common import replica_scale
 from kr_keras.distillers.common import run_in_global_dtype
 from kr_keras.distillers.common import unwrapped
+from kr_keras.distillers.common import warn_second_mirrored_strategy
 from kr_keras.losses.common import epochs_of_run
 from kr_keras.models.tap import inline_nested
 from kr_keras.models.tap import tap
@@ -250,6 +251,8 @@ class Distiller(keras.Model):
             warnings.warn(f"{self.name} has no helpers trained by auxiliary_optimizer; it "
                           f"ignores auxiliary_optimizer={auxiliary_optimizer!r}.", stacklevel=2)
         optimizer = build_optimizer(optimizer, self.student_variables(), "student_optimizer")
+        if self.helper_optimizers:
+            warn_second_mirrored_strategy(self.name)
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
         # Instances are recorded as built; `used[0]` is the one made from
         # auxiliary_optimizer, whichever helper loss took it.
