@@ -39,6 +39,7 @@ from absl import app
 from absl import flags
 
 from experiments.lib import io
+from experiments.lib.stats import control_of
 from experiments.lib.stats import t_interval
 from experiments.lib.stats import verdict
 from experiments.lib.distillers import takes_knowledge_optimizer
@@ -92,7 +93,8 @@ PAPER = {"ce": [{"lr": 0.01}],
          "kr": [{"mu": 0.1, "gamma": 1.0}], "kr_dense": [{"mu": 0.1, "gamma": 1.0}],
          "kr_weights": [{"mu": 0.1, "gamma": 1.0}],
          "kr+kd": [{"mu": 0.1}]}
-BASE = {"kr": "ce", "kr_dense": "ce", "kr_weights": "ce", "kr+kd": "kd"}  # whose chosen setting a method starts from
+# KR runs start from their control's chosen setting.
+BASE = {m: control_of(m) for m in ("kr", "kr_dense", "kr_weights", "kr+kd")}
 COMPARISONS = [("kd", "ce"), ("kr", "ce"), ("kr_dense", "ce"), ("kr", "kr_dense"),
                ("kr_weights", "ce"), ("kr_weights", "kr_dense"), ("kr_weights", "kr"),
                ("kr+kd", "kd"), ("kr+kd", "ce")]

@@ -35,3 +35,16 @@ def test_verdicts_need_five_seeds_and_an_interval_excluding_zero():
     assert stats.verdict("kr", "ce", [1.0, 2.0, 3.0, 2.5, 1.5]) == "kr beats ce"
     assert stats.verdict("kr", "ce", [-1.0, -2.0, -3.0, -2.5, -1.5]) == "ce beats kr"
     assert stats.verdict("kr", "ce", [1.0, -1.0, 2.0, -2.0, 0.5]) == "no difference shown"
+
+
+def test_every_table_row_has_its_control_row():
+    from experiments.lib.tables import TABLES, control_row
+
+    for table in TABLES.values():
+        for row in table.rows:
+            if row.method in ("teacher", "ce"):
+                continue
+            control = control_row(table, row)
+            assert control is not None, (table.name, row.label)
+            assert control.method == stats.control_of(row.method)
+            assert control.student_width == row.student_width  # the same student

@@ -39,6 +39,7 @@ import keras
 from kr_keras import data
 from experiments.lib import io
 from experiments.lib.distillers import compile_distiller
+from experiments.lib.stats import control_of
 from experiments.lib.stats import t_interval
 from experiments.lib.stats import verdict
 from kr_keras.distillers import build_distiller
@@ -90,7 +91,7 @@ TEACHER_RECIPE = "sgd-momentum0.9-cosine-v1"
 # seed, which the multi-seed runs vary).
 _NOT_SETTING = ("seed", "teacher_dir", "output", "seeds_file", "verbose")
 # The paired differences the table reports: (method, control).
-PAIRS = (("kd", "ce"), ("kr", "ce"), ("kr+kd", "kd"))
+PAIRS = tuple((m, control_of(m)) for m in ("kd", "kr", "kr+kd"))
 _LABELS = {"ce": "Student alone", "kd": "Student KD", "kr": "Student KR",
            "kr+kd": "Student KR + KD"}
 _SHORT = {"ce": "CE", "kd": "KD", "kr": "KR", "kr+kd": "KR+KD"}

@@ -6,10 +6,26 @@ import math
 
 MIN_SEEDS = 5  # paired seeds before a comparison gets a verdict
 
+# A method's control: the same training without its own term. KR's prior term
+# at mu = 0 leaves the posterior method it is added to; every other method's
+# control is the student alone ("ce").
+CONTROLS = {"kr+kd": "kd", "kr+kdgan": "kdgan"}
+
 # Two-sided 95% quantiles of Student's t for 1..30 degrees of freedom.
 T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
         2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
         2.060, 2.056, 2.052, 2.048, 2.045, 2.042]
+
+
+def control_of(method):
+    """The registry name of `method`'s control.
+
+    Example:
+
+    >>> control_of("kr+kd"), control_of("kr")
+    ('kd', 'ce')
+    """
+    return CONTROLS.get(method, "ce")
 
 
 def t_interval(differences):

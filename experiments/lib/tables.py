@@ -10,8 +10,8 @@ architectures scaled to a laptop budget.
 (trained once, its weights fingerprint in every run row; runs of another
 teacher are refused), every student seed paired across rows (a seed fixes
 the student's initial weights and data order), and each row compared with
-its control, the same student without the method's term (`CONTROLS`; the
-student alone unless named), by the paired difference's mean and 95%
+its control, the same student without the method's term
+(`experiments.lib.stats.control_of`), by the paired difference's mean and 95%
 t-interval (`experiments.lib.stats`: a verdict only from 5 seeds on).
 """
 
@@ -28,13 +28,9 @@ from kr_keras import distillers
 from kr_keras.models import weights_fingerprint
 from experiments.lib import config as config_lib
 from experiments.lib import io, training
+from experiments.lib.stats import control_of
 from experiments.lib.stats import t_interval
 from experiments.lib.stats import verdict
-
-# A method's control: the same training without its own term. KR's prior
-# term at mu = 0 leaves the posterior method it is added to; every other
-# method's control is the student alone ("ce") of the same width.
-CONTROLS = {"kr+kd": "kd", "kr+kdgan": "kdgan"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -164,8 +160,8 @@ def _stats(values):
 
 
 def control_row(table, row):
-    """The row `row` is compared with (`CONTROLS`, same student width), or `None`."""
-    method = CONTROLS.get(row.method, "ce")
+    """The row `row` is compared with (its method's control, same student width), or `None`."""
+    method = control_of(row.method)
     return next((r for r in table.rows if r is not row and r.method == method
                  and r.student_width == row.student_width), None)
 
