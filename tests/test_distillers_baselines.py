@@ -357,3 +357,24 @@ def test_subclassed_models_with_feature_methods_name_the_fix(method):
     with pytest.raises(ValueError, match=f"'{method}' taps layers of the teacher.*subclassed.*"
                                          r"functional API.*\(ce, kd, dkd, kdgan\)"):
         kr_keras.build_distiller(method, teacher, student)
+
+
+@pytest.mark.parametrize("optimizer, auxiliary", [
+    ({"class_name": "SGD", "config": {"learning_rate": 0.02, "momentum": 0.9}}, "adam"),
+    ("rmsprop", {"class_name": "Adam", "config": {"learning_rate": 0.003}})])
+def test_compile_takes_identifiers_and_config_dicts_and_reloads_them(optimizer, auxiliary,
+                                                                      tmp_path):
+    distiller = build("kr")
+    distiller.compile(optimizer=optimizer, auxiliary_optimizer=auxiliary)
+    def config(optimizer):
+        return {k: v for k, v in optimizer.get_config().items() if k != "name"}
+
+    expected = {key: config(keras.optimizers.get(copy.deepcopy(value)))
+                for key, value in (("optimizer", optimizer), ("helper_0", auxiliary))}
+    x, y = data(duplicate_halves=False, batches=1)
+    distiller.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    distiller.save(tmp_path / "d.keras")
+    loaded = keras.models.load_model(tmp_path / "d.keras")
+    for key, optimizer in optimizers_of(loaded).items():
+        assert config(optimizer) == expected[key], key
+    loaded.fit(x, y, batch_size=8, epochs=1, verbose=0)  # trains on

@@ -254,11 +254,13 @@ class Distiller(keras.Model):
         if self.helper_optimizers:
             warn_second_mirrored_strategy(self.name)
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
-        # Instances are recorded as built; `used[0]` is the one made from
-        # auxiliary_optimizer, whichever helper loss took it.
-        if isinstance(config["optimizer"], keras.optimizers.Optimizer):
+        # Instances and config dicts are recorded as built (a dict would not
+        # deserialize back); `used[0]` is the one made from auxiliary_optimizer,
+        # whichever helper loss took it.
+        built = (keras.optimizers.Optimizer, dict)
+        if isinstance(config["optimizer"], built):
             config["optimizer"] = unwrapped(optimizer)
-        if isinstance(config["auxiliary_optimizer"], keras.optimizers.Optimizer):
+        if isinstance(config["auxiliary_optimizer"], built):
             config["auxiliary_optimizer"] = used[0] if used else None
         self._compile_arguments = config
 
