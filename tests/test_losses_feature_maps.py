@@ -59,6 +59,25 @@ def test_pool_to_matches_block_mean():
     np.testing.assert_allclose(pool_to(tf.constant(f), (4, 4)), np_pool(f, 4), rtol=1e-5)
 
 
+@pytest.mark.parametrize("size, new", [((16, 16), (15, 15)), ((7, 5), (3, 2)), ((9, 8), (4, 4))])
+def test_pool_to_is_adaptive_average_pooling_with_a_gradient(size, new):
+    f = np.random.default_rng(0).normal(size=(2, *size, 3)).astype("float32")
+    expected = np.zeros((2, *new, 3), np.float32)  # PyTorch's adaptive_avg_pool2d windows
+    for i in range(new[0]):
+        for j in range(new[1]):
+            h0, h1 = i * size[0] // new[0], -(-(i + 1) * size[0] // new[0])
+            w0, w1 = j * size[1] // new[1], -(-(j + 1) * size[1] // new[1])
+            expected[:, i, j] = f[:, h0:h1, w0:w1].mean(axis=(1, 2))
+    x = tf.constant(f)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        pooled = pool_to(x, new)
+        total = tf.reduce_sum(pooled)
+    np.testing.assert_allclose(pooled, expected, rtol=1e-5, atol=1e-6)
+    gradient = tape.gradient(total, x)  # "area" resizing has none
+    assert gradient is not None and np.all(np.isfinite(gradient))
+
+
 @pytest.mark.parametrize("p", [2, 4])
 def test_at_loss_matches_numpy_with_pooling(p):
     fs, ft = maps((3, 8, 8, 4), (3, 4, 4, 6))

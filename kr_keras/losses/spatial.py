@@ -4,15 +4,25 @@ Reference: RepDistiller `distiller_zoo/AT.py`, `NST.py`, `FSP.py`, which
 `adaptive_avg_pool2d` the larger map down to the smaller one's size.
 """
 
+import numpy as np
 import tensorflow as tf
 
 
-def pool_to(feature, size):
-    """Average-pools `[batch, h, w, c]` to `size = (h', w')`.
+def _pooling_matrix(size, new):
+    """`[new, size]`: output `i` averages inputs `floor(i * size / new)` to
+    `ceil((i + 1) * size / new) - 1`, as PyTorch's adaptive average pooling."""
+    matrix = np.zeros((new, size), np.float32)
+    for i in range(new):
+        start, end = i * size // new, -(-(i + 1) * size // new)
+        matrix[i, start:end] = 1.0 / (end - start)
+    return matrix
 
-    Equals PyTorch's `adaptive_avg_pool2d` when `h % h' == 0` and
-    `w % w' == 0` (non-overlapping windows, the ResNet case); other ratios
-    use `tf.image.resize(method="area")`.
+
+def pool_to(feature, size):
+    """Average-pools `[batch, h, w, c]` to `size = (h', w')`, as PyTorch's
+    `adaptive_avg_pool2d` (non-overlapping windows when `h % h' == 0` and
+    `w % w' == 0`, the ResNet case; overlapping ones otherwise, e.g. 16 -> 15
+    in NASNet). Differentiable (`tf.image.resize`'s "area" is not).
     """
     height, width = int(feature.shape[1]), int(feature.shape[2])
     new_h, new_w = int(size[0]), int(size[1])
@@ -23,7 +33,9 @@ def pool_to(feature, size):
         channels = tf.shape(feature)[3]
         x = tf.reshape(feature, [-1, new_h, fh, new_w, fw, channels])
         return tf.reduce_mean(x, axis=[2, 4])
-    return tf.image.resize(feature, (new_h, new_w), method="area")
+    rows = tf.constant(_pooling_matrix(height, new_h), feature.dtype)
+    columns = tf.constant(_pooling_matrix(width, new_w), feature.dtype)
+    return tf.einsum("ih,bhwc,jw->bijc", rows, feature, columns)
 
 
 def match_spatial(a, b):
