@@ -378,3 +378,31 @@ def test_compile_takes_identifiers_and_config_dicts_and_reloads_them(optimizer, 
     for key, optimizer in optimizers_of(loaded).items():
         assert config(optimizer) == expected[key], key
     loaded.fit(x, y, batch_size=8, epochs=1, verbose=0)  # trains on
+
+
+@pytest.mark.parametrize("method", ["kr", "kdgan"])
+def test_backup_and_restore_resumes_an_interrupted_fit_exactly(method, tmp_path):
+    """Keras' own BackupAndRestore keeps every optimizer's state (the student's
+    and the helpers'): an interrupted and resumed fit ends on the weights of an
+    uninterrupted one."""
+    x, y = data(duplicate_halves=False, batches=4)
+
+    def fit(callbacks):
+        distiller = build(method)
+        distiller.compile(optimizer=keras.optimizers.SGD(0.05, momentum=0.9))
+        distiller.fit(x, y, batch_size=8, epochs=3, shuffle=False, verbose=0, callbacks=callbacks)
+        return distiller
+
+    class Interrupt(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 1:
+                raise KeyboardInterrupt
+
+    reference = fit([])
+    with pytest.raises(KeyboardInterrupt):
+        fit([keras.callbacks.BackupAndRestore(str(tmp_path)), Interrupt()])
+    resumed = fit([keras.callbacks.BackupAndRestore(str(tmp_path))])
+    for a, b in zip(reference.get_weights(), resumed.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert [int(o.iterations) for o in resumed.helper_optimizers] == [
+        int(o.iterations) for o in reference.helper_optimizers]
