@@ -48,3 +48,30 @@ def test_every_table_row_has_its_control_row():
             assert control is not None, (table.name, row.label)
             assert control.method == stats.control_of(row.method)
             assert control.student_width == row.student_width  # the same student
+
+
+def test_table_summary_pairs_seeds_with_the_control_and_reports_failed_runs():
+    import dataclasses
+
+    from experiments.lib.tables import BUDGETS, TABLES, summarize
+
+    table = TABLES["fashion_mnist"]
+    table = dataclasses.replace(table, rows=tuple(r for r in table.rows
+                                                  if r.method in ("ce", "kr+kd", "kd")
+                                                  and r.student_width is None))
+
+    def run(row, method, seed, accuracy, status="ok"):
+        return {"row": row, "method": method, "seed": str(seed), "teacher": "t", "params": "1",
+                "last_accuracy": accuracy, "top5_accuracy": "", "status": status}
+
+    runs = [run("Student (original)", "ce", s, 0.70 + 0.01 * s) for s in range(3)]
+    runs += [run("KD", "kd", s, 0.72 + 0.02 * s) for s in range(3)]
+    runs += [run("Proposed + KD", "kr+kd", 0, 0.73), run("Proposed + KD", "kr+kd", 1, "", "n/a: nan"),
+             run("Proposed + KD", "kr+kd", 2, 0.75)]
+    summary = {s["method"]: s for s in summarize(table, BUDGETS["tiny"], runs)[0]}
+    # KR + KD against KD (not the student alone), on the seeds both finished.
+    assert summary["kr+kd"]["control"] == "KD" and summary["kr+kd"]["paired_seeds"] == 2
+    assert summary["kr+kd"]["difference"] == pytest.approx((1.0 + (-1.0)) / 2)
+    assert summary["kr+kd"]["status"] == "1 of 3 runs n/a: nan"
+    assert summary["kd"]["difference"] == pytest.approx(100 * (0.02 + 0.03 + 0.04) / 3)
+    assert summary["kd"]["verdict"] == "none (3 of 5 seeds)" and summary["kd"]["status"] == "ok"

@@ -185,8 +185,10 @@ def summarize(table, budget, runs):
         last, last_sd = _stats([r["last_accuracy"] for r in mine])
         top5, _ = _stats([r["top5_accuracy"] for r in mine])
         reported = [r["status"] for r in runs if r["row"] == row.label]
-        status = "ok" if mine else (reported[0] if reported else (
-            "not registered" if row.method not in registered else "not run"))
+        failed = [r for r in reported if r != "ok"]  # e.g. a seed stopped by the NaN guard
+        status = (f"{len(failed)} of {len(reported)} runs {failed[0]}" if failed else "ok")
+        if not reported:
+            status = "not registered" if row.method not in registered else "not run"
         control = control_row(table, row) if row.method not in ("teacher", "ce") else None
         diffs = paired_differences(runs, row, control) if control else []
         mean, low, high = t_interval(diffs) if diffs else (None, None, None)
