@@ -144,7 +144,7 @@ def test_fsp_names_the_unusable_pair_and_the_fix(apps):
 
 @pytest.mark.parametrize("name,teacher_layers,student_layers,expected", [
     ("ab", "conv1_relu", "out_relu", "its connector needs maps of equal height"),
-    ("fitnet", "conv4_block6_out", "out_relu", "its regressor needs a student map"),
+    ("fitnet", "conv3_block4_out", "out_relu", "its regressor needs a student map"),
     ("vid", "avg_pool", "out_relu", "it needs outputs of rank 4"),
     ("at", ["conv4_block6_out", "conv5_block3_out"], "out_relu", "pairs one teacher tap"),
     ("sp", "conv5_block3_out", "no_such_layer", r"has no layer\(s\) \['no_such_layer'\]"),
@@ -209,17 +209,18 @@ def _strided(sizes, name):
 
 
 def test_default_single_tap_moves_to_the_teacher_end_that_fits():
-    # The middle ends are 8x8 (teacher) and 4x4 (student): FitNet's regressor
-    # cannot map 4x4 onto 8x8, so the teacher's nearest end that fits (4x4) is taken.
-    teacher, student = _strided([16, 8, 4, 2], "t"), _strided([16, 4, 2], "s")
+    # The middle ends are 8x8 (teacher) and 2x2 (student): FitNet's regressor
+    # cannot map 2x2 onto 8x8 (smaller, not half), so the teacher's nearest end
+    # that fits (4x4, twice the student's: a transposed convolution) is taken.
+    teacher, student = _strided([16, 8, 4, 2], "t"), _strided([16, 2, 1], "s")
     assert paired_taps("FitNet", teacher, student, None, None, kind="middle") == [
-        ("t_end8", "s_end4")]
+        ("t_end8", "s_end2")]
     fitnet = kr_keras.losses.fitnet.build_losses(teacher, student, None, None, 1.0)[0]
-    assert (fitnet[0].teacher_layer_name, fitnet[0].student_layer_name) == ("t_end4", "s_end4")
+    assert (fitnet[0].teacher_layer_name, fitnet[0].student_layer_name) == ("t_end4", "s_end2")
     # Names given by the user are kept, and a pair that cannot work still says so.
     with pytest.raises(ValueError, match="FitNet cannot pair teacher layer 't_end8'.*"
                                          "teacher_layers="):
-        kr_keras.losses.fitnet.build_losses(teacher, student, "t_end8", "s_end4", 1.0)
+        kr_keras.losses.fitnet.build_losses(teacher, student, "t_end8", "s_end2", 1.0)
 
 
 def test_default_multi_pair_taps_move_to_teacher_taps_that_fit():

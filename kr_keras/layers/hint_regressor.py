@@ -3,19 +3,44 @@
 import keras
 
 
+def regressor_arguments(student_shape, teacher_shape):
+    """The `HintRegressor` arguments of RepDistiller's `ConvReg` case for a
+    student and a teacher map shape (`[batch, h, w, c]`), or `None` when no
+    case applies (a student map smaller than the teacher's, but not half).
+
+    Example:
+
+    >>> regressor_arguments((None, 10, 10, 4), (None, 8, 8, 6))
+    {'kernel_size': (3, 3)}
+    """
+    (s_h, s_w), (t_h, t_w) = ((int(d) for d in shape[1:3])
+                              for shape in (student_shape, teacher_shape))
+    if (s_h, s_w) == (2 * t_h, 2 * t_w):
+        return {"kernel_size": 3, "strides": 2}
+    if (2 * s_h, 2 * s_w) == (t_h, t_w):
+        return {"kernel_size": 4, "strides": 2, "transpose": True}
+    if s_h >= t_h and s_w >= t_w:
+        kernel = (1 + s_h - t_h, 1 + s_w - t_w)
+        return {"kernel_size": 1 if kernel == (1, 1) else kernel}
+    return None
+
+
 @keras.saving.register_keras_serializable(package="kr_keras")
 class HintRegressor(keras.layers.Layer):
     """Convolution + batch norm + ReLU from the guided layer to the hint.
 
-    RepDistiller's `ConvReg`, channels-last: a 1x1 convolution where the
-    student map has the teacher map's height and width, a 3x3 stride-2
-    convolution ("same" padding) where it is twice as large; the output has
-    the teacher map's channels. `for_shapes` picks these from the two shapes.
+    RepDistiller's `ConvReg`, channels-last, its four cases: a 3x3 stride-2
+    convolution ("same" padding) where the student map is twice the
+    teacher's height, a 4x4 stride-2 transposed convolution where it is half
+    of it, else (student at least as large) a "valid" convolution of kernel
+    `(1 + s_h - t_h, 1 + s_w - t_w)`: 1x1 for equal sizes. The output has
+    the teacher map's channels. `for_shapes` picks the case from the shapes.
 
     Args:
         filters: Output channels (the teacher hint's).
-        kernel_size: 1 or 3.
-        strides: 1 or 2.
+        kernel_size: An int or `(height, width)`; 4 with `transpose`.
+        strides: 1, or 2 (a 3x3 "same" or a transposed convolution).
+        transpose: Use the transposed convolution (half-size student maps).
         momentum: Batch-norm momentum (0.9: usable moving statistics after a
             few hundred steps, unlike Keras' 0.99).
         **kwargs: Base layer keyword arguments.
@@ -25,7 +50,7 @@ class HintRegressor(keras.layers.Layer):
         training: Python bool, batch-norm mode.
 
     Returns:
-        `[batch, h / strides, w / strides, filters]`.
+        `[batch, t_h, t_w, filters]`, the teacher map's shape.
 
     Example:
 
@@ -37,24 +62,26 @@ class HintRegressor(keras.layers.Layer):
     (paper ref. [26]); RepDistiller `models/util.py` (`ConvReg`).
     """
 
-    def __init__(self, filters, kernel_size=1, strides=1, momentum=0.9, **kwargs):
+    def __init__(self, filters, kernel_size=1, strides=1, transpose=False, momentum=0.9,
+                 **kwargs):
         if int(filters) < 1:
             raise ValueError(f"`filters` must be >= 1. Received: filters={filters}")
-        if kernel_size not in (1, 3) or strides not in (1, 2):
+        kernel = (kernel_size,) * 2 if isinstance(kernel_size, int) else tuple(kernel_size)
+        if strides not in (1, 2) or min(kernel) < 1 or (strides == 2) != (
+                kernel == ((4, 4) if transpose else (3, 3))) or (transpose and strides != 2):
             raise ValueError(
-                "Use kernel_size 1 or 3 and strides 1 or 2 (or build with "
-                "HintRegressor.for_shapes). Received: "
-                f"kernel_size={kernel_size}, strides={strides}"
-            )
+                "Use strides 1 with any kernel, strides 2 with kernel 3, or a transposed "
+                "kernel 4 with strides 2 (HintRegressor.for_shapes picks them). Received: "
+                f"kernel_size={kernel_size}, strides={strides}, transpose={transpose}")
         super().__init__(**kwargs)
         self.filters = int(filters)
-        self.kernel_size = int(kernel_size)
+        self.kernel_size = kernel_size if isinstance(kernel_size, int) else list(kernel)
         self.strides = int(strides)
+        self.transpose = bool(transpose)
         self.momentum = float(momentum)
-        self.conv = keras.layers.Conv2D(
-            self.filters, self.kernel_size, strides=self.strides,
-            padding="same", name="conv",
-        )
+        conv = keras.layers.Conv2DTranspose if transpose else keras.layers.Conv2D
+        self.conv = conv(self.filters, kernel, strides=self.strides,
+                         padding="same" if self.strides == 2 else "valid", name="conv")
         self.batch_norm = keras.layers.BatchNormalization(
             momentum=self.momentum, name="batch_norm"
         )
@@ -62,19 +89,15 @@ class HintRegressor(keras.layers.Layer):
     @classmethod
     def for_shapes(cls, student_shape, teacher_shape, **kwargs):
         """The regressor mapping `student_shape` to `teacher_shape`, built."""
-        s_h, t_h = int(student_shape[1]), int(teacher_shape[1])
-        if s_h == t_h:
-            kernel_size, strides = 1, 1
-        elif s_h == 2 * t_h:
-            kernel_size, strides = 3, 2
-        else:
+        arguments = regressor_arguments(student_shape, teacher_shape)
+        if arguments is None:
             raise ValueError(
-                "The FitNet guided (student) map must have the hint's height "
-                "or twice it; tap another pair of layers. Received: "
+                "The FitNet guided (student) map must be at least the hint's size or half "
+                "of it; tap another pair of layers. Received: "
                 f"student_shape={tuple(student_shape)}, "
                 f"teacher_shape={tuple(teacher_shape)}"
             )
-        layer = cls(int(teacher_shape[-1]), kernel_size, strides, **kwargs)
+        layer = cls(int(teacher_shape[-1]), **arguments, **kwargs)
         layer.build(tuple(student_shape))
         return layer
 
@@ -94,6 +117,7 @@ class HintRegressor(keras.layers.Layer):
             "filters": self.filters,
             "kernel_size": self.kernel_size,
             "strides": self.strides,
+            "transpose": self.transpose,
             "momentum": self.momentum,
         }
         base_config = super().get_config()

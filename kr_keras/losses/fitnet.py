@@ -6,7 +6,7 @@ Hints for Thin Deep Nets", ICLR 2015 (paper ref. [26]); RepDistiller
 Defaults: RepDistiller's single-stage CIFAR run (`-a 0 -b 100`,
 `--hint_layer 2`): `CE + 100 * fitnet_loss`, hint and guided layers at the
 end of the middle stage (`kr_keras.models.tap.feature_taps(model, "middle")`;
-the student map needs the hint's height or twice it). Romero et al.'s original is two-stage (hint
+the student map needs at least the hint's size, or half of it). Romero et al.'s original is two-stage (hint
 pre-training, then KD); not done here.
 """
 
@@ -14,6 +14,7 @@ import keras
 import tensorflow as tf
 
 from kr_keras.layers.hint_regressor import HintRegressor
+from kr_keras.layers.hint_regressor import regressor_arguments
 from kr_keras.losses.common import paired_losses
 from kr_keras.losses.common import HelperLoss
 from kr_keras.losses.common import scale_for_replicas
@@ -92,8 +93,8 @@ class FitNetDistillation(HelperLoss):
 
 
 def _check(t_shape, s_shape):
-    if int(s_shape[1]) not in (int(t_shape[1]), 2 * int(t_shape[1])):
-        return "its regressor needs a student map of the hint's height or twice it"
+    if regressor_arguments(s_shape, t_shape) is None:  # RepDistiller's ConvReg cases
+        return "its regressor needs a student map at least the hint's size, or half of it"
     return None
 
 
