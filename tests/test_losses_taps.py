@@ -143,7 +143,7 @@ def test_fsp_names_the_unusable_pair_and_the_fix(apps):
 
 
 @pytest.mark.parametrize("name,teacher_layers,student_layers,expected", [
-    ("ab", "conv1_relu", "out_relu", "its connector needs maps of equal height"),
+    ("ab", "conv1_relu", "out_relu", "its connector needs a student map at least"),
     ("fitnet", "conv3_block4_out", "out_relu", "its regressor needs a student map"),
     ("vid", "avg_pool", "out_relu", "it needs outputs of rank 4"),
     ("at", ["conv4_block6_out", "conv5_block3_out"], "out_relu", "pairs one teacher tap"),
@@ -224,15 +224,22 @@ def test_default_single_tap_moves_to_the_teacher_end_that_fits():
 
 
 def test_default_multi_pair_taps_move_to_teacher_taps_that_fit():
-    # Deepest-first pairing gives AB (t 4x4, s 16x16) and (t 2x2, s 8x8): its connector
-    # bridges a factor 2 at most, so each student map takes the nearest teacher map that fits.
+    # Deepest-first pairing gives (t 4x4, s 16x16) and (t 2x2, s 8x8); a method that
+    # needs equal sizes takes, for each student map, the nearest teacher map that fits.
     teacher, student = _strided([16, 8, 4, 2], "t"), _strided([16, 8], "s")
-    abs_ = kr_keras.losses.ab.build_losses(teacher, student, None, None, 1.0, None, 1.0)[0]
-    assert [(l.teacher_layer_name, l.student_layer_name) for l in abs_] == [
-        ("t_end8", "s_end16"), ("t_end4", "s_end8")]
-    # Pairs that fit keep the deepest-first rule.
+
+    def equal_sizes(t_shape, s_shape):
+        return None if t_shape[1] == s_shape[1] else "it needs maps of one size"
+
+    assert paired_taps("X", teacher, student, None, None, check=equal_sizes) == [
+        ("t_end16", "s_end16"), ("t_end8", "s_end8")]
+    # Pairs that fit keep the deepest-first rule: AT, and AB, whose connector
+    # (RepDistiller's ConvReg) maps a larger student map onto the teacher's.
     assert paired_taps("AT", teacher, student, None, None) == [("t_end4", "s_end16"),
                                                                ("t_end2", "s_end8")]
+    abs_ = kr_keras.losses.ab.build_losses(teacher, student, None, None, 1.0, None, 1.0)[0]
+    assert [(l.teacher_layer_name, l.student_layer_name) for l in abs_] == [
+        ("t_end4", "s_end16"), ("t_end2", "s_end8")]
 
 
 @pytest.mark.parametrize("method", ["kr", "at", "fitnet"])

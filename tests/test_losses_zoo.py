@@ -241,8 +241,10 @@ def test_ab_matches_reference_with_connector(pair):
     assert float(losses.ab_loss(np.array([[2.0, -2.0]]), np.array([[1.0, -1.0]]))) == 0.0
 
 
+# RepDistiller's Connector is its ConvReg: a student map twice, half, or at least the teacher's.
 @pytest.mark.parametrize("t_h,s_h,usable", [(8, 8, True), (8, 16, True), (8, 4, True),
-                                             (7, 3, False), (7, 4, False), (8, 5, False)])
+                                             (7, 3, False), (7, 4, False), (8, 5, False),
+                                             (35, 38, True), (3, 7, True)])
 def test_ab_accepts_the_pairs_its_connector_can_bridge(t_h, s_h, usable):
     problem = ab._check((None, t_h, t_h, 8), (None, s_h, s_h, 4))
     assert (problem is None) == usable
@@ -250,7 +252,7 @@ def test_ab_accepts_the_pairs_its_connector_can_bridge(t_h, s_h, usable):
         out = ab._connector((None, s_h, s_h, 4), (None, t_h, t_h, 8))(np.zeros([1, s_h, s_h, 4]))
         assert tuple(out.shape) == (1, t_h, t_h, 8)
     else:
-        with pytest.raises(ValueError, match="factor 2 apart"):
+        with pytest.raises(ValueError, match="at least the teacher's size, or half of it"):
             ab._connector((None, s_h, s_h, 4), (None, t_h, t_h, 8))
 
 

@@ -18,6 +18,7 @@ epochs on AB alone (connectors and student), then the cross-entropy alone
 import keras
 import tensorflow as tf
 
+from kr_keras.layers.hint_regressor import regressor_arguments
 from kr_keras.losses.common import HelperLoss
 from kr_keras.losses.common import loss_alone_stage
 from kr_keras.losses.common import paired_taps
@@ -53,28 +54,28 @@ def ab_loss(source, target, margin=1.0):
 
 
 def _check(t_shape, s_shape):
-    # The heights `_connector` can bridge (an odd teacher height has no half).
-    s_h, t_h = int(s_shape[1]), int(t_shape[1])
-    if s_h not in (t_h, 2 * t_h) and 2 * s_h != t_h:
-        return "its connector needs maps of equal height or a factor 2 apart"
+    if regressor_arguments(s_shape, t_shape) is None:  # what `_connector` can bridge
+        return "its connector needs a student map at least the teacher's size, or half of it"
     return None
 
 
 def _connector(s_shape, t_shape):
-    s_h, t_h, channels = int(s_shape[1]), int(t_shape[1]), int(t_shape[-1])
-    if (s_h, int(s_shape[-1])) == (t_h, channels):
+    """RepDistiller's `Connector`: identity for equal shapes, else its
+    `ConvReg` without the ReLU (the convolution `HintRegressor.for_shapes`
+    picks, then batch norm)."""
+    if tuple(s_shape[1:]) == tuple(t_shape[1:]):
         return keras.layers.Identity(name="connector")
-    if s_h == t_h:
-        conv = keras.layers.Conv2D(channels, 1)
-    elif s_h == 2 * t_h:
-        conv = keras.layers.Conv2D(channels, 3, strides=2, padding="same")
-    elif 2 * s_h == t_h:
-        conv = keras.layers.Conv2DTranspose(channels, 4, strides=2, padding="same")
-    else:
+    arguments = regressor_arguments(s_shape, t_shape)
+    if arguments is None:
         raise ValueError(
-            "AB connects maps of equal height or a factor 2 apart; tap another "
-            f"pair. Received: student_shape={tuple(s_shape)}, "
+            "AB connects a student map at least the teacher's size, or half of it; tap "
+            f"another pair. Received: student_shape={tuple(s_shape)}, "
             f"teacher_shape={tuple(t_shape)}")
+    kernel, strides = arguments["kernel_size"], arguments.get("strides", 1)
+    conv = (keras.layers.Conv2DTranspose(int(t_shape[-1]), kernel, strides=2, padding="same")
+            if arguments.get("transpose") else
+            keras.layers.Conv2D(int(t_shape[-1]), kernel, strides=strides,
+                                padding="same" if strides == 2 else "valid"))
     norm = keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5)
     return keras.Sequential([conv, norm], name="connector")
 
