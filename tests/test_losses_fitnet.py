@@ -25,6 +25,7 @@ def test_fitnet_loss_is_mse_and_checks_shapes():
     ((None, 8, 8, 4), (None, 4, 4, 6), 3, 2, False),
     ((None, 4, 4, 4), (None, 8, 8, 6), 4, 2, True),
     ((None, 10, 9, 4), (None, 8, 8, 6), [3, 2], 1, False),
+    ((None, 10, 10, 4), (None, 8, 8, 6), [3, 3], 1, False),
     ((None, 8, 8, 4), (None, 3, 3, 6), [6, 6], 1, False),
 ])
 def test_regressor_maps_student_to_hint_shape(s_shape, t_shape, kernel, strides, transpose):

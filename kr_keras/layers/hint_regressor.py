@@ -25,6 +25,23 @@ def regressor_arguments(student_shape, teacher_shape):
     return None
 
 
+def regressor_conv(filters, kernel_size=1, strides=1, transpose=False, **kwargs):
+    """The convolution of one `ConvReg` case (`regressor_arguments`): any
+    kernel at stride 1 ("valid"), 3x3 at stride 2 ("same"), or a 4x4
+    transposed convolution at stride 2 ("same")."""
+    kernel = (kernel_size,) * 2 if isinstance(kernel_size, int) else tuple(kernel_size)
+    usable = (strides == 2 and kernel == (4, 4)) if transpose else (
+        min(kernel) >= 1 and (strides == 1 or (strides == 2 and kernel == (3, 3))))
+    if not usable:
+        raise ValueError(
+            "Use strides 1 with any kernel, strides 2 with kernel 3, or a transposed "
+            "kernel 4 with strides 2 (HintRegressor.for_shapes picks them). Received: "
+            f"kernel_size={kernel_size}, strides={strides}, transpose={transpose}")
+    conv = keras.layers.Conv2DTranspose if transpose else keras.layers.Conv2D
+    return conv(int(filters), kernel, strides=strides,
+                padding="same" if strides == 2 else "valid", **kwargs)
+
+
 @keras.saving.register_keras_serializable(package="kr_keras")
 class HintRegressor(keras.layers.Layer):
     """Convolution + batch norm + ReLU from the guided layer to the hint.
@@ -66,22 +83,14 @@ class HintRegressor(keras.layers.Layer):
                  **kwargs):
         if int(filters) < 1:
             raise ValueError(f"`filters` must be >= 1. Received: filters={filters}")
-        kernel = (kernel_size,) * 2 if isinstance(kernel_size, int) else tuple(kernel_size)
-        if strides not in (1, 2) or min(kernel) < 1 or (strides == 2) != (
-                kernel == ((4, 4) if transpose else (3, 3))) or (transpose and strides != 2):
-            raise ValueError(
-                "Use strides 1 with any kernel, strides 2 with kernel 3, or a transposed "
-                "kernel 4 with strides 2 (HintRegressor.for_shapes picks them). Received: "
-                f"kernel_size={kernel_size}, strides={strides}, transpose={transpose}")
+        conv = regressor_conv(filters, kernel_size, strides, transpose, name="conv")
         super().__init__(**kwargs)
         self.filters = int(filters)
-        self.kernel_size = kernel_size if isinstance(kernel_size, int) else list(kernel)
+        self.kernel_size = kernel_size if isinstance(kernel_size, int) else list(kernel_size)
         self.strides = int(strides)
         self.transpose = bool(transpose)
         self.momentum = float(momentum)
-        conv = keras.layers.Conv2DTranspose if transpose else keras.layers.Conv2D
-        self.conv = conv(self.filters, kernel, strides=self.strides,
-                         padding="same" if self.strides == 2 else "valid", name="conv")
+        self.conv = conv
         self.batch_norm = keras.layers.BatchNormalization(
             momentum=self.momentum, name="batch_norm"
         )

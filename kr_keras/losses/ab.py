@@ -19,6 +19,7 @@ import keras
 import tensorflow as tf
 
 from kr_keras.layers.hint_regressor import regressor_arguments
+from kr_keras.layers.hint_regressor import regressor_conv
 from kr_keras.losses.common import HelperLoss
 from kr_keras.losses.common import loss_alone_stage
 from kr_keras.losses.common import paired_taps
@@ -71,11 +72,7 @@ def _connector(s_shape, t_shape):
             "AB connects a student map at least the teacher's size, or half of it; tap "
             f"another pair. Received: student_shape={tuple(s_shape)}, "
             f"teacher_shape={tuple(t_shape)}")
-    kernel, strides = arguments["kernel_size"], arguments.get("strides", 1)
-    conv = (keras.layers.Conv2DTranspose(int(t_shape[-1]), kernel, strides=2, padding="same")
-            if arguments.get("transpose") else
-            keras.layers.Conv2D(int(t_shape[-1]), kernel, strides=strides,
-                                padding="same" if strides == 2 else "valid"))
+    conv = regressor_conv(int(t_shape[-1]), **arguments)
     norm = keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5)
     return keras.Sequential([conv, norm], name="connector")
 
