@@ -311,18 +311,19 @@ def reproduce(table_name, seeds=5, budget_name="small", results_dir="results",
         write_report()
 
     log(f"{table.name}: {budget.note}")
-    teacher_row = next((r for r in table.rows if r.method == "teacher"), None)
-    if not any(r["method"] == "teacher" for r in runs):
+    trained = not any(r["method"] == "teacher" for r in runs)
+    if trained:
         start = time.time()
         result = training.train_teacher(config_lib.TeacherConfig(
             dataset=table.dataset, depth=table.teacher_depth, epochs=budget.teacher_epochs,
             batch_size=budget.batch_size, seed=0, train_take=budget.train_take,
             eval_take=budget.eval_take, steps_per_epoch=steps_cap, output=teacher_path),
             verbose=verbose)
-        fingerprint = weights_fingerprint(io.load_model(teacher_path))[:16]
+    fingerprint = weights_fingerprint(io.load_model(teacher_path))[:16]
+    if trained:
+        teacher_row = next((r for r in table.rows if r.method == "teacher"), None)
         record({"table": table.name, "row": teacher_row.label if teacher_row else "Teacher",
                 "method": "teacher", "seed": "0", "teacher": fingerprint}, result, start)
-    fingerprint = weights_fingerprint(io.load_model(teacher_path))[:16]
     other = sorted({r.get("teacher") or "none" for r in runs} - {fingerprint})
     if other:
         raise ValueError(f"{runs_path} holds runs of another teacher ({other}) than "
