@@ -93,6 +93,18 @@ def test_knowledge_lr_reaches_kr_aggregators_alone():
             assert rate(distiller.helper_optimizers[1]) == 0.01
 
 
+def test_ft_paraphraser_trains_at_the_reference_rate_unless_told():
+    """RepDistiller pre-trains FT's paraphraser at lr 0.01 (momentum 0.9)
+    whatever the student's rate; `auxiliary_optimizer` overrides it."""
+    distiller = build("ft")
+    distiller.compile(optimizer=sgd(0.05))
+    helper = distiller.auxiliary_optimizer
+    assert float(helper.learning_rate) == pytest.approx(0.01)
+    assert float(helper.momentum) == pytest.approx(0.9)
+    distiller.compile(optimizer=sgd(0.05), auxiliary_optimizer=sgd(0.2))
+    assert float(distiller.auxiliary_optimizer.learning_rate) == pytest.approx(0.2)
+
+
 def test_kr_compile_keeps_keras_positional_order_and_aliases():
     distiller = build("kr")
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, name="ce")

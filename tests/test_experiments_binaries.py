@@ -99,6 +99,8 @@ def test_reproduce_trains_over_committed_runs_and_resumes_with_flag():
     assert "Teacher seed 0:" in result.stdout and "Proposed seed 1:" in result.stdout
     md = open(os.path.join(results, "fashion_mnist.md")).read()
     assert "| Teacher |" in md and "`kr`" in md and "small budget" in md
+    # --methods picks the rows to run; the report keeps the table's other rows.
+    assert "| FitNet | `fitnet` |" in md and "| not run |" in md
     with open(os.path.join(results, "fashion_mnist.runs.csv")) as f:
         done = list(csv.DictReader(f))
     # One teacher, trained once; every student row records its fingerprint.

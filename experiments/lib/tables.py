@@ -264,7 +264,8 @@ def reproduce(table_name, seeds=5, budget_name="small", results_dir="results",
             `student_depth`, `student_width`, `group_size`), for toy runs.
         verbose: Passed to `fit`.
         log: Progress printer.
-        methods: Run only the rows of these methods (`"teacher"` included).
+        methods: Run only the rows of these methods (`"teacher"` included);
+            the report still lists every row of the table.
         resume: Skip the runs already in `<results_dir>/<table>.runs.csv`.
 
     Returns:
@@ -279,8 +280,6 @@ def reproduce(table_name, seeds=5, budget_name="small", results_dir="results",
     arch = {k: overrides.pop(k) for k in ("teacher_depth", "student_depth", "student_width", "group_size")
             if k in overrides}
     table = dataclasses.replace(table, **arch)
-    if methods:
-        table = dataclasses.replace(table, rows=tuple(r for r in table.rows if r.method in methods))
     steps_cap = overrides.pop("steps_per_epoch", None)
     budget = dataclasses.replace(budget, **overrides)
     runs_path = os.path.join(results_dir, f"{table.name}.runs.csv")
@@ -333,7 +332,7 @@ def reproduce(table_name, seeds=5, budget_name="small", results_dir="results",
         for row in table.rows:
             if (row.label, str(seed)) in done or row.method == "teacher":
                 continue
-            if row.method not in registered:
+            if row.method not in registered or (methods and row.method not in methods):
                 continue
             start = time.time()
             run = {"table": table.name, "row": row.label, "method": row.method,
