@@ -32,8 +32,10 @@ def atomic_path(path, suffix=""):
 
     Example:
 
-    >>> with atomic_path("out.keras", suffix=".keras") as tmp:
-    ...     model.save(tmp)
+    ```python
+    with atomic_path("out.keras", suffix=".keras") as tmp:
+        model.save(tmp)
+    ```
     """
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))

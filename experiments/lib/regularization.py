@@ -87,8 +87,7 @@ def train_with_parameter_penalty(model, dataset, penalty="srp", steps=100, learn
             values = [tf.convert_to_tensor(v) for v in trainable]
             for i, tau in taus.items():
                 values[i] = sparse_recode(values[i], values[i], tf.convert_to_tensor(tau),
-                                          boost=boost, floor=floor,
-                                          target_inactive=target_inactive)
+                                          boost=boost, floor=floor)
             logits, updates = model.stateless_call(
                 values, [tf.convert_to_tensor(v) for v in non_trainable], x, training=True)
             loss = cross_entropy(y, logits)

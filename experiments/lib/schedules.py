@@ -32,7 +32,7 @@ class StaircasePolynomialDecay(keras.optimizers.schedules.LearningRateSchedule):
     Example:
 
     >>> lr = StaircasePolynomialDecay(0.1, decay_steps=10, total_steps=100)
-    >>> float(lr(15))   # 0.1 * (1 - 10 / 100)
+    >>> round(float(lr(15)), 6)   # 0.1 * (1 - 10 / 100)
     0.09
     """
 
@@ -86,8 +86,10 @@ class Schedule:
 
     Example:
 
-    >>> Schedule(0.1, "step", boundaries=(30000, 48000),
-    ...          factors=(0.1, 0.01)).build(total_steps=64000, steps_per_epoch=390)
+    >>> lr = Schedule(0.1, "step", boundaries=(30000, 48000),
+    ...               factors=(0.1, 0.01)).build(total_steps=64000, steps_per_epoch=390)
+    >>> [round(float(lr(step)), 6) for step in (0, 30001, 48001)]
+    [0.1, 0.01, 0.001]
     """
 
     initial: float

@@ -14,31 +14,21 @@ tracker, free of the residuals' scale and of the student's optimizer.
 import tensorflow as tf
 
 
-def sparse_recode(x, residual, tau, boost=2.0, floor=0.0, target_inactive=0.5):
+def sparse_recode(x, residual, tau, boost=2.0, floor=0.0):
     """Identity on `x` whose gradient is recoded by `|residual| > tau`.
 
-    Forward: `y = x`.
-    Backward:
-      * `dL/dx = dL/dy * where(|residual| > tau, boost, floor)`;
-      * `dL/dtau = fraction_inactive - target_inactive`, where
-        `fraction_inactive = mean(|residual| <= tau)`. Gradient descent on
-        `tau` therefore makes it track the `target_inactive` quantile of
-        `|residual|` (a quantile tracker): it follows the residuals down as
-        the student learns, coarse knowledge first and finer later;
-      * no gradient to `residual`.
-
-    The mask and the statistics are computed in float32 so that the op is
-    safe under mixed precision; the recoded gradient keeps `dy`'s dtype.
+    Forward: `y = x`. Backward: `dL/dx = dL/dy * where(|residual| > tau,
+    boost, floor)`, no gradient to `residual` or `tau` (`track_threshold`
+    moves `tau`). The mask is computed in float32, so the op is safe under
+    mixed precision; the recoded gradient keeps `dy`'s dtype.
 
     Args:
         x: Tensor to pass through.
         residual: Tensor broadcastable to `x` that decides which entries are
             dominant (in KR's prior term, `student_features - knowledge`).
-        tau: Scalar threshold tensor (read it from a variable with
-            `tf.convert_to_tensor(variable)` so the gradient reaches it).
+        tau: Scalar threshold.
         boost: Gradient multiplier for dominant entries (`|r| > tau`).
         floor: Gradient multiplier for inactive entries (`|r| <= tau`).
-        target_inactive: Fraction of entries `tau` should keep inactive.
 
     Returns:
         A tensor equal to `x`.
@@ -46,45 +36,22 @@ def sparse_recode(x, residual, tau, boost=2.0, floor=0.0, target_inactive=0.5):
     Example:
 
     >>> x = tf.constant([1.0, -2.0, 0.1])
-    >>> tau = tf.constant(0.5)
     >>> with tf.GradientTape() as tape:
     ...     tape.watch(x)
-    ...     y = sparse_recode(x, x, tau, boost=2.0, floor=0.0)
-    ...     loss = tf.reduce_sum(y)
+    ...     loss = tf.reduce_sum(sparse_recode(x, x, tf.constant(0.5)))
     >>> tape.gradient(loss, x).numpy()
     array([2., 2., 0.], dtype=float32)
     """
-    boost = float(boost)
-    floor = float(floor)
-    target_inactive = float(target_inactive)
-    residual = tf.stop_gradient(tf.cast(residual, tf.float32))
-
-    @tf.custom_gradient
-    def _recode(x, tau):
-        tau32 = tf.cast(tau, tf.float32)
-        active = tf.abs(residual) > tau32
-        fraction_inactive = 1.0 - tf.reduce_mean(tf.cast(active, tf.float32))
-
-        def grad(dy):
-            # `residual` broadcasts to `x`, so `dx` has `x`'s shape.
-            dx = recode_gradient(dy, active, boost, floor)
-            dtau = tf.cast(
-                tf.fill(tf.shape(tau), fraction_inactive - target_inactive),
-                tau.dtype,
-            )
-            return dx, dtau
-
-        return tf.identity(x), grad
-
-    return _recode(x, tau)
+    active = tf.abs(tf.cast(residual, tf.float32)) > tf.cast(tau, tf.float32)
+    return recode_by_mask(x, active, boost, floor)
 
 
 def recode_by_mask(x, active, boost=2.0, floor=0.0):
     """Identity on `x` whose gradient is `dy * where(active, boost, floor)`.
 
-    The recoding of `sparse_recode` with the mask `|residual| > tau`
-    already computed (by `kr_keras.layers.SparseRecoding`, which also needs
-    it for its threshold rule), and no gradient to any threshold.
+    `sparse_recode` with the mask `|residual| > tau` already computed (by
+    `kr_keras.layers.SparseRecoding`, which also needs it for its threshold
+    rule).
 
     Args:
         x: Tensor to pass through.
