@@ -271,3 +271,41 @@ def test_nested_backbones_train_as_the_flat_models(method):
     assert any(not np.array_equal(a, b) for a, b in zip(start, nested))  # it trained
     for a, b in zip(plain, nested):
         np.testing.assert_array_equal(a, b)
+
+
+def _any_size_net(name, widths):
+    """A functional net on `keras.Input((None, None, 3))`: maps of unknown size."""
+    inputs = keras.Input((None, None, 3))
+    x = inputs
+    for i, width in enumerate(widths):
+        x = keras.layers.Conv2D(width, 3, strides=2, padding="same", activation="relu",
+                                name=f"{name}_stage{i}")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    return keras.Model(inputs, keras.layers.Dense(10)(x), name=name)
+
+
+@pytest.mark.parametrize("name", ["kr", "fitnet", "ab"])
+def test_methods_sizing_helpers_name_the_fix_for_maps_of_unknown_size(name, batch):
+    """KR's aggregators, FitNet's regressor and AB's connector are sized from
+    the maps' height and width; on a model of unknown input size the error
+    gives the rebuild, and the rebuilt models train."""
+    teacher, student = _any_size_net("teacher", (8, 16)), _any_size_net("student", (4, 8))
+    with pytest.raises(ValueError, match=r"needs the height and width .*clone_model"):
+        kr_keras.build_distiller(name, teacher, student)
+    fixed = []
+    for model in (teacher, student):  # the error's recipe
+        rebuilt = keras.models.clone_model(model, input_tensors=keras.Input((32, 32, 3)))
+        rebuilt.set_weights(model.get_weights())
+        fixed.append(rebuilt)
+    distiller = kr_keras.build_distiller(name, *fixed)
+    distiller.compile(optimizer="sgd", run_eagerly=True)
+    assert np.isfinite(distiller.train_on_batch(*batch, return_dict=True)["loss"])
+
+
+@pytest.mark.parametrize("name", ["at", "vid", "crd"])
+def test_methods_on_channels_alone_train_on_maps_of_unknown_size(name, batch):
+    teacher, student = _any_size_net("teacher", (8, 16)), _any_size_net("student", (4, 8))
+    hparams = {"n_data": 8, "nce_k": 4} if name == "crd" else {}
+    distiller = kr_keras.build_distiller(name, teacher, student, **hparams)
+    distiller.compile(optimizer="sgd", run_eagerly=True)
+    assert np.isfinite(distiller.train_on_batch(*batch, return_dict=True)["loss"])

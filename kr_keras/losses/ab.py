@@ -128,7 +128,7 @@ def build_losses(teacher, student, teacher_layers, student_layers, margin, ab_st
     """One `ActivationBoundaries` per tapped pair (default: the pre-activation
     stage ends); weight 0 after the AB stage when `ab_stage_epochs` is set."""
     pairs = paired_taps("AB", teacher, student, teacher_layers, student_layers,
-                        kind="preactivation", check=_check)
+                        kind="preactivation", check=_check, sized=True)
     n = len(pairs)
     losses = [ActivationBoundaries(t, s, margin, 2.0**(i - n + 1) * 3 / 1000)
               for i, (t, s) in enumerate(pairs)]

@@ -95,7 +95,7 @@ def tap_names(layers):
 
 
 def paired_taps(method, teacher, student, teacher_layers, student_layers, kind="stages",
-                rank=4, check=None):
+                rank=4, check=None, sized=False):
     """`[(teacher layer, student layer), ...]`: the taps of every feature method.
 
     A `None` side gets `kr_keras.models.tap.feature_taps(model, kind)`;
@@ -115,6 +115,8 @@ def paired_taps(method, teacher, student, teacher_layers, student_layers, kind="
         kind: The default's kind (`feature_taps`).
         rank: Required rank of the tapped outputs (`None`: any).
         check: Optional `check(teacher_shape, student_shape)`.
+        sized: Whether the method needs the maps' height and width
+            (`require_known_sizes`).
 
     Raises:
         ValueError: naming the method, the layers, their shapes and the fix.
@@ -139,6 +141,8 @@ def paired_taps(method, teacher, student, teacher_layers, student_layers, kind="
         if missing:
             raise ValueError(f"{method}: the {role} '{model.name}' has no layer(s) {missing}. "
                              f"{fix}")
+        if sized:
+            require_known_sizes(method, model, role, layers)
     def problem_of(t, s):
         shapes = [tuple(m.get_layer(n).output.shape) for m, n in ((teacher, t), (student, s))]
         return shapes, (f"it needs outputs of rank {rank}"
@@ -160,6 +164,21 @@ def paired_taps(method, teacher, student, teacher_layers, student_layers, kind="
                              f"{shapes[0]}) with student layer '{s}' (output shape "
                              f"{shapes[1]}): {problem}. {fix}")
     return list(zip(*names))
+
+
+def require_known_sizes(method, model, role, names):
+    """Raises a ValueError naming the fix when a tapped 4D map of `model`
+    has an unknown height or width (a model built on `keras.Input((None,
+    None, C))`): `method` sizes its helpers from them."""
+    for name in names:
+        shape = tuple(model.get_layer(name).output.shape)
+        if len(shape) == 4 and None in shape[1:3]:
+            raise ValueError(
+                f"{method} needs the height and width of the {role}'s map '{name}', but its "
+                f"output shape is {shape}. Rebuild the {role} on your training images' shape: "
+                f"`fixed = keras.models.clone_model({role}, input_tensors=keras.Input((H, W, "
+                f"C)))`, then `fixed.set_weights({role}.get_weights())`. Received: {role} "
+                f"'{model.name}' with input shape {tuple(model.inputs[0].shape)}")
 
 
 def paired_losses(make, weight, method, teacher, student, teacher_layers, student_layers,

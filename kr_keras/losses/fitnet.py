@@ -104,4 +104,4 @@ def build_losses(teacher, student, teacher_layers, student_layers,
     the end of each network's middle stage."""
     return paired_losses(FitNetDistillation, distillation_loss_weight, "FitNet", teacher,
                          student, teacher_layers, student_layers, kind="middle",
-                         check=_check)
+                         check=_check, sized=True)

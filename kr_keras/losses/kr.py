@@ -12,6 +12,7 @@ import tensorflow as tf
 from kr_keras.layers.knowledge_aggregation import KnowledgeAggregation
 from kr_keras.layers.sparse_recoding import SparseRecoding
 from kr_keras.losses.common import paired_taps
+from kr_keras.losses.common import require_known_sizes
 from kr_keras.losses.common import scale_for_replicas
 from kr_keras.losses.common import tap_names
 from kr_keras.models.tap import default_tap_names
@@ -220,6 +221,9 @@ class KnowledgeRepresenting(keras.layers.Layer, keras.distillation.DistillationL
         self.teacher_layer_name, self.student_layer_name = default_kr_taps(
             teacher, student, self.teacher_layer_name, self.student_layer_name)
         groups = group_taps(self.teacher_layer_name, self.student_layer_name, self.group_size)
+        for model, role, names in ((teacher, "teacher", self.teacher_layer_name),
+                                   (student, "student", self.student_layer_name)):
+            require_known_sizes("KR", model, role, names)
         self.group_size = len(groups[0])
         self.aggregators, self.recoders, self.recoded_paths = [], [], []
 
