@@ -94,8 +94,9 @@ def serving_archive(student, mean, std):
     """A `keras.export.ExportArchive` whose `serving_default` signature maps
     raw `uint8` images `[None, H, W, C]` to `probabilities` (float32
     `[None, classes]`) and `classes` (int64 `[None]`), with the dataset's
-    normalisation inside the graph. Images of another shape fail with
-    `INVALID_ARGUMENT` naming the expected shape."""
+    normalisation inside the graph. Images of another shape (any height and
+    width for a student of unknown input size) fail with `INVALID_ARGUMENT`
+    naming the expected shape."""
     shape = model_io(student)[0]
     mean = tf.constant(mean, tf.float32)
     std = tf.constant(std, tf.float32)
@@ -103,7 +104,8 @@ def serving_archive(student, mean, std):
     archive = keras.export.ExportArchive()
     archive.track(student)
 
-    expected = tf.constant(shape, tf.int32)
+    # -1: a dimension of any size (a student built on keras.Input((None, None, C))).
+    expected = tf.constant([-1 if d is None else d for d in shape], tf.int32)
     message = (f"kr_keras: serving_default takes uint8 images of shape "
                f"[batch, {', '.join(str(d) for d in shape)}]; Received: images.shape =")
 
@@ -116,7 +118,8 @@ def serving_archive(student, mean, std):
         # the signature would fold a rank test away).
         actual = tf.shape(images)
         padded = tf.concat([actual, tf.fill([len(shape) + 2], -1)], axis=0)
-        fits = tf.logical_and(tf.reduce_all(tf.equal(padded[1:len(shape) + 1], expected)),
+        dims = padded[1:len(shape) + 1]
+        fits = tf.logical_and(tf.reduce_all((dims == expected) | (expected < 0)),
                               tf.equal(padded[len(shape) + 1], -1))
         check = tf.debugging.Assert(fits, [message, actual], summarize=8,
                                     name="check_image_shape")

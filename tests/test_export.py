@@ -106,3 +106,25 @@ def test_export_with_a_users_own_normalization(tmp_path):
     for bad in [((0.5,), (0.25,)), ((0.5,) * 3, (0.0,) * 3), 3]:
         with pytest.raises(ValueError, match="mean, std"):
             export_student(model, bad, tmp_path / "bad" / "1")
+
+
+def test_a_student_of_unknown_input_size_serves_any_image_size(tmp_path):
+    """A fully convolutional student (`keras.Input((None, None, 3))`) serves
+    images of any height and width; a wrong channel count still fails."""
+    import tensorflow as tf
+
+    from kr_keras.export import export_student
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((None, None, 3))
+    x = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 3)(inputs))
+    model = keras.Model(inputs, keras.layers.Dense(5)(x))
+    serve = tf.saved_model.load(export_student(
+        model, ((0.0,) * 3, (1.0,) * 3), tmp_path / "any" / "1")).signatures["serving_default"]
+    for size in (8, 13):
+        images = np.random.RandomState(size).randint(0, 256, (2, size, size, 3)).astype("uint8")
+        expected = keras.ops.softmax(model(images.astype("float32") / 255.0, training=False))
+        np.testing.assert_allclose(serve(images=tf.constant(images))["probabilities"].numpy(),
+                                   keras.ops.convert_to_numpy(expected), atol=1e-5)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"shape \[batch, None, None, 3\]"):
+        serve(images=tf.zeros([2, 8, 8, 1], tf.uint8))
