@@ -20,7 +20,6 @@ from kr_keras import distribute
 from kr_keras import distillers
 from kr_keras import layers
 from kr_keras import losses
-from kr_keras import metrics
 from kr_keras import models
 from kr_keras import ops
 from kr_keras.distillers import KRDistiller
@@ -37,7 +36,6 @@ __all__ = [
     "distillers",
     "layers",
     "losses",
-    "metrics",
     "models",
     "ops",
 ]
