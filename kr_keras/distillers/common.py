@@ -10,8 +10,6 @@ import tensorflow as tf
 from kr_keras.models.onednn_guard import warn_strided_pointwise
 from kr_keras.models.tap import model_io
 
-from kr_keras.losses.common import scale_for_replicas as replica_scale  # noqa: F401
-
 
 def build_optimizer(optimizer, variables, name):
     """Resolves an optimizer identifier, wraps it for loss scaling under a
@@ -87,7 +85,6 @@ def check_teacher_student(teacher, student):
             raise ValueError(
                 f"The {role} must be a keras.Model. Received: {role}={model!r}")
         shapes[role] = model_io(model, role)
-    for role, model in (("teacher", teacher), ("student", student)):
         outputs = getattr(model, "outputs", None)  # a subclassed model's are not known
         last = outputs[0]._keras_history.operation if outputs else None
         if isinstance(last, keras.layers.Softmax) or getattr(

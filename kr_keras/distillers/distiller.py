@@ -9,11 +9,11 @@ import tensorflow as tf
 from kr_keras.distillers.common import build_optimizer
 from kr_keras.distillers.common import check_teacher_student
 from kr_keras.distillers.common import copy_optimizer
-from kr_keras.distillers.common import replica_scale
 from kr_keras.distillers.common import run_in_global_dtype
 from kr_keras.distillers.common import unwrapped
 from kr_keras.distillers.common import warn_second_mirrored_strategy
 from kr_keras.losses.common import epochs_of_run
+from kr_keras.losses.common import scale_for_replicas
 from kr_keras.models.tap import inline_nested
 from kr_keras.models.tap import tap
 
@@ -333,7 +333,7 @@ class Distiller(keras.Model):
         in Keras 3.15, so they are here)."""
         loss = tf.cast(self._compile_loss(y, logits, sample_weight), tf.float32)
         regularisers = [tf.cast(tf.reduce_sum(r), tf.float32) for r in self.student.losses]
-        return loss, replica_scale(tf.add_n(regularisers)) if regularisers else 0.0
+        return loss, scale_for_replicas(tf.add_n(regularisers)) if regularisers else 0.0
 
     def update_metrics(self, x, y, sample_weight, logits, total, tracked):
         """Updates `loss` with `total` and each `(tracker, value)` of
