@@ -33,3 +33,38 @@ def test_docstring_examples_run(package, tmp_path, monkeypatch):
             failed.append(name)
     assert attempted > 0
     assert not failed, f"docstring examples failed in {failed}; run python -m doctest -v on them"
+
+
+def _resolve(dotted):
+    """What `import kr_keras; kr_keras.a.b.c` gives: attributes first, then
+    submodules (imported on demand)."""
+    parts = dotted.split(".")
+    obj = importlib.import_module(parts[0])
+    for i, part in enumerate(parts[1:], 1):
+        obj = (getattr(obj, part) if hasattr(obj, part)
+               else importlib.import_module(".".join(parts[:i + 1])))
+    return obj
+
+
+def test_every_kr_keras_name_the_docs_give_resolves():
+    """Every `kr_keras.<...>` the docs, README, BUILD.md and docstrings name
+    exists under that name (`kr_keras.losses.KnowledgeRepresenting` did not,
+    nor `kr_keras.models.tap.feature_taps`: `tap` is also a function)."""
+    import glob
+    import os
+    import re
+
+    root = os.path.join(os.path.dirname(__file__), "..")
+    paths = [os.path.join(root, p) for p in ("README.md", "BUILD.md")] + [
+        p for pattern in ("docs/*.md", "kr_keras/**/*.py", "experiments/**/*.py")
+        for p in glob.glob(os.path.join(root, pattern), recursive=True)]
+    names = {m.group(0): path for path in paths for m in re.finditer(
+        r"\bkr_keras(?:\.[A-Za-z_]\w*)+", open(path).read())}
+    assert len(names) > 50
+    unresolved = []
+    for name, path in sorted(names.items()):
+        try:
+            _resolve(name)
+        except (AttributeError, ImportError):
+            unresolved.append(f"{name} ({os.path.relpath(path, root)})")
+    assert not unresolved, unresolved

@@ -31,6 +31,7 @@ from kr_keras.losses.kd import kd_loss
 from kr_keras.losses.kdgan import KDGANDistillation
 from kr_keras.losses.kdgan import adversarial_loss
 from kr_keras.losses.kdgan import discriminator_loss
+from kr_keras.losses.kr import KnowledgeRepresenting
 from kr_keras.losses.nst import NeuronSelectivityTransfer
 from kr_keras.losses.nst import nst_loss
 from kr_keras.losses.pkt import ProbabilisticKnowledgeTransfer
@@ -53,6 +54,7 @@ __all__ = [
     "FitNetDistillation",
     "KD",
     "KDGANDistillation",
+    "KnowledgeRepresenting",
     "NeuronSelectivityTransfer",
     "ProbabilisticKnowledgeTransfer",
     "RelationalKnowledgeDistillation",

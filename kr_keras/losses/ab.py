@@ -6,7 +6,7 @@ alternative loss; transfer as initialisation); RepDistiller `AB.py`
 (`ABLoss`), `models/util.py` (`Connector`), `helper/pretrain.py` and
 `train_student.py`: pre-activation stage ends (`feat[1:-1]`, `preact=True`:
 by default the layer feeding each stage end's activation,
-`kr_keras.models.tap.feature_taps(model, "preactivation")`), layer `i` of
+`kr_keras.models.feature_taps(model, "preactivation")`), layer `i` of
 `n` weighted `2**(i - n + 1) * 3 / 1000`. Defaults: joint
 `CE + 1 * AB` (`-b 1`, which RepDistiller's own run never applies: the
 joint form is our option, as FSP's); `ab_stage_epochs=N` gives the

@@ -99,6 +99,6 @@ def build_losses(teacher, student, teacher_layers, student_layers, p,
                  distillation_loss_weight):
     """One `AttentionTransfer` per tapped pair, each weighted
     `distillation_loss_weight`; taps default to each network's stage ends
-    (`kr_keras.models.tap.feature_taps`)."""
+    (`kr_keras.models.feature_taps`)."""
     return paired_losses(lambda t, s: AttentionTransfer(t, s, p), distillation_loss_weight,
                          "AT", teacher, student, teacher_layers, student_layers)

@@ -9,7 +9,7 @@ trained with the student) and `train_student.py` (tap `feat[-1]`;
 `-b 0.02`). Note that this reference form multiplies the absolute
 embedding differences of consecutive samples; it is not the paper's
 kernel-based correlation matrix between instances.
-Taps default to the pooled embedding (`kr_keras.models.tap.feature_taps(
+Taps default to the pooled embedding (`kr_keras.models.feature_taps(
 model, "embedding")`: the last global pooling layer, else the layer feeding
 the logits); maps of any shapes pair up (flattened).
 """

@@ -98,7 +98,7 @@ def paired_taps(method, teacher, student, teacher_layers, student_layers, kind="
                 rank=4, check=None, sized=False):
     """`[(teacher layer, student layer), ...]`: the taps of every feature method.
 
-    A `None` side gets `kr_keras.models.tap.feature_taps(model, kind)`;
+    A `None` side gets `kr_keras.models.feature_taps(model, kind)`;
     when both do and their counts differ, the deepest `min` of each pair
     up. Each pair must exist, have outputs of `rank` (None: any) and pass
     `check(teacher_shape, student_shape)` (a problem string or None). When

@@ -5,7 +5,7 @@ Hints for Thin Deep Nets", ICLR 2015 (paper ref. [26]); RepDistiller
 `distiller_zoo/FitNet.py` (`HintLoss`) with `models/util.py` (`ConvReg`).
 Defaults: RepDistiller's single-stage CIFAR run (`-a 0 -b 100`,
 `--hint_layer 2`): `CE + 100 * fitnet_loss`, hint and guided layers at the
-end of the middle stage (`kr_keras.models.tap.feature_taps(model, "middle")`;
+end of the middle stage (`kr_keras.models.feature_taps(model, "middle")`;
 the student map needs at least the hint's size, or half of it). Romero et al.'s original is two-stage (hint
 pre-training, then KD); not done here.
 """

@@ -4,7 +4,7 @@ Reference: Yim, Joo, Bae and Kim, "A Gift from Knowledge Distillation: Fast
 Optimization, Network Minimization and Transfer Learning", CVPR 2017 (paper
 ref. [34]); RepDistiller `distiller_zoo/FSP.py` (`FSP`), whose form is
 followed here. Defaults: taps at the section boundaries (the stem output and
-the stage ends, RepDistiller's `feat[:-1]`: `kr_keras.models.tap.feature_taps(
+the stage ends, RepDistiller's `feat[:-1]`: `kr_keras.models.feature_taps(
 model, "boundaries")`; paired maps need equal channel counts), joint `CE + 50 * FSP` (`-b 50`,
 which RepDistiller's own two-stage run never applies: the joint form is our
 option); `fsp_stage_epochs=N` gives the paper's two stages (RepDistiller's

@@ -86,7 +86,7 @@ def default_kr_taps(teacher, student, teacher_layers=None, student_layers=None):
     """KR's taps: the given names, else every residual block output
     (`*block<i>_out`, the paper's grouping of k consecutive teacher blocks
     per student block) when both models have them, else the stage ends of
-    `kr_keras.models.tap.feature_taps` (any functional model; the deepest
+    `kr_keras.models.feature_taps` (any functional model; the deepest
     ends pair up when the counts differ, one teacher map per group).
 
     Example:

@@ -96,6 +96,6 @@ def build_losses(teacher, student, teacher_layers, student_layers,
                  distillation_loss_weight):
     """One `NeuronSelectivityTransfer` per tapped pair, each weighted
     `distillation_loss_weight`; taps default to each network's stage ends
-    (`kr_keras.models.tap.feature_taps`)."""
+    (`kr_keras.models.feature_taps`)."""
     return paired_losses(NeuronSelectivityTransfer, distillation_loss_weight, "NST",
                          teacher, student, teacher_layers, student_layers)

@@ -5,7 +5,7 @@ Probabilistic Knowledge Transfer", ECCV 2018 (with the cosine-similarity
 kernel); RepDistiller `distiller_zoo/PKT.py` (the authors' code),
 whose form is followed here, and its `train_student.py` (tap `feat[-1]`, the
 pooled embedding; `-b 30000`).
-Taps default to the pooled embedding (`kr_keras.models.tap.feature_taps(
+Taps default to the pooled embedding (`kr_keras.models.feature_taps(
 model, "embedding")`: the last global pooling layer, else the layer feeding
 the logits); maps of any shapes pair up (flattened).
 """

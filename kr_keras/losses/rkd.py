@@ -5,7 +5,7 @@ CVPR 2019 (its distance-wise and angle-wise losses);
 RepDistiller `distiller_zoo/RKD.py` (`RKDLoss`, w_d = 25, w_a = 50), whose
 form is followed here, and its `train_student.py` (tap `feat[-1]`, the
 pooled embedding; `-b 1`).
-Taps default to the pooled embedding (`kr_keras.models.tap.feature_taps(
+Taps default to the pooled embedding (`kr_keras.models.feature_taps(
 model, "embedding")`: the last global pooling layer, else the layer feeding
 the logits); maps of any shapes pair up (flattened).
 """

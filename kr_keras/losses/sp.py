@@ -4,7 +4,7 @@ Reference: Tung and Mori, "Similarity-Preserving Knowledge Distillation",
 ICCV 2019; RepDistiller `distiller_zoo/SP.py`
 (`Similarity`), whose form is followed here, and its `train_student.py`
 (tap `feat[-2]`, the last stage's output; `-b 3000`). Taps default to the
-last stage end (`kr_keras.models.tap.feature_taps(model, "last")`); maps of
+last stage end (`kr_keras.models.feature_taps(model, "last")`); maps of
 any shape pair up.
 """
 

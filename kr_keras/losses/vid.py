@@ -7,7 +7,7 @@ network regresses from the student map, with one learned variance per
 channel); RepDistiller `distiller_zoo/VID.py` (`VIDLoss`, the authors'
 code), whose form is followed here, and its `train_student.py` (one loss
 per stage end, `feat[1:-1]`, middle width = the teacher's channels; `-b 1`).
-Taps default to the stage ends (`kr_keras.models.tap.feature_taps`).
+Taps default to the stage ends (`kr_keras.models.feature_taps`).
 """
 
 import math
