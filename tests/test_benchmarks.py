@@ -1,6 +1,7 @@
 """The step benchmarks run end to end at tiny sizes (no timed assertions):
-`benchmarks/step_ratio.py --quick`, `benchmarks/kr_profile.py --quick` and
-`benchmarks/gpu_check.py --smoke`."""
+`benchmarks/step_ratio.py --quick`, `benchmarks/kr_profile.py --quick`,
+`benchmarks/gpu_check.py --smoke`, and `benchmarks/applications_probe.py` on its
+small Sequential pair."""
 
 import os
 import re
@@ -84,3 +85,16 @@ def test_profile_groups_name_ops_by_what_they_do_not_by_kernel():
         assert step_timing.op_kind(kind) == "matrix products", kind
     assert step_timing.op_kind("_MklNativeConv2DBackpropFilter") == "convolutions"
     assert step_timing.op_kind("Mul") == "Mul"
+
+
+def test_applications_probe_reports_each_method(tmp_path):
+    out = tmp_path / "probe.md"
+    status, lines, stderr = run("applications_probe.py", "--pairs=sequential",
+                                "--methods=kd,fsp", "--steps=2", f"--out={out}")
+    assert status == 0, stderr[-4000:]
+    assert re.match(r"sequential +kd +lr 0\.01 +ok +loss \d", lines[1]), lines
+    # Its student is thinner than its teacher: FSP's channel error, reported.
+    assert re.match(r"sequential +fsp +lr 0\.01 +error +ValueError: FSP cannot pair", lines[2])
+    assert "applications_probe.py --pairs=sequential" in out.read_text()
+    bad = run("applications_probe.py", "--pairs=nope", "--out=")
+    assert bad[0] != 0 and "Unknown pairs ['nope']" in bad[2]
