@@ -61,7 +61,8 @@ _PAIRS = flags.DEFINE_list("pairs", ["resnet50"], f"Pairs to probe, of {sorted(P
 _METHODS = flags.DEFINE_list("methods", None, "Registry methods (default: all).")
 _LRS = flags.DEFINE_list("lr", ["0.01"], "SGD learning rates of both optimizers, each probed "
                         "(0.01: Keras' 'sgd').")
-_STEPS = flags.DEFINE_integer("steps", 4, "Training steps (2 epochs of steps / 2 batches).")
+_STEPS = flags.DEFINE_integer("steps", 4, "Training steps, in epochs of 2 batches of 4 images "
+                               "(an odd count is rounded down).", lower_bound=2)
 _OUT = flags.DEFINE_string("out", "results/benchmarks/applications_probe.md",
                            "Also write the printed lines here ('' for nowhere).")
 
@@ -79,7 +80,7 @@ def probe(pair, method, lr, steps):
         distiller = build_distiller(method, teacher, student)
         distiller.compile(optimizer=keras.optimizers.SGD(lr),
                           auxiliary_optimizer=keras.optimizers.SGD(lr))
-        history = distiller.fit(x, y, batch_size=4, epochs=max(1, steps // 2), verbose=0)
+        history = distiller.fit(x, y, batch_size=4, epochs=steps // 2, verbose=0)
         evaluation = distiller.evaluate(x, y, batch_size=4, verbose=0, return_dict=True)
     except Exception as error:  # a probe reports every failure and goes on
         return "error", f"{type(error).__name__}: {str(error).strip().splitlines()[0][:200]}"
@@ -94,7 +95,7 @@ def main(argv):
     if unknown:
         raise app.UsageError(f"Unknown pairs {unknown}; known: {sorted(PAIRS)}")
     methods = _METHODS.value or names()
-    lines = [f"{_STEPS.value} SGD steps on batches of 4 random images, then evaluate"]
+    lines = [f"{_STEPS.value // 2 * 2} SGD steps on batches of 4 random images, then evaluate"]
     print(lines[0], flush=True)
     for pair in _PAIRS.value:
         for method in methods:
