@@ -1,9 +1,7 @@
 """Console-script entry points (`kr-distill`, ...) for the absl binaries.
 
-A console script's `__main__` is the small wrapper pip writes, not the
-binary, so absl's `--help` would show neither the binary's docstring nor its
-flags. `run` points both at the binary and then calls `absl.app.run(main)`,
-exactly what `python -m experiments.<binary>` does.
+`run` gives pip's wrapper `__main__` the binary's docstring and key flags,
+so `--help` shows them as `python -m experiments.<binary>` does.
 """
 
 import sys

@@ -1,25 +1,11 @@
 r"""KR against its controls: paired seeds, equal tuning budgets, one teacher.
 
-Every method gets the same number of candidates, chosen on a validation
-split (the last `--val_examples` training images, never trained on) from
-seed 0's runs, then runs `--seeds` seeds; the chosen candidate's seed-0 run
-is its first test seed (its test accuracy is recorded, never selected on). A seed fixes the student's
-initialisation and the data order whatever ran before in the process.
-Before every evaluation the student's batch-norm statistics are re-estimated
-on 2,048 training images (`kr_keras.callbacks.recompute_batch_norm_statistics`)
-for every method alike; the accuracy with the moving statistics as trained
-is recorded beside it.
-
-Controls hold by construction: `kr` at mu = 0 trains the student exactly as
-`ce` and `kr+kd` at mu = 0 exactly as `kd` (tests/test_losses_kr.py), so KR
-candidates run at CE's chosen learning rate and KR + KD candidates at KD's
-chosen setting, and the CE and KD rows are their controls. Reported: the
-paired test-accuracy difference per seed with its mean and 95% t-interval;
-a method "beats" another only when the interval excludes 0.
-
-Every run row records the teacher's weights fingerprint; rows of another
-teacher are never mixed in (the study refuses to resume on another teacher).
-Runs are cached in `<out>.runs.csv`; the report is rewritten after every run.
+Every method's candidates are chosen on a validation split from seed 0's
+runs; the chosen ones run `--seeds` seeds and each KR row is compared with
+its control by the paired test-accuracy difference (mean, 95% t-interval,
+verdict). Runs are cached in `<out>.runs.csv`; `<out>.md` is rewritten
+after every run. The design: docs/experiments.md, "paired_study"; the
+results: docs/results.md.
 
 Usage:
 
@@ -245,8 +231,7 @@ def report(study):
              "evaluation.", "", f"## Selection (seed 0, validation accuracy, {_GRID.value} grid)",
              "", "| method | candidate | val accuracy | chosen |", "|---|---|---:|:---:|"]
     for method in _METHODS.value:
-        base = chosen.get(BASE.get(method), None)
-        if BASE.get(method) and base is None:
+        if BASE.get(method) and BASE[method] not in chosen:
             continue
         for config in candidates(method, chosen):
             row = study.find(method, config, 0)

@@ -1,9 +1,7 @@
 """Reproduces a paper table: one teacher, then the student alone and every
 method of the table, same budget, paired seeds, each row against its control
 (mean difference and 95% t-interval); writes results/<table>.md and .csv.
-Every run trains: the runs already in results/<table>.runs.csv (the
-committed results of a clone, say) are replaced, unless `--resume` is given,
-which skips them (to continue an interrupted reproduction).
+Every run trains unless `--resume` (the committed runs of a clone included).
 
 Example:
   python -m experiments.reproduce --table=fashion_mnist --budget=small

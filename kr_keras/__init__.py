@@ -1,18 +1,4 @@
-"""kr_keras: Knowledge Representing (KR) distillation for Keras 3.
-
-Example:
-
-```python
-import keras, kr_keras
-teacher = kr_keras.models.cifar_resnet(20, input_shape=(28, 28, 1))
-student = kr_keras.models.cifar_resnet(8, width_multiplier=0.75,
-                                       input_shape=(28, 28, 1))
-distiller = kr_keras.KRDistiller(teacher, student, group_size=3)
-distiller.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
-                  auxiliary_optimizer=keras.optimizers.SGD(0.1, momentum=0.9),
-                  metrics=["accuracy"])
-```
-"""
+"""kr_keras: Knowledge Representing (KR) distillation for Keras 3 (README.md, "Use it")."""
 
 from kr_keras import callbacks
 from kr_keras import data

@@ -12,45 +12,24 @@ _MIRRORED = {}  # device list -> this process' MirroredStrategy over it
 def get_strategy(name="default", devices=None, communication="auto"):
     """Returns a `tf.distribute.Strategy` by name (for `--strategy` flags).
 
-    Build the teacher, the student and the distiller, and `compile`, inside
-    `strategy.scope()`; `fit` then splits every global batch over the
-    replicas and all-reduces the gradients of both KR optimizers
-    (docs/scaling.md).
-
-    * `"default"`: the current (default, one-device) strategy.
-    * `"mirrored"`: `tf.distribute.MirroredStrategy` over `devices` (default:
-      every local GPU, else the CPU), one per device list and process:
-      every call returns the same strategy, since a second
-      `MirroredStrategy` in a process breaks the all-reduce of a step that
-      applies two optimizers, as KR's does ("Shape mismatch in the
-      collective instance 100", tensorflow#62790).
-    * `"multi_worker"`: `tf.distribute.MultiWorkerMirroredStrategy`, one
-      process per machine, the cluster read from the `TF_CONFIG` environment
-      variable (`{"cluster": {"worker": ["host:port", ...]}, "task":
-      {"type": "worker", "index": i}}`). Without `TF_CONFIG` it runs as a
-      single local worker. Create it at program start, before other TF calls.
+    Build the models and the distiller, and `compile`, inside `strategy.scope()`;
+    `fit` then takes the global batch (example: docs/scaling.md).
 
     Args:
-        name: One of `STRATEGIES`.
+        name: One of `STRATEGIES`. `"default"`: the current (one-device)
+            strategy. `"mirrored"`: `tf.distribute.MirroredStrategy` over
+            `devices`, one per device list and process (every call returns the
+            same one: a second one breaks KR's two-optimizer all-reduce).
+            `"multi_worker"`: `MultiWorkerMirroredStrategy` over the cluster in
+            the `TF_CONFIG` environment variable (a single local worker
+            without it); create it at program start, before other TF calls.
         devices: Device strings for `"mirrored"` (e.g. `["/gpu:0",
-            "/gpu:1"]`); `None` for all local devices.
+            "/gpu:1"]`); `None` for every local GPU, else the CPU.
         communication: Collective implementation for `"multi_worker"`:
             `"auto"`, `"ring"` (gRPC) or `"nccl"` (GPUs).
 
     Returns:
         A `tf.distribute.Strategy`.
-
-    Example:
-
-    ```python
-    strategy = kr_keras.distribute.get_strategy("mirrored")
-    with strategy.scope():
-        teacher = keras.saving.load_model("teacher.keras")
-        student = kr_keras.models.cifar_resnet(8, input_shape=(32, 32, 3))
-        distiller = kr_keras.build_distiller("kr", teacher, student)
-        distiller.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9))
-    distiller.fit(train_ds, epochs=200)  # train_ds batched with the global batch
-    ```
     """
     if name not in STRATEGIES:
         raise ValueError(f"`name` must be one of {STRATEGIES}. Received: name={name!r}")
@@ -80,23 +59,9 @@ def get_strategy(name="default", devices=None, communication="auto"):
 
 
 class _MultiWorkerMirroredStrategy(tf.distribute.MultiWorkerMirroredStrategy):
-    """`MultiWorkerMirroredStrategy` whose `reduce` does what Keras 3 asks.
-
-    Keras 3 `fit` (checked with 3.15 / TF 2.21, two workers) fails under the
-    stock strategy for every model (keras#20585, tensorflow#72388):
-
-    1. before the first step it reduces the first distributed batch, an
-       `(x, y)` tuple of `PerReplica` values, in one `strategy.reduce` call,
-       which fails with "Attempt to convert a value (PerReplica ...) to a
-       Tensor";
-    2. after each step it reduces every scalar log with
-       `strategy.reduce("MEAN", value, axis=0)`, which fails with "Invalid
-       reduction dimension 0 for input with 0 dimensions".
-
-    This subclass reduces nested values element by element and reduces
-    scalars over the replicas only (`axis=None`), which is what both calls
-    mean. Everything else is the stock strategy.
-    """
+    """`MultiWorkerMirroredStrategy` whose `reduce` does what Keras 3 `fit` asks:
+    nested values element by element, scalars over the replicas only
+    (`axis=None`; docs/scaling.md, keras#20585, tensorflow#72388)."""
 
     def reduce(self, reduce_op, value, axis):
         base = super(_MultiWorkerMirroredStrategy, self)

@@ -1,10 +1,4 @@
-"""Export a trained student as a TF Serving SavedModel (raw uint8 images in).
-
-Only the student is exported: the distillers' custom gradients (SRP) do not
-survive SavedModel loading (tensorflow#40166), and serving needs the
-student alone. Keras 3 has no `save_format="tf"`; the SavedModel is built
-with `keras.export.ExportArchive`.
-"""
+"""Export a trained student as a TF Serving SavedModel (raw uint8 images in; docs/serving.md)."""
 
 import contextlib
 import hashlib
@@ -27,8 +21,8 @@ FINGERPRINT_FILE = os.path.join("assets.extra", "kr_keras_export.json")
 def atomic_path(path, suffix=""):
     """Yields a temporary path beside `path`, renamed onto it on success.
 
-    Works for files and directories; the temporary path is removed on error,
-    so `path` only ever holds a complete result.
+    Files and directories; on error the temporary path is removed, so `path`
+    only ever holds a complete result.
 
     Example:
 
@@ -91,12 +85,8 @@ def model_fingerprint(model):
 
 
 def serving_archive(student, mean, std):
-    """A `keras.export.ExportArchive` whose `serving_default` signature maps
-    raw `uint8` images `[None, H, W, C]` to `probabilities` (float32
-    `[None, classes]`) and `classes` (int64 `[None]`), with the dataset's
-    normalisation inside the graph. Images of another shape (any height and
-    width for a student of unknown input size) fail with `INVALID_ARGUMENT`
-    naming the expected shape."""
+    """A `keras.export.ExportArchive` whose `serving_default` maps raw uint8 images to
+    `probabilities` and `classes`, normalising with `mean`, `std` (docs/serving.md)."""
     shape = model_io(student)[0]
     mean = tf.constant(mean, tf.float32)
     std = tf.constant(std, tf.float32)
@@ -111,11 +101,9 @@ def serving_archive(student, mean, std):
 
     @tf.function(input_signature=[tf.TensorSpec((None, *shape), tf.uint8, name="images")])
     def serve(images):
-        # The signature's static shape is not enforced when it is called:
-        # TensorFlow would run the first conv of a 1-channel model on a
-        # 3-channel batch as a grouped convolution and answer. Check at run time.
-        # A sentinel-padded shape compares at any rank (the static rank of
-        # the signature would fold a rank test away).
+        # The signature's static shape is not enforced when it is called
+        # (docs/serving.md): check at run time. A sentinel-padded shape compares
+        # at any rank (the signature's static rank would fold a rank test away).
         actual = tf.shape(images)
         padded = tf.concat([actual, tf.fill([len(shape) + 2], -1)], axis=0)
         dims = padded[1:len(shape) + 1]
@@ -142,21 +130,15 @@ def serving_archive(student, mean, std):
 def export_student(student, dataset, export_dir, overwrite=False, data_dir=None):
     """Writes `student` as a SavedModel into `export_dir` (atomically).
 
-    `export_dir` is usually `saved_models/<name>/<version>/`, the layout TF
-    Serving watches. The directory is written to a temporary path and
-    renamed, so servers never see half an export. An `export_dir` that
-    already holds another model is refused unless `overwrite`; re-exporting
-    the same model is a no-op.
+    Re-exporting the same model is a no-op; usage: docs/serving.md.
 
     Args:
         student: The trained student (`keras.Model`, logits out).
         dataset: The `kr_keras.data` dataset name whose normalisation the
-            serving graph applies to raw uint8 images, or, for a model
-            trained on your own pipeline, that normalisation as a
-            `(mean, std)` pair of per-channel sequences on the [0, 1] scale
-            (the graph computes `(images / 255 - mean) / std`; `((0,) * C,
-            (1 / 255,) * C)` passes the 0-255 values as they are).
-        export_dir: Target directory.
+            serving graph applies, or that normalisation as a `(mean, std)`
+            pair of per-channel sequences on the [0, 1] scale (the graph
+            computes `(images / 255 - mean) / std`).
+        export_dir: Target directory, usually `saved_models/<name>/<version>/`.
         overwrite: Replace a different model already in `export_dir`.
         data_dir: Data directory (only for user datasets' statistics).
 
@@ -165,15 +147,6 @@ def export_student(student, dataset, export_dir, overwrite=False, data_dir=None)
 
     Raises:
         ValueError: `export_dir` holds a different model and not `overwrite`.
-
-    Example:
-
-    ```python
-    student = keras.saving.load_model("saved_models/student.keras")
-    export_student(student, "fashion_mnist", "saved_models/student/1")
-    served = tf.saved_model.load("saved_models/student/1")
-    served.signatures["serving_default"](images=tf.zeros([1, 28, 28, 1], tf.uint8))
-    ```
     """
     export_dir = os.fspath(export_dir)
     fingerprint = model_fingerprint(student)

@@ -1,11 +1,4 @@
-"""Experiment wiring shared by the `experiments/` binaries.
-
-Configs and presets are dataclasses (`config`), schedules are data
-(`schedules`), and the training loops (`training`), checkpointing
-(`checkpoint`), the NaN guard (`guard`), evaluation (`evaluation`),
-tuning (`tuning`), paper tables (`tables`) and figures (`figures`) live
-here so the binaries only hold flags.
-"""
+"""Experiment wiring shared by the `experiments/` binaries, which only hold flags."""
 
 from experiments.lib.checkpoint import TrainingCheckpoint
 from experiments.lib.config import PRESETS, DistillConfig, TeacherConfig, preset

@@ -1,11 +1,6 @@
 """`TrainingCheckpoint`: resumable, atomic, NaN-safe training checkpoints.
 
-Keras' `BackupAndRestore` restores the epoch only (a mid-epoch backup is
-replayed from the epoch's first batch) and overwrites its file in place.
-This callback is the equivalent the binaries use: it saves every
-`save_every_steps` steps and at every epoch end, and records the global
-step so that `experiments.lib.training.fit_resumable` restarts at the
-exact batch, with the same data order.
+Why not Keras' `BackupAndRestore`, and how a run resumes: docs/reliability.md.
 """
 
 import glob
@@ -30,19 +25,10 @@ def _finite_weights(model):
 class TrainingCheckpoint(keras.callbacks.Callback):
     """Saves everything needed to resume a `fit` at the exact batch.
 
-    What is saved (`model.save_weights` of the whole distiller): the student,
-    the helpers (KR aggregators and SRP thresholds `tau`), both optimizers'
-    slots and iteration counters (so learning-rate schedules resume too);
-    plus `state.json` with the global step, epoch, batch, seed and a
-    fingerprint of the configuration. Data order is not state: the
-    pipelines are seeded, so the trainer replays the stream to the step
-    (`fit_resumable`).
-
-    Writes are atomic (`ckpt-<step>.weights.h5` through a temporary file,
-    then `state.json` through a temporary file; the previous checkpoint is
-    deleted only after). A checkpoint is never written when the batch's
-    logs or the weights are not finite, so a NaN never replaces the last
-    good checkpoint.
+    `model.save_weights` of the whole distiller (`ckpt-<step>.weights.h5`),
+    then `state.json` (global step, epoch, batch, config fingerprint), both
+    atomically; the previous checkpoint is deleted only after. Nothing is
+    written when the batch's logs or the weights are not finite.
 
     Args:
         directory: Checkpoint directory (created).

@@ -45,8 +45,7 @@ def user_errors(main):
 
 def require_positive(*holders):
     """Registers a `value > 0` check (unset `None` allowed) on float flags,
-    whose `lower_bound` would admit 0. A bad value stops absl's flag parsing
-    with one line: `FATAL Flags parsing error: flag --lr=0.0: --lr must be > 0`.
+    whose `lower_bound` would admit 0 (`FATAL ...: --lr must be > 0`).
 
     Args:
         *holders: `FlagHolder`s returned by `flags.DEFINE_float`.
@@ -64,9 +63,8 @@ def present(flag_values, names):
 
 
 def log_dir():
-    """`--log_dir`, the flag absl.logging defines ("directory to write
-    logfiles into"): the binaries write their TensorBoard and CSV logs there
-    (absl itself logs to stderr unless asked for files). `None` when unset."""
+    """`--log_dir` (absl.logging's flag; our TensorBoard and CSV logs go
+    there, docs/experiments.md), or `None` when unset."""
     from absl import flags
 
     return flags.FLAGS["log_dir"].value or None

@@ -1,9 +1,7 @@
 """Experiment configurations and presets, as dataclasses (data, not code).
 
-`DistillConfig` is everything `experiments.lib.distill` needs;
-`PRESETS` holds the paper's recipes (Sec. 4.3) plus a small-budget
-Fashion-MNIST one. Binaries start from a preset and override the fields the
-user set on the command line (`with_overrides`).
+`DistillConfig` is everything `experiments.lib.distill` needs; `PRESETS`
+are the recipes of docs/experiments.md, "distill" (`--preset`).
 """
 
 import dataclasses
@@ -46,15 +44,14 @@ class DistillConfig:
             (possibly subset) training split.
         batch_size: Global batch size.
         seed: Seed of weights, data order and augmentation.
-        precise_bn_samples: Training images on which the student's
-            batch-norm statistics are re-estimated before every validation
-            and the final test evaluation (precise BN,
-            `kr_keras.callbacks.PreciseBatchNorm`); 0 turns it off.
+        precise_bn_samples: Training images to re-estimate the student's
+            batch-norm statistics on before every validation and the test
+            evaluation (`kr_keras.callbacks.PreciseBatchNorm`); 0: off.
         train_take: Use only the first N training images (small budgets).
         eval_take: Evaluate on the first N test images.
         student_lr: Student optimizer schedule (Eq. 10 / the only optimizer).
         knowledge_lr: Schedule of KR's aggregators (Eq. 9) only; other
-            distillers' helpers copy the student optimizer.
+            distillers' helpers keep their default or copy the student's.
         weight_decay: Decoupled weight decay of both SGD optimizers.
         momentum: SGD momentum of both optimizers.
         hparams: Method hyper-parameters (KR: `mu`, `gamma`, `group_size`,
@@ -129,10 +126,7 @@ _PAPER_STEP = dict(boundaries=(30_000, 48_000), factors=(0.1, 0.01))
 _FRACTION_STEP = dict(boundary_fractions=(0.5, 0.75), factors=(0.1, 0.01))
 
 PRESETS = {
-    # Paper Sec. 4.3, CIFAR-10/100: Eq. 9 at 0.1 -> 0.01 -> 0.001 at 30k and
-    # 48k steps; Eq. 10 at 0.01 with the same decay; wd 1e-5, momentum 0.9;
-    # aggregation number k = 3 (Sec. 4.2.1). The paper does not give the
-    # total steps; 64k (the end of the usual CIFAR ResNet schedule) is ours.
+    # Paper Sec. 4.3 and 4.2.1 (k = 3); the 64k total steps are ours.
     "cifar": DistillConfig(
         dataset="cifar10",
         student_depth=8,
@@ -145,9 +139,7 @@ PRESETS = {
         momentum=0.9,
         hparams={"group_size": 3},
     ),
-    # Paper Sec. 4.3, ILSVRC 2012: Eq. 9 at 0.1 with a poly decay every 6
-    # epochs, Eq. 10 at 0.005; wd 1e-5, momentum 0.9; k = 4 (Sec. 4.2.3).
-    # The epoch count is ours (the paper does not give it).
+    # Paper Sec. 4.3 and 4.2.3 (k = 4); the 90 epochs are ours.
     "imagenet": DistillConfig(
         dataset="imagenet2012",
         student_arch="imagenet_resnet",
@@ -161,10 +153,7 @@ PRESETS = {
         momentum=0.9,
         hparams={"group_size": 4},
     ),
-    # Small budget on real data that runs on a laptop CPU in minutes: a
-    # 12k-image subset, 3 epochs, the CIFAR step decay at 50%/75% of the
-    # run. KR's mu is KRDistiller's default (0.1; results/paired_study.md's
-    # validation split picked it for KR + KD, 0.01 for KR alone).
+    # A laptop budget; why mu 0.1 and student lr 0.05: docs/experiments.md.
     "fashion_mnist": DistillConfig(
         dataset="fashion_mnist",
         student_depth=8,
@@ -173,9 +162,6 @@ PRESETS = {
         batch_size=128,
         train_take=12_000,
         eval_take=2_000,
-        # Student lr 0.05 rather than the paper's 0.01: the paper's rate is
-        # for 64k steps; at a few hundred it leaves every student far from
-        # converged (measured: 0.65 test accuracy after 3 epochs of 8k).
         student_lr=Schedule(0.05, "step", **_FRACTION_STEP),
         knowledge_lr=Schedule(0.1, "step", **_FRACTION_STEP),
         weight_decay=1e-5,
@@ -214,9 +200,7 @@ class TeacherConfig:
         momentum: SGD momentum.
         weight_decay: Decoupled weight decay.
         seed: Seed.
-        precise_bn_samples: Training images on which the batch-norm
-            statistics are re-estimated before every validation and the
-            final test evaluation; 0 turns it off.
+        precise_bn_samples: As `DistillConfig.precise_bn_samples`.
         train_take: Use the first N training images.
         eval_take: Evaluate on the first N test images.
         deterministic: TF op determinism.

@@ -1,29 +1,9 @@
-"""The README's main job: student alone, KD, KR and KR + KD, one table.
+"""The README's demo: the student alone, KD, KR and KR + KD, one table.
 
-Loads the shipped teacher (ResNet-20 on Fashion-MNIST, trained once by
-`python -m experiments.demo --teacher_only` and committed as
-`saved_models/demo_teacher_<hash>.keras`), then trains the student
-ResNet-8x0.75 alone (`ce`), with KD, with KR and with KR + KD under the same
-budget (examples, epochs, batch, optimizer, seed: same initial weights, same
-data order), and reports test accuracy, parameter counts, training time and
-the paired differences KD − CE, KR − CE and KR + KD − KD. KR + KD uses KD's
-cross-entropy and KD weights (`kr_keras.losses.kd.DEFAULTS`), so KD is its
-control.
-
-The demo runs one seed. `run_seeds` (`python -m experiments.demo --seeds=5`)
-trains the same four students over several seeds and writes each paired
-difference's mean, 95% t-interval and verdict (`experiments.lib.stats`: a
-method beats another only from 5 seeds on, when the interval excludes 0) to
-`results/demo_seeds.md` (runs cached in `results/demo_seeds.csv`); the
-one-seed table quotes them, citing the file, when the file holds runs of the
-same setting (same student config and teacher fingerprint).
-
-The teacher's file name carries a short hash of everything that decides its
-training (`TEACHER_FIELDS` and `TEACHER_RECIPE`), so a changed teacher flag
-trains a new teacher instead of reusing an old one under the new label; a
-missing file is retrained too. Beside it, `<path>.json` records the command
-that trained it, its training time, test accuracy and weights fingerprint
-(`kr_keras.models.weights_fingerprint`), checked on every load.
+`run_demo` trains the students from the shipped teacher
+(`load_or_train_teacher`), `run_seeds` repeats them over seeds, and
+`write_report` quotes each paired difference with its verdict over those
+seeds. The design: docs/experiments.md, "demo".
 """
 
 import csv
@@ -95,6 +75,8 @@ PAIRS = tuple((m, control_of(m)) for m in ("kd", "kr", "kr+kd"))
 _LABELS = {"ce": "Student alone", "kd": "Student KD", "kr": "Student KR",
            "kr+kd": "Student KR + KD"}
 _SHORT = {"ce": "CE", "kd": "KD", "kr": "KR", "kr+kd": "KR+KD"}
+
+
 def _digest(fields):
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]
 
@@ -108,8 +90,7 @@ def teacher_cache_path(config):
     """Where `run_demo` keeps the teacher of `config`.
 
     `<teacher_dir>/demo_teacher_<hash>.keras`, the hash being the first 12
-    hex digits of the SHA-256 of `teacher_fields(config)`: two configs share a
-    teacher only when they would train the same one.
+    hex digits of the SHA-256 of `teacher_fields(config)`.
 
     Example:
 
@@ -159,6 +140,10 @@ def _datasets(config):
     return info, teacher_train_ds, student_train_ds, test_ds
 
 
+def _steps(examples, batch_size, info):
+    return min(examples or info.split_sizes["train"], info.split_sizes["train"]) // batch_size
+
+
 def read_teacher_record(config):
     """The record beside the teacher of `config` (`<path>.json`), or `None`."""
     record = teacher_cache_path(config) + ".json"
@@ -170,13 +155,11 @@ def read_teacher_record(config):
 
 def load_or_train_teacher(config, train_ds=None, test_ds=None, steps_per_epoch=None,
                           log=print, command=None):
-    """The teacher of `config`: loaded from `teacher_cache_path(config)`, or
-    trained and saved there (without optimizer state) with its record in
-    `<path>.json`: settings, command, training time, test accuracy, weights
-    fingerprint.
+    """The teacher of `config`, loaded from `teacher_cache_path(config)` or
+    trained and saved there (without optimizer state) beside its record.
 
-    A file whose weights do not match the recorded fingerprint, or whose
-    input/output shapes do not fit the dataset, is retrained.
+    A file that does not match its recorded fingerprint or the dataset's
+    shapes is retrained.
 
     Args:
         config: A `DemoConfig`.
@@ -197,8 +180,7 @@ def load_or_train_teacher(config, train_ds=None, test_ds=None, steps_per_epoch=N
         train_ds = teacher_train_ds()
         test_ds = default_test_ds if test_ds is None else test_ds
     if steps_per_epoch is None:
-        examples = config.teacher_train_examples or info.split_sizes["train"]
-        steps_per_epoch = min(examples, info.split_sizes["train"]) // config.teacher_batch_size
+        steps_per_epoch = _steps(config.teacher_train_examples, config.teacher_batch_size, info)
     path = teacher_cache_path(config)
     record = read_teacher_record(config)
     if os.path.exists(path):
@@ -249,12 +231,8 @@ def load_or_train_teacher(config, train_ds=None, test_ds=None, steps_per_epoch=N
 
 
 def build_student_distiller(method, teacher, student, config):
-    """The distiller of `method` (a registry name) for the demo.
-
-    `kd` with its defaults; `kr` and `kr+kd` with `config.mu` and
-    `config.gamma`; `kr+kd` with KD's cross-entropy weight, KD weight and
-    temperature, which the registry gives it.
-    """
+    """The distiller of `method` (a registry name): `ce` and `kd` with their
+    defaults, the KR methods with `config.mu` and `config.gamma`."""
     if method in ("ce", "kd"):
         return build_distiller(method, teacher, student)
     # The registry gives kr+kd kd's CE and KD weights and temperature: KD is its control.
@@ -284,11 +262,6 @@ def train_student(method, teacher, config, seed, train_ds, test_ds, steps_per_ep
             "accuracy": _evaluate(student, test_ds), "seconds": time.time() - start}
 
 
-def _student_steps(config, info):
-    examples = min(config.train_examples or info.split_sizes["train"], info.split_sizes["train"])
-    return examples // config.batch_size
-
-
 def run_demo(config=None, log=print):
     """Runs the demo and returns `(rows, teacher_record)`.
 
@@ -312,7 +285,7 @@ def run_demo(config=None, log=print):
         "cached": cached,
         "fingerprint": record["fingerprint"],
     }]
-    steps = _student_steps(config, info)
+    steps = _steps(config.train_examples, config.batch_size, info)
     for method in _methods(config):
         rows.append(train_student(method, teacher, config, config.seed,
                                   student_train_ds(config.seed), test_ds, steps, log))
@@ -454,11 +427,9 @@ def format_seeds_report(runs, config, teacher_record, command):
 
 
 def run_seeds(config, seeds, command="python -m experiments.demo --seeds=5", log=print):
-    """Trains the demo's students over `seeds` (resumable) and writes
-    `config.seeds_file` (one CSV row per run) and the Markdown table beside
-    it after every run and at the end.
-
-    Runs already in the CSV under the same setting key are skipped.
+    """Trains the demo's students over `seeds` into `config.seeds_file` (one
+    CSV row per run; the runs of the same setting key already there are
+    skipped) and the Markdown table beside it, rewritten after every run.
 
     Returns:
         The Markdown path.
@@ -469,7 +440,7 @@ def run_seeds(config, seeds, command="python -m experiments.demo --seeds=5", log
     teacher, record, _ = load_or_train_teacher(config, teacher_train_ds(), test_ds, log=log)
     key = setting_key(config, record["fingerprint"])
     md_path = seeds_markdown_path(config.seeds_file)
-    steps = _student_steps(config, info)
+    steps = _steps(config.train_examples, config.batch_size, info)
     for seed in seeds:
         for method in _methods(config):
             runs = read_seed_runs(config.seeds_file)

@@ -1,12 +1,6 @@
-"""Building and compiling any registered distiller without naming methods.
-
-Two things differ between distillers, and neither is found by method name:
-
-* which hyper-parameters a method takes (KR's `mu`, `group_size`, ... mean
-  nothing to `"ce"`): `build(method, teacher, student, hparams)` passes the
-  ones the method declares (`registry.hyperparameters(method)`);
-* whether it has KR's knowledge step, whose aggregators alone train with
-  the `knowledge_lr` optimizer (`takes_knowledge_optimizer`).
+"""Building and compiling any registered distiller without naming methods:
+`build` passes the hyper-parameters a method declares, `compile_distiller`
+gives KR's aggregators (alone) the `knowledge_lr` optimizer.
 """
 
 import logging
@@ -23,9 +17,8 @@ def takes_knowledge_optimizer(distiller):
 
 def compile_distiller(distiller, optimizer, knowledge_optimizer, **kwargs):
     """`distiller.compile(optimizer=..., metrics=["accuracy"])`, with
-    `auxiliary_optimizer=knowledge_optimizer` where KR's aggregators are:
-    other methods' helpers (FitNet's regressor, KDGAN's discriminator) train
-    with a copy of the student optimizer's config, their default.
+    `auxiliary_optimizer=knowledge_optimizer` where KR's aggregators are
+    (other methods' helpers keep their default, docs/experiments.md).
 
     Returns:
         `True` when the knowledge optimizer was used.

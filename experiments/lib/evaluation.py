@@ -110,11 +110,10 @@ def evaluate_saved(model, dataset, batch_size=256, take=None, precise_bn_samples
         seed: Seed of those training images' order and augmentation.
 
     Returns:
-        Dict: `accuracy` and `top1_error` (+ `top5_accuracy` and
-        `top5_error` with 100 or more classes: the paper's Table 3 reports
-        ImageNet errors), `examples`, `split` (the dataset's
-        `eval_split`: `"test"`, or `"validation"` for ImageNet), `params`, `flops`,
-        `images_per_second`, `precise_bn_samples` (the images used; 0: none).
+        Dict: `accuracy`, `top1_error` (+ `top5_accuracy`, `top5_error` with
+        100 or more classes), `examples`, `split` (the dataset's
+        `eval_split`), `params`, `flops`, `images_per_second`,
+        `precise_bn_samples` (the images used; 0: none).
     """
     info = data.info(dataset)
     shape = tuple(model.inputs[0].shape[1:])

@@ -33,11 +33,8 @@ class NonFiniteGuard(keras.callbacks.Callback):
     """Raises `NonFiniteLossError` when a batch reports a non-finite loss.
 
     Unlike `keras.callbacks.TerminateOnNaN`, the message names the global
-    step and the loss term(s) that went bad (`student_loss`,
-    `knowledge_loss`, `prior_loss`, `distillation_loss`), and raising stops
-    `fit` before any later callback of the batch or epoch runs: place it
-    before `TrainingCheckpoint` so the last good checkpoint stays intact
-    (the checkpoint also refuses non-finite weights on its own).
+    step and the bad loss term(s) (`LOSS_TERMS`). Raising stops `fit` before
+    any later callback runs: place it before `TrainingCheckpoint`.
 
     Args:
         initial_step: Global step at the start of this `fit` (resumes).

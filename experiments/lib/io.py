@@ -79,8 +79,7 @@ def write_text(path, text):
 
 def append_csv_row(path, fields, row):
     """Appends `row` (a dict over `fields`) to the CSV at `path`, writing the
-    header first when the file is new: the run caches of the studies, which
-    resume from what they hold."""
+    header first when the file is new."""
     import csv
 
     new = not os.path.exists(path)

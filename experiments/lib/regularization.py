@@ -1,12 +1,7 @@
-"""Penalties on parameters: SRP applied to the kernels, vs L1 / L2 / none.
+"""Penalties on parameters for the paper's Fig. 4/5 (Sec. 4.1): SRP vs L1 / L2 / none.
 
-The paper's Sec. 4.1 (Fig. 4 and Fig. 5) applies the sparse recoding
-penalty to a network's parameters and compares it with L1 and L2 weight
-penalties. With SRP the kernels pass through `sparse_recode(w, w, tau)`
-(paper Sec. 4.1: applied to parameters, `r` is the weight itself), so the gradient of the loss with
-respect to each kernel entry is boosted where `|w| > tau` and filtered to
-`floor` where `|w| <= tau`, with a learnable `tau` per kernel initialised
-to `mean(|w|)`.
+With SRP each kernel passes through `sparse_recode(w, w, tau)` (the residual
+is the weight itself), one `tau` per kernel initialised to `mean(|w|)`.
 """
 
 import keras

@@ -1,19 +1,17 @@
 """Process-wide set-up of a run: seeds, determinism, precision.
 
-Strategies come from `kr_keras.distribute.get_strategy` (one place, with
-the multi-worker fixes).
+Strategies come from `kr_keras.distribute.get_strategy`.
 """
 
 import keras
 import tensorflow as tf
 
+
 def configure(seed, deterministic=False, mixed_precision=False):
     """Seeds Python, NumPy and TF (`keras.utils.set_random_seed`), enables TF
     op determinism when `deterministic`, and sets the dtype policy.
 
-    Call before any model is built. Op determinism makes two runs of the
-    same command give bit-identical weights (on the same machine and TF
-    build), at some speed cost.
+    Call before any model is built. Determinism: docs/reliability.md.
     """
     keras.utils.set_random_seed(int(seed))
     if deterministic:

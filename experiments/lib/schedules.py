@@ -1,10 +1,5 @@
-"""Learning-rate schedules of the experiment presets, described as data.
-
-`Schedule` is a frozen dataclass (so presets stay data, as in
-tensorflow/models' configs); `Schedule.build(total_steps, steps_per_epoch)`
-turns it into a `keras.optimizers.schedules.LearningRateSchedule` (or a
-float for a constant rate).
-"""
+"""Learning-rate schedules of the experiment presets, as frozen dataclasses
+(data, as in tensorflow/models' configs)."""
 
 import dataclasses
 

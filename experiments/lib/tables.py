@@ -1,18 +1,8 @@
 """The paper's result tables as data, and `reproduce` to fill them in.
 
-Rows name registry methods; a row whose method is not registered (yet) is
-reported as such, not run. Paper numbers are the top-1 accuracies of the
-paper's Tables 1, 2 and 4 (Sec. 4.2.1, 4.2.2, 4.2.4). Fashion-MNIST has no
-paper table: it runs Table 1's rows (and KD) with the paper's CIFAR-10
-architectures scaled to a laptop budget.
-
-`reproduce` follows the project's measurement rules: one teacher per table
-(trained once, its weights fingerprint in every run row; runs of another
-teacher are refused), every student seed paired across rows (a seed fixes
-the student's initial weights and data order), and each row compared with
-its control, the same student without the method's term
-(`experiments.lib.stats.control_of`), by the paired difference's mean and 95%
-t-interval (`experiments.lib.stats`: a verdict only from 5 seeds on).
+Paper numbers: the top-1 accuracies (%) of the paper's Tables 1, 2 and 4
+(Sec. 4.2.1, 4.2.2, 4.2.4). The tables, their controls and the measurement
+rules: docs/experiments.md, "reproduce".
 """
 
 import csv
@@ -35,11 +25,9 @@ from experiments.lib.stats import verdict
 
 @dataclasses.dataclass(frozen=True)
 class Row:
-    """One table row: its label, registry method (`"teacher"` for the
-    teacher), the paper's top-1 accuracy (percent) if any, and a student
-    width of its own where the method needs one (FSP compares Gram
-    matrices entry-wise, so its student must be as wide as the teacher —
-    the paper's baselines all used the unreduced student)."""
+    """One table row: label, registry method (`"teacher"` for the teacher),
+    the paper's top-1 accuracy (%) if any, and a student width of its own
+    where the method needs one (FSP, docs/experiments.md)."""
 
     label: str
     method: str
@@ -116,11 +104,7 @@ TABLES = {
 }
 
 BUDGETS = {
-    # Planned from step times measured on 2 shared CPU cores (ResNet-20
-    # teacher ~700 img/s, a KR step ResNet-20 -> ResNet-8x0.75 ~300-600
-    # img/s): ~11 runs of at most ~60-90 s per seed, ~35 min for 3 seeds.
-    # ~2.5x less training per run than "small" (5k vs 12k images): the
-    # 23-row Fashion-MNIST table x 5 seeds fills over several sessions on 2 CPU cores.
+    # How "tiny" and "small" were planned: docs/experiments.md, "reproduce".
     "tiny": Budget("tiny", train_take=5_000, eval_take=2_000, teacher_epochs=8,
                    student_epochs=4, note="tiny budget: first 5,000 training and 2,000 test "
                    "images, teacher 8 epochs, students 4 epochs"),
@@ -243,16 +227,8 @@ def reproduce(table_name, seeds=5, budget_name="small", results_dir="results",
               models_dir="saved_models/reproduce", overrides=None, verbose=0, log=print,
               methods=None, resume=False):
     """Trains the table's teacher once, then every row for `seeds` seeds;
-    writes the results.
-
-    Files: `<results_dir>/<table>.runs.csv` (one row per run, each with the
-    teacher's fingerprint), `<table>.csv` (per row: mean ± std, the paired
-    difference with its control) and `<table>.md`. All writes atomic.
-    A fresh reproduction (`resume=False`) ignores an existing `.runs.csv`
-    (e.g. the committed results of a clone) and replaces it as its own
-    runs finish; `resume=True` keeps its runs and skips them, so an
-    interrupted reproduction continues where it stopped (on the same
-    teacher only).
+    writes `<results_dir>/<table>.runs.csv` (one row per run), `<table>.csv`
+    (per row) and `<table>.md`, atomically.
 
     Args:
         table_name: A key of `TABLES`.
@@ -266,7 +242,9 @@ def reproduce(table_name, seeds=5, budget_name="small", results_dir="results",
         log: Progress printer.
         methods: Run only the rows of these methods (`"teacher"` included);
             the report still lists every row of the table.
-        resume: Skip the runs already in `<results_dir>/<table>.runs.csv`.
+        resume: Keep and skip the runs already in
+            `<results_dir>/<table>.runs.csv` (same teacher only); without it
+            they are replaced as new runs finish.
 
     Returns:
         The aggregated rows.

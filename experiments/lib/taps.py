@@ -1,12 +1,7 @@
 """Stage-aligned tap selection for kr_keras CIFAR/ImageNet-style ResNets.
 
-The paper aggregates `k` teacher layers into one student layer (Sec. 3.3;
-k = 3 on CIFAR, 4 on ImageNet). Teachers and students of different depths
-rarely have `k` times as many block outputs, so the grouping is chosen per
-stage: in every stage the student taps its last `m` block outputs and the
-teacher its last `k * m` ones, with `m = min(student blocks, teacher blocks
-// k)`. This is the project's reading; pass `teacher_layers` /
-`student_layers` to choose other taps.
+The rule, the project's reading of the paper's Sec. 3.3 grouping:
+docs/experiments.md, "distill".
 """
 
 import re

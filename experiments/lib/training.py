@@ -24,12 +24,9 @@ from experiments.lib.taps import ARCHITECTURES
 
 
 def train_pipeline(dataset, batch_size, seed, take=None, check_numerics=False, num_classes=None):
-    """The seeded training pipeline, with a label-range check.
-
-    Labels outside `[0, num_classes)` fail with an `InvalidArgumentError`
-    whose message starts with "kr_keras: label out of range"
-    (`user_message` turns it into one line).
-    """
+    """The seeded training pipeline; with `num_classes`, a label outside
+    `[0, num_classes)` fails with an `InvalidArgumentError` whose message
+    starts with "kr_keras: label out of range" (`cli.one_line` keeps that)."""
     ds = data.load(dataset, "train", batch_size, seed=seed, take=take,
                    check_numerics=check_numerics)
     if num_classes is not None:
@@ -50,11 +47,8 @@ def train_pipeline(dataset, batch_size, seed, take=None, check_numerics=False, n
 def precise_bn_callbacks(samples, dataset, batch_size, seed, take=None):
     """`[PreciseBatchNorm]` re-estimating the (student's) batch-norm statistics
     on `samples` training images before every validation and after training,
-    or `[]` when `samples` is 0.
-
-    Its images come from a training pipeline of its own (augmented, seeded
-    with `seed`), so re-estimating leaves the training data order alone.
-    """
+    or `[]` when `samples` is 0. Its own seeded pipeline leaves the training
+    data order alone."""
     evaluation.check_precise_bn_samples(samples)
     if not samples:
         return []
@@ -85,13 +79,8 @@ def fit_resumable(model, make_train_ds, steps_per_epoch, epochs, validation_data
                   callbacks=(), checkpoint=None, verbose="auto"):
     """`model.fit` that resumes from `checkpoint` at the exact batch.
 
-    The training stream is `make_train_ds().repeat()`: a freshly built,
-    seeded pipeline replays the same sequence of epochs on every run, so a
-    resumed run skips the `step` batches it already trained on and then
-    sees exactly the batches an uninterrupted run would. (Skipping runs the
-    input pipeline, not the model: about one epoch of preprocessing at
-    most per resumed epoch.) A resume in the middle of an epoch finishes
-    that epoch with a short `fit`, then continues with whole epochs.
+    It trains on `make_train_ds().repeat().skip(step)` (docs/reliability.md,
+    "Resume"); a resume mid-epoch finishes that epoch with a short `fit`.
 
     Args:
         model: A compiled model (distiller).

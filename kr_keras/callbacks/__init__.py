@@ -1,5 +1,4 @@
-"""Keras callbacks: `PreciseBatchNorm` (and its function,
-`recompute_batch_norm_statistics`)."""
+"""Keras callbacks: `PreciseBatchNorm` and `recompute_batch_norm_statistics`."""
 
 from kr_keras.callbacks.precise_bn import PreciseBatchNorm
 from kr_keras.callbacks.precise_bn import recompute_batch_norm_statistics

@@ -1,11 +1,7 @@
 """Precise batch norm: re-estimates BatchNormalization moving statistics.
 
-A BatchNormalization layer's moving mean and variance are an exponential
-moving average over the training steps, so they lag the weights (most after
-a short run or a large learning rate). "Precise BN" (Wu & Johnson 2021,
-"Rethinking 'Batch' in BatchNorm"; pycls, detectron2's `PreciseBN`)
-replaces them, with the weights fixed, by the exact average over a few
-thousand training images of each batch's mean and variance.
+Reference: Wu & Johnson, "Rethinking 'Batch' in BatchNorm", 2021 (pycls,
+detectron2's `PreciseBN`). The why: docs/reliability.md, "Batch-norm statistics".
 """
 
 import keras
@@ -14,10 +10,8 @@ import tensorflow as tf
 
 
 def _batch_norm_layers(model):
-    # `_flatten_layers` reaches BN layers inside nested models and inside
-    # custom layers alike (each shared layer once). Frozen BN layers
-    # normalise with their moving statistics even in training mode, so
-    # there is nothing to re-estimate.
+    # Nested models and custom layers included (each shared layer once); frozen
+    # BN layers normalise with their moving statistics even in training mode.
     return [layer for layer in model._flatten_layers(include_self=True, recursive=True)
             if isinstance(layer, keras.layers.BatchNormalization) and layer.trainable]
 
@@ -32,18 +26,12 @@ def _check_num_samples(num_samples):
 def recompute_batch_norm_statistics(model, dataset, num_samples=2048):
     """Re-estimates the moving statistics of every BatchNormalization layer.
 
-    Runs `model` in training mode on the first `num_samples` images of
-    `dataset` and sets each (trainable) BatchNormalization layer's
-    `moving_mean` and `moving_variance` to the average over those batches
-    of the batch mean and batch variance the layer computes (weighted by
-    the batch sizes), i.e. the statistics the layer normalised with during
-    training, without the lag of the exponential moving average. Layers
-    inside nested models and custom layers are included; layers the
-    batches do not reach keep their statistics. Weights are not changed.
+    Sets each trainable layer's moving mean and variance to the batch-size-weighted
+    average of its batch moments, `model` running in training mode on the first
+    `num_samples` images of `dataset`; weights are not changed.
 
     Args:
-        model: A `keras.Model` (any functional, sequential or subclassed
-            model, e.g. `keras.applications.MobileNetV2`).
+        model: A `keras.Model` (functional, sequential or subclassed).
         dataset: An iterable of batches (e.g. a `tf.data.Dataset`) yielding
             `x` or `(x, y)` / `(x, y, sample_weight)`; use training images,
             preferably with the training augmentation.
@@ -90,7 +78,6 @@ def recompute_batch_norm_statistics(model, dataset, num_samples=2048):
             return [(layer.moving_mean.value, layer.moving_variance.value) for layer in layers]
 
         for batch in dataset:
-            # A batch is `x`, or `(x,)`, `(x, y)`, `(x, y, sample_weight)`.
             x = batch[0] if isinstance(batch, (tuple, list)) else batch
             size = int(tf.shape(tf.nest.flatten(x)[0])[0])
             if size == 0:
@@ -124,19 +111,9 @@ def recompute_batch_norm_statistics(model, dataset, num_samples=2048):
 class PreciseBatchNorm(keras.callbacks.Callback):
     """Re-estimates the model's batch-norm statistics during `fit`.
 
-    After training batches have run, the moving mean and variance of every
-    BatchNormalization layer are replaced by their exact averages over
-    `num_samples` images of `dataset`
-    (`recompute_batch_norm_statistics`). For a model with a `.student`
-    attribute (the kr_keras distillers) that is the student, otherwise the
-    model itself.
-
-    In `fit`, validation runs before `on_epoch_end`, so the statistics are
-    re-estimated at the start of validation (`on_test_begin`), and at the
-    end of an epoch without validation: validation metrics, checkpoints
-    and early stopping all see the re-estimated statistics. The
-    statistics are re-estimated again at the end of training if batches
-    ran since, so a following `evaluate` / `predict` / save sees them too.
+    Runs `recompute_batch_norm_statistics` on `model.student` (distillers) or
+    the model before each epoch's validation (else at the epoch's end) and at
+    the end of training, whenever batches ran since (docs/reliability.md).
 
     Args:
         dataset: An iterable of training batches, `x` or `(x, y)` (a finite
@@ -167,7 +144,6 @@ class PreciseBatchNorm(keras.callbacks.Callback):
     def recompute(self):
         """Re-estimates the statistics now; returns the images used."""
         self._stale = False
-        # Distillers train `model.student`; other models train themselves.
         model = getattr(self.model, "student", None)
         return recompute_batch_norm_statistics(self.model if model is None else model,
                                                self.dataset, self.num_samples)

@@ -1,9 +1,6 @@
-"""Image augmentations, written with stateless random ops.
+"""Image augmentations on float [0, 1]-scale images, with stateless random ops.
 
-Every function takes a float image on the [0, 1] scale (before
-normalisation, so padding is black as in the torchvision CIFAR recipe) and a
-`[2]` int64 `seed`; the same seed gives the same output, which is what makes
-`kr_keras.data.load(..., seed=s)` reproducible.
+The same `[2]` int64 `seed` gives the same output.
 """
 
 import tensorflow as tf
@@ -14,8 +11,6 @@ IMAGENET_CROP = 224
 
 def pad_crop_flip(image, seed, pad):
     """Zero-pads `pad` pixels per side, random-crops back, flips left-right.
-
-    The CIFAR recipe (pad 4) and the project's Fashion-MNIST recipe (pad 2).
 
     Args:
         image: float `[H, W, C]` with a static shape.

@@ -1,11 +1,4 @@
-"""CIFAR-10, CIFAR-100 and T-CIFAR100 (TFDS).
-
-Preprocessing: per-channel standardisation with the standard CIFAR training
-mean/std; training augmentation = 4-pixel zero padding, random 32x32 crop,
-random horizontal flip. T-CIFAR100 is CIFAR-100 with a fixed Gaussian
-distortion on train and test (default sigma 1 in the standardised space; see
-`distortion.py` for the project's reading of the paper).
-"""
+"""CIFAR-10, CIFAR-100 and T-CIFAR100 (CIFAR-100 with a fixed Gaussian distortion), from TFDS."""
 
 import functools
 

@@ -18,8 +18,7 @@ class DatasetInfo:
         split_sizes: number of examples per split, e.g.
             `{"train": 50000, "test": 10000}`. Its keys are the valid splits.
         eval_split: the split every binary evaluates and validates on.
-            `None`: `"test"` where the dataset has one, else `"validation"`
-            (ImageNet 2012 has no labelled test split).
+            `None`: `"test"` where the dataset has one, else `"validation"`.
 
     Example:
 

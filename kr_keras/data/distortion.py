@@ -1,29 +1,8 @@
-"""Fixed additive Gaussian distortion: the T-CIFAR100 variant (paper Sec. 4.2.4).
+"""Fixed additive Gaussian distortion: the T-CIFAR100 variant.
 
-The paper: "Each image in training and test set is distorted by the
-artifacts, from a gaussian distribution (sigma = 1) with the random sample."
-It does not state the scale of sigma. The project's reading (docs/data.md,
-"T-CIFAR100: the project's reading"):
-
-* sigma = 1 on the 0..255 scale would be invisible, and sigma = 1 on the
-  [0, 1] scale would bury the image (the clean pixels' own std is ~0.27), yet
-  the paper's Fig. 6 shows visible but moderate artifacts and the ResNet-32
-  teacher loses only ~3 points (64.06 -> 61.25). Noise of one standard
-  deviation of the clean pixels fits that: so the default space is
-  `"normalized"`, sigma in the per-channel standardised input space, i.e.
-  `sigma * std_c` on the [0, 1] scale for channel c. `"unit"` (the [0, 1]
-  scale) and `"pixel"` (the 0..255 scale) are there for other readings.
-* The distortion is part of the image: "each image ... is distorted", once.
-  So the noise of an image is a pure function of `(seed, split, index)`
-  (index = position in the split's fixed order, counted before shuffling):
-  every epoch and every run sees the same distorted image, and the test set is
-  a fixed distorted test set.
-* It is added to the clean image before augmentation (crop/flip move the
-  distorted image like any other image; the zero padding stays clean), and it
-  is not clipped (clipping would shrink and bias the noise near 0 and 255).
-
-Because standardisation is affine per channel, adding `sigma * std_c * n` on
-the [0, 1] scale equals adding `sigma * n` after standardisation.
+Reference: Liu et al., "Knowledge Representing: Efficient, Sparse Representation
+of Prior Knowledge for Knowledge Distillation", Sec. 4.2.4, Fig. 6.
+The reading: docs/data.md, "T-CIFAR100: the project's reading".
 """
 
 import tensorflow as tf

@@ -1,14 +1,7 @@
 """Fashion-MNIST (Xiao et al., 2017): 60k/10k 28x28x1 images, 10 classes.
 
-Read from the original gzip IDX files, as installed by Debian's
-`dataset-fashion-mnist` package under `/usr/share/datasets/fashion-mnist/`
-(or found in `data_dir`); when they are absent, through
-`tfds.load("fashion_mnist")`.
-
-Preprocessing: `(x / 255 - 0.2860) / 0.3530` (mean and population std of the
-training pixels, computed from the IDX files); training augmentation =
-2-pixel zero padding, random 28x28 crop, random horizontal flip (the CIFAR
-recipe scaled to the smaller image; flips keep the clothing classes).
+Read from the gzip IDX files of Debian's `dataset-fashion-mnist` (`IDX_DIR`)
+or `data_dir`, else through `tfds.load("fashion_mnist")`.
 """
 
 import functools

@@ -1,8 +1,7 @@
 """Reader for the IDX format of (Fashion-)MNIST, plain or gzip-compressed.
 
-Format (http://yann.lecun.com/exdb/mnist/): a 4-byte magic number
-`0x00 0x00 <dtype code> <ndim>`, then `ndim` big-endian uint32 sizes, then
-the data in row-major order, big-endian.
+Format (http://yann.lecun.com/exdb/mnist/): magic `0x00 0x00 <dtype code> <ndim>`,
+`ndim` big-endian uint32 sizes, then the data, row-major and big-endian.
 """
 
 import gzip

@@ -1,11 +1,4 @@
-"""ImageNet 2012 (ILSVRC2012) through TFDS, which needs a manual download.
-
-Preprocessing: training = random-resized crop to 224 (area 8%-100%, aspect
-3/4-4/3) + horizontal flip; evaluation = resize the shorter side to 256 and
-center-crop 224; then per-channel standardisation with the ImageNet mean/std.
-JPEGs are decoded in the parallel map (after shuffling the small encoded
-records); the decoded set is too large to cache.
-"""
+"""ImageNet 2012 (ILSVRC2012) through TFDS, which needs a manual download."""
 
 import os
 
@@ -32,8 +25,7 @@ def _decode(encoded):
 
 
 class Imagenet(DatasetBuilder):
-    """Builder for `"imagenet2012"` (splits `"train"` and `"validation"`; the
-    binaries evaluate on `"validation"`, ImageNet's test labels are not public)."""
+    """Builder for `"imagenet2012"` (splits `"train"` and `"validation"`)."""
 
     name = "imagenet2012"
 

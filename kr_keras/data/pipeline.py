@@ -1,28 +1,6 @@
 """`load` and `info`: one `tf.data` pipeline for every dataset.
 
-Order of operations (per example):
-
-1. the dataset's raw examples in their fixed order; `take` keeps the first N;
-2. `cache()` of the decoded uint8 set where it fits in memory (before any
-   randomness, so augmentation and shuffling stay fresh every epoch);
-3. `enumerate()` — the index names the image for the fixed distortion;
-4. `shuffle` (training by default), seeded and reshuffled every epoch;
-5. a parallel map: decode (ImageNet), scale to [0, 1], add the fixed
-   distortion (if any), augment (training by default) or apply the
-   evaluation transform, standardise per channel, optionally
-   `check_numerics`; labels become int32;
-6. `batch` (training pipelines drop the last partial batch), `prefetch`.
-
-Randomness: shuffling uses `seed`; augmentation uses stateless ops seeded by
-`tf.data.Dataset.random(seed, rerandomize_each_iteration=True)`, so a given
-seed gives the same sequence of epochs on every run, and with a seed the
-pipeline sets `options.deterministic = True`. Both are op-level seeds: the
-random ops run before `load` (building a model, other pipelines) do not
-change the order. TF combines an op-level seed with the global seed
-(`tf.random.set_seed`) at construction, so a run sets the global seed to
-its own seed first (`keras.utils.set_random_seed(seed)`, as
-`experiments.lib.runtime.configure` does); the order then depends on
-the run's seed only.
+The order of operations and the seeding: docs/data.md.
 """
 
 import math
@@ -41,9 +19,7 @@ def info(name):
         name: a dataset name (see `load`).
 
     Returns:
-        A frozen `DatasetInfo(name, image_shape, num_classes, split_sizes,
-        eval_split)`; `eval_split` is the split to evaluate on (`"test"`, or
-        `"validation"` for `"imagenet2012"`).
+        The frozen `DatasetInfo` of `name`.
 
     Example:
 
@@ -76,34 +52,27 @@ def load(
     Args:
         name: `"fashion_mnist"`, `"cifar10"`, `"cifar100"`, `"t_cifar100"`,
             `"imagenet2012"`, `"npz:<path>"` or `"dir:<path>"`.
-        split: `"train"`, `"test"` (or `"validation"` for ImageNet); the keys
-            of `info(name).split_sizes`. `info(name).eval_split` names the
-            split to evaluate on.
+        split: a key of `info(name).split_sizes`: `"train"`, `"test"` (or
+            `"validation"` for ImageNet).
         batch_size: examples per batch.
         augment: apply the dataset's training augmentation. `None`: only on
             `"train"`.
         distortion_sigma: std of a fixed additive Gaussian distortion (the
-            T-CIFAR100 recipe; see `kr_keras/data/distortion.py`), for any
-            dataset. `None`: the dataset's default (1.0 for `"t_cifar100"`,
-            none otherwise); `0` disables it.
+            T-CIFAR100 recipe), for any dataset. `None`: the dataset's default
+            (1.0 for `"t_cifar100"`, none otherwise); `0` disables it.
         distortion_space: scale of `distortion_sigma`: `"normalized"` (the
-            per-channel standardised input space), `"unit"` ([0, 1] pixels)
-            or `"pixel"` (0..255).
-        seed: integer seed of shuffling, augmentation and distortion; `None`
-            for a non-deterministic pipeline (the distortion then uses seed 0,
-            so it stays fixed).
-        data_dir: TFDS data directory (or a folder with the Fashion-MNIST IDX
-            files).
+            standardised input space), `"unit"` ([0, 1]) or `"pixel"` (0..255).
+        seed: integer seed of shuffling, augmentation and distortion; `None`:
+            non-deterministic (the distortion keeps seed 0).
+        data_dir: TFDS data directory, or a folder with the Fashion-MNIST IDX files.
         shuffle: shuffle the examples. `None`: only on `"train"`.
         check_numerics: fail with a clear error on NaN/Inf in the images.
         take: keep only the first `take` examples of the split (tests, demos).
 
     Returns:
-        A `tf.data.Dataset` of `(images, labels)`: float32
-        `[batch, H, W, C]` standardised images and int32 `[batch]` labels.
-        Training pipelines (`split="train"` and shuffled) drop the last
-        partial batch; others keep it. The dataset is finite (one epoch per
-        iteration); call `.repeat()` for more.
+        A finite `tf.data.Dataset` of float32 `[batch, H, W, C]` standardised
+        images and int32 `[batch]` labels, one epoch per iteration. Training
+        pipelines (`"train"`, shuffled) drop the partial last batch.
 
     Example:
 

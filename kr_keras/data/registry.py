@@ -1,8 +1,4 @@
-"""The one place that maps dataset names to their builders.
-
-Exact names map to a builder instance; prefixed names (`"npz:<path>"`,
-`"dir:<path>"`) map to a factory called with the rest of the name.
-"""
+"""Maps dataset names to builders; `"npz:<path>"` and `"dir:<path>"` by their prefix."""
 
 from kr_keras.data import cifar, fashion_mnist, imagenet, user_data
 

@@ -1,10 +1,4 @@
-"""`Source`, `DatasetBuilder` (what each dataset module hands to the pipeline)
-and `tfds_examples` (a TFDS split, with errors that say what to do).
-
-A dataset module knows how to read its raw examples and which preprocessing
-they need; `pipeline.load` does the rest (caching, shuffling, distortion,
-augmentation, normalisation, batching) the same way for every dataset.
-"""
+"""What a dataset module hands to `pipeline.load` (`Source`, `DatasetBuilder`); `tfds_examples`."""
 
 import dataclasses
 from typing import Callable, Optional
@@ -20,17 +14,14 @@ class Source:
     """Raw examples of one split plus the recipe to preprocess them.
 
     Args:
-        examples: unbatched `tf.data.Dataset` of `(image, label)` in a fixed
-            order (the same order on every run). `image` is `uint8`
-            `[H, W, C]` (or float on the 0..255 scale for user arrays), or an
-            encoded string when `decode` is set.
+        examples: unbatched `tf.data.Dataset` of `(image, label)` in the same
+            order on every run. `image` is `uint8` `[H, W, C]` (float on the
+            0..255 scale for user arrays), or an encoded string if `decode` is set.
         mean: per-channel mean of the clean training images on the [0, 1] scale.
         std: per-channel standard deviation, same scale.
-        train_transform: `fn(image, seed) -> image`: the training augmentation,
-            on a float [0, 1]-scale image; `seed` is a `[2]` int64 tensor for
-            the `tf.random.stateless_*` ops.
-        eval_transform: `fn(image) -> image` applied when not augmenting
-            (e.g. the ImageNet resize + center crop), or `None`.
+        train_transform: `fn(image, seed) -> image`, the training augmentation
+            of a float [0, 1]-scale image with a `[2]` int64 stateless seed.
+        eval_transform: `fn(image) -> image` when not augmenting (ImageNet's crop), or `None`.
         decode: `fn(encoded) -> uint8 image`, run in the parallel map, or `None`.
         cache: whether the (decoded) split fits in memory and may be cached.
         shuffle_buffer: buffer size to use when shuffling.
@@ -47,11 +38,9 @@ class Source:
 
 
 class DatasetBuilder:
-    """Base class of the per-dataset builders listed in `registry.py`.
+    """Base class of the builders in `registry.py`: `info()` and `source(split, data_dir)`.
 
-    Subclasses implement `info()` and `source(split, data_dir)`.
-    `default_distortion_sigma` is the distortion `load` applies when the
-    caller passes `distortion_sigma=None` (only T-CIFAR100 sets it).
+    `default_distortion_sigma`: what `load` uses for `distortion_sigma=None`.
     """
 
     default_distortion_sigma: Optional[float] = None
@@ -64,11 +53,7 @@ class DatasetBuilder:
 
 
 def tfds_examples(name, split, data_dir=None, decoders=None):
-    """Returns the `(image, label)` examples of a TFDS split in file order.
-
-    Prepares the dataset first (downloads it when needed; `tfds` cannot reach
-    the internet on offline machines, then this raises a `RuntimeError` that
-    says where prepared data is looked for).
+    """Returns the `(image, label)` examples of a TFDS split in file order, preparing it first.
 
     Args:
         name: TFDS name, e.g. `"cifar10"`.
@@ -78,6 +63,9 @@ def tfds_examples(name, split, data_dir=None, decoders=None):
 
     Returns:
         An unbatched `tf.data.Dataset` of `(image, label)`, not shuffled.
+
+    Raises:
+        RuntimeError: TFDS could not download or prepare it (e.g. offline).
     """
     builder = tfds.builder(name, data_dir=data_dir)
     try:

@@ -1,18 +1,6 @@
 """User datasets: `"npz:<path>"` (arrays) and `"dir:<path>"` (image folders).
 
-* `npz:<path>` — a `.npz` file with `x_train`, `y_train`, `x_test`, `y_test`.
-  Images are `[N, H, W]` or `[N, H, W, C]`, `uint8` (floating arrays are read on
-  the same 0..255 scale); labels are integers `[N]`. An optional scalar
-  `num_classes` entry fixes the number of classes (default: max label + 1).
-* `dir:<path>` — `<path>/train/<class>/*.png` and `<path>/test/<class>/*.png`
-  (also .jpg/.jpeg/.bmp/.gif), read with `keras.utils.image_dataset_from_directory`.
-  Classes are the sorted folder names of `train/`, with the same label mapping
-  for `test/` (it must have the same class folders; they may be empty). All
-  images must share one size; the channels follow the first training image.
-
-Both are normalised per channel with the mean/std of their training images,
-and augmented for training with a random crop after zero padding of 1/8 of the
-image side (4 px at 32 px, the CIFAR recipe) plus a horizontal flip.
+Their layout, labels and preprocessing: docs/data.md, "User data".
 """
 
 import functools
@@ -179,7 +167,7 @@ class Npz(_UserData):
             x = x.astype(np.float32, copy=False)
         examples = tf.data.Dataset.from_tensor_slices((x, ys[split].astype(np.int32)))
         # Already in memory: no cache.
-        return self._source(examples, stats, image_shape, False, max(1, x.shape[0]))
+        return self._source(examples, stats, image_shape, cache=False, shuffle_buffer=x.shape[0])
 
 
 def _image_size(path):

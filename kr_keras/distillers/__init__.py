@@ -1,9 +1,5 @@
-"""Distillers: `keras.Model` subclasses that `fit` a student from a teacher.
-
-`Distiller` trains a student on CE plus any list of distillation losses;
-`KRDistiller` is the `Distiller` of Knowledge Representing's losses. Importing
-this package registers every method (`methods`) with the registry.
-"""
+"""Distillers: `Distiller`, `KRDistiller` and the method registry, which
+importing this package fills (`methods`)."""
 
 from kr_keras.distillers import methods  # noqa: F401 (registers)
 from kr_keras.distillers.distiller import Distiller

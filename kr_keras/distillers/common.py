@@ -1,5 +1,4 @@
-"""Helpers every distiller shares: optimizers, model checks, the teacher's
-compute dtype."""
+"""Helpers every distiller shares: optimizers, model checks, compute dtype."""
 
 import warnings
 import weakref
@@ -12,10 +11,9 @@ from kr_keras.models.tap import model_io
 
 
 def build_optimizer(optimizer, variables, name):
-    """Resolves an optimizer identifier, wraps it for loss scaling under a
-    `mixed_float16` policy, and builds it over `variables` now: Keras 3
-    optimizers that build lazily inside a custom `train_step` fail under
-    `MirroredStrategy` (keras#19246)."""
+    """Resolves an optimizer, wraps it for loss scaling under `mixed_float16` and
+    builds it over `variables` now: Keras 3 optimizers built lazily inside a
+    custom `train_step` fail under `MirroredStrategy` (keras#19246)."""
     optimizer = keras.optimizers.get(optimizer)
     policy = keras.config.dtype_policy()
     if policy.name == "mixed_float16" and not isinstance(
@@ -30,10 +28,8 @@ _FIRST_MIRRORED = []  # a weak reference to the first MirroredStrategy a distill
 
 
 def warn_second_mirrored_strategy(name):
-    """Warns, naming the fix, when a distiller stepping several optimizers
-    compiles under a `MirroredStrategy` other than the process' first: its
-    all-reduce then fails at `fit` with "Shape mismatch in the collective
-    instance" (tensorflow#62790)."""
+    """Warns when a distiller stepping several optimizers compiles under a
+    second `MirroredStrategy` (docs/scaling.md, "One MirroredStrategy per process")."""
     strategy = tf.distribute.get_strategy()
     if not isinstance(strategy, tf.distribute.MirroredStrategy):
         return
@@ -53,18 +49,15 @@ def unwrapped(optimizer):
 
 
 def copy_optimizer(optimizer):
-    """A fresh optimizer with `optimizer`'s class and config (learning-rate
-    schedule and weight decay included): RepDistiller trains helpers with
-    the student's settings."""
+    """A fresh optimizer of `optimizer`'s class and config (schedule and weight
+    decay included): RepDistiller trains helpers with the student's settings."""
     inner = unwrapped(keras.optimizers.get(optimizer))
     return inner.__class__.from_config(inner.get_config())
 
 
 def run_in_global_dtype(model):
-    """Sets every layer of a model saved entirely in float32 (e.g. a loaded
-    float32 `.keras` teacher) to the global mixed-precision policy, so its
-    forward runs in float16/bfloat16 with float32 variables. A model with
-    per-layer policies of its own is left as it is."""
+    """Sets every layer of a model saved entirely in float32 (a loaded teacher)
+    to the global mixed-precision policy; per-layer policies are left as they are."""
     policy = keras.config.dtype_policy()
     layers = [l for l in model._flatten_layers(include_self=False)
               if not isinstance(l, keras.layers.InputLayer)]

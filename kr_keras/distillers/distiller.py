@@ -19,18 +19,15 @@ from kr_keras.models.tap import tap
 
 
 def layer_names(losses, role):
-    """The distinct layer names the `losses` tap in the teacher or student
-    (`role`), in order (a loss's name is `None`, one name or a list)."""
+    """The distinct layer names the `losses` tap in the `role` model, in order."""
     names = (getattr(loss, f"{role}_layer_name", None) for loss in losses)
     return list(dict.fromkeys(n for name in names
                               for n in ([name] if isinstance(name, str) else name or [])))
 
 
 def helper_variables(losses, adversarial):
-    """Trainable variables of the loss-owned helpers: those trained on their
-    loss's own `helper_loss` (`adversarial=True`: the layers its
-    `helper_layers` names, else all of the loss) or on the student's
-    objective (the rest)."""
+    """Trainable variables of the loss-owned helpers trained on their loss's
+    own `helper_loss` (`adversarial=True`) or on the student's objective."""
     layers = [l for l in losses if isinstance(l, keras.layers.Layer)]
     own = {id(v) for l in layers if hasattr(l, "helper_loss") for h in
            [getattr(l, n) for n in getattr(l, "helper_layers", ())] or [l]
@@ -39,9 +36,8 @@ def helper_variables(losses, adversarial):
 
 
 def helper_optimizer(loss, student_optimizer, auxiliary_optimizer, used):
-    """The optimizer of one loss's helpers, a fresh instance per loss, as
-    `Distiller.compile` describes; `used` collects the instances made from
-    `auxiliary_optimizer` (the instance itself first, copies after)."""
+    """The optimizer of one loss's helpers (`Distiller.compile`); `used`
+    collects those made from `auxiliary_optimizer` (itself first, then copies)."""
     source = getattr(loss, "helper_optimizer", "auxiliary")
     if source not in ("auxiliary", "student"):
         raise ValueError(f"{type(loss).__name__}.helper_optimizer must be 'auxiliary' or "
@@ -79,51 +75,21 @@ class _StageSchedule(keras.callbacks.Callback):
 class Distiller(keras.Model):
     """`w_s * CE + sum_i w_i * L_i`, `L_i` any `DistillationLoss`es.
 
-    `keras.distillation.Distiller`'s design (frozen teacher, pluggable
-    losses tapping layers by name, `distiller.student`), with what
-    kr_keras' methods need on top:
-
-    * the teacher, called with `training=False`, runs in the global
-      mixed-precision compute dtype when it was saved in float32 (e.g. a
-      loaded `.keras` file);
-    * a loss's `teacher_layer_name` / `student_layer_name` may be `None`
-      (the logits), a layer name or a list of names (it then gets a list of
-      maps); `compute_loss` also receives `labels=y` and `training=`;
-    * a loss that is a `keras.layers.Layer` may own trainable helpers,
-      built in `validate_model_compatibility(teacher, student)`, each loss
-      with its own optimizer (`compile`). They train on the student's
-      objective (joint, as RepDistiller), or, for a loss with
-      `helper_loss(...)` (KR's aggregators, Eq. 9; KDGAN's discriminator),
-      on that, in a step before the student's, whose objective then sees
-      the updated helpers (KR's alternation);
-    * `student_loss_weight` is any weight >= 0, and the student's
-      regularisers are added outside it;
-    * `stages`: weights for the first epochs of `fit` (e.g. FSP's stage of
-      FSP alone), each `{"epochs": n, "student_loss_weight": w_s,
-      "distillation_loss_weights": [...]}`, then the main weights; with
-      `"train_student": False` only helpers with their own `helper_loss`
-      train (FT's paraphraser), `"freeze_after": True` freezes them after;
-    * a `compute_loss` taking `epoch` gets fit's 1-based epoch (DKD); a
-      stage's `"epochs"` may be a fraction in (0, 1) of fit's `epochs`, and
-      `fit` first calls a loss's `set_run_epochs(epochs)` if it has one.
-
-    Losses follow Keras' convention: each term is a per-replica mean divided
-    by the replicas in sync, so `MirroredStrategy` sums gradients to the
-    global mean. Metrics (per-example means): `loss`, `student_loss`
-    (compiled loss), `distillation_loss` (the weighted sum), `auxiliary_loss`
-    (the helpers' own objectives).
+    `keras.distillation.Distiller`'s design with list taps, loss-owned helpers,
+    stages and `epoch` for `compute_loss` (docs/methods.md, "Design"). Metrics
+    (per-example means): `loss`, `student_loss`, `distillation_loss` (the
+    weighted sum), `auxiliary_loss` (the helpers' own objectives).
 
     Args:
-        teacher: Trained, built `keras.Model` returning logits; frozen.
-            Losses that tap layers need a functional (or Sequential) model;
-            a subclassed one works with losses on the logits (KD, DKD, ...).
+        teacher: Trained, built `keras.Model` returning logits; frozen. Functional
+            (or Sequential) for losses that tap layers, else also subclassed.
         student: Built `keras.Model` returning logits (the same rule).
-        distillation_losses: A `keras.distillation.DistillationLoss` or a
-            list of them (may be empty: the student alone).
+        distillation_losses: A `DistillationLoss` or a list of them (empty: the student alone).
         distillation_loss_weights: One weight per loss; default 1.0 each.
-        student_loss_weight: Weight of the compiled loss.
-        stages: Optional list of stage dicts, run in order before the main
-            weights apply.
+        student_loss_weight: Weight (>= 0) of the compiled loss; the
+            student's regularisers are added outside it.
+        stages: Optional list of stage dicts for the first epochs of `fit`,
+            before the main weights (docs/methods_zoo.md, "Stages").
         name: Model name.
 
     Example:
@@ -210,7 +176,6 @@ class Distiller(keras.Model):
             return [self.student_loss_weight, *self.distillation_loss_weights]
         return [stage["student_loss_weight"], *stage["distillation_loss_weights"]]
 
-    # ------------------------------------------------------------ compile
     def helper_losses(self):
         """The losses that own trainable helpers, one optimizer each."""
         return [l for l in self.distillation_losses
@@ -221,20 +186,16 @@ class Distiller(keras.Model):
         """Configures the optimizers, the student loss and the metrics.
 
         Args:
-            optimizer: Student optimizer: an instance, an identifier string
-                (`"sgd"`) or a config dict, as `keras.Model.compile` takes;
-                default SGD(0.01, momentum 0.9).
+            optimizer: Student optimizer, as `keras.Model.compile` takes it
+                (instance, identifier or config dict); default SGD(0.01, momentum 0.9).
             loss: Student loss on `(y, logits)`; default sparse categorical
                 cross-entropy from logits.
             metrics: Metrics of the student logits, e.g. `["accuracy"]`.
-            auxiliary_optimizer: Optimizer of the losses' trainable helpers
-                (KR's aggregators, FitNet's regressor, ...), taken like
-                `optimizer`; each loss gets its own instance. Default per
-                loss: its `default_helper_optimizer` (KR: the paper's
-                SGD(0.1, momentum 0.9)), else a copy of the student
-                optimizer's config. A loss declaring `helper_optimizer =
-                "student"` (KDGAN's discriminator) always trains with such a
-                copy. Ignored, with a warning, when no loss uses it.
+            auxiliary_optimizer: Optimizer of the losses' trainable helpers,
+                taken like `optimizer`, one instance per loss. Default per
+                loss: its `default_helper_optimizer`, else a copy of the
+                student optimizer's config (docs/methods.md, "Optimizers").
+                Ignored, with a warning, when no loss uses it.
             **kwargs: Passed to `keras.Model.compile` (`jit_compile`, ...).
         """
         config = dict(optimizer=optimizer, loss=loss, metrics=metrics,
@@ -254,9 +215,8 @@ class Distiller(keras.Model):
         if self.helper_optimizers:
             warn_second_mirrored_strategy(self.name)
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
-        # Instances and config dicts are recorded as built (a dict would not
-        # deserialize back); `used[0]` is the one made from auxiliary_optimizer,
-        # whichever helper loss took it.
+        # Instances and config dicts are recorded as built (a dict would not deserialize
+        # back); `used[0]` is the one made from auxiliary_optimizer, whichever loss took it.
         built = (keras.optimizers.Optimizer, dict)
         if isinstance(config["optimizer"], built):
             config["optimizer"] = unwrapped(optimizer)
@@ -277,8 +237,7 @@ class Distiller(keras.Model):
                 for k, v in self._compile_arguments.items()}
 
     def compile_from_config(self, config):
-        """Compiles as `get_compile_config()` recorded, so that a reloaded
-        distiller trains on with the same optimizers."""
+        """Compiles as `get_compile_config()` recorded (every optimizer)."""
         self.compile(**{k: keras.saving.deserialize_keras_object(v)
                         for k, v in config.items()})
 
@@ -289,7 +248,6 @@ class Distiller(keras.Model):
     def call(self, inputs, training=None):
         return self.student(inputs, training=training)
 
-    # -------------------------------------------------------------- steps
     @staticmethod
     def forward(tapped, names, x, training):
         """`(logits, {layer name: output})` of a `tap`ped model."""
@@ -317,8 +275,7 @@ class Distiller(keras.Model):
         return features[name] if isinstance(name, str) else [features[n] for n in name]
 
     def distillation(self, losses, weights, teacher, student, y, training, epoch=None):
-        """`sum_i w_i * loss_i.compute_loss(...)`, float32 (each term already
-        divided by the replicas in sync); `epoch` (1-based) if given."""
+        """`sum_i w_i * loss_i.compute_loss(...)` in float32; `epoch` is 1-based."""
         total = tf.constant(0.0)
         for i, loss in enumerate(losses):
             value = loss.compute_loss(self.loss_inputs(loss, "teacher", teacher),
@@ -328,17 +285,15 @@ class Distiller(keras.Model):
         return total
 
     def student_loss(self, y, logits, sample_weight):
-        """`(compiled loss, student regularisers)`, float32, each divided by
-        the replicas in sync (Keras' compiled loss is; regularisers are not
-        in Keras 3.15, so they are here)."""
+        """`(compiled loss, student regularisers)` in float32, each divided by the
+        replicas in sync (Keras 3.15 divides the compiled loss, not regularisers)."""
         loss = tf.cast(self._compile_loss(y, logits, sample_weight), tf.float32)
         regularisers = [tf.cast(tf.reduce_sum(r), tf.float32) for r in self.student.losses]
         return loss, scale_for_replicas(tf.add_n(regularisers)) if regularisers else 0.0
 
     def update_metrics(self, x, y, sample_weight, logits, total, tracked):
-        """Updates `loss` with `total` and each `(tracker, value)` of
-        `tracked` (per-replica values divided by the replicas, or `None`),
-        as per-example means; returns the logs of the compiled metrics."""
+        """Updates `loss` (`total`) and each `(tracker, value or None)` of `tracked`
+        as per-example means of per-replica values; returns the compiled metrics' logs."""
         batch = tf.shape(keras.tree.flatten(x)[0])[0]
         replicas = float(tf.distribute.get_strategy().num_replicas_in_sync)
         for tracker, value in [(self._loss_tracker, total), *tracked]:
@@ -363,9 +318,8 @@ class Distiller(keras.Model):
         return super().fit(*args, **kwargs)
 
     def _helper_objective(self, loss, optimizer, teacher, student, y, training):
-        """`(value, gradients, variables)` of `loss.helper_loss` on the
-        stop-gradient student outputs (`None, [], []` for a loss without
-        one; no gradients unless `training`)."""
+        """`(value, gradients, variables)` of `loss.helper_loss` on the stop-gradient
+        student outputs; `None, [], []` without one, no gradients unless `training`."""
         if not hasattr(loss, "helper_loss"):
             return None, [], []
         student = tf.nest.map_structure(tf.stop_gradient, student)
@@ -381,11 +335,8 @@ class Distiller(keras.Model):
         return value, tape.gradient(scaled, variables), variables
 
     def _step(self, data, training):
-        """One step: each helper loss's own objective first (KR's knowledge
-        step, KDGAN's discriminator), then the student's objective against
-        the updated helpers; helpers trained on the student's objective
-        (FitNet's regressor) step with it, in the same `apply` as their
-        own objective's gradients where a loss has both (FT)."""
+        """Each helper loss's own objective first, then the student's objective
+        against the updated helpers (docs/methods.md, "Helpers belong to their loss")."""
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         losses, (train_student, frozen) = self.distillation_losses, self.stage_mode
         groups = list(zip(self.helper_losses(), self.helper_optimizers))
@@ -452,7 +403,6 @@ class Distiller(keras.Model):
     def test_step(self, data):
         return self._step(data, training=False)
 
-    # ------------------------------------------------------ serialisation
     def get_config(self):
         return {
             **super().get_config(),

@@ -1,8 +1,7 @@
 """`KRDistiller`: Knowledge Representing as a `Distiller` of its losses.
 
-Paper: Liu et al., "Knowledge Representing: Efficient, Sparse Representation
-of Prior Knowledge for Knowledge Distillation" (Sec. 3.1-3.4). The project's
-reading of the lost equations is written down in docs/method.md.
+Reference: Liu et al., "Knowledge Representing: Efficient, Sparse Representation
+of Prior Knowledge for Knowledge Distillation" (Sec. 3). The reading: docs/method.md.
 """
 
 import keras
@@ -17,49 +16,27 @@ KR_ARGUMENTS = tuple(DEFAULTS)
 
 @keras.saving.register_keras_serializable(package="kr_keras")
 class KRDistiller(Distiller):
-    """Knowledge Representing distiller (paper Sec. 3): a `Distiller` of
+    """Knowledge Representing distiller: a `Distiller` of
     `[KnowledgeRepresenting, *posterior]` weighted `[mu, *weights]`.
 
-    Per batch, one frozen teacher forward and one student forward feed two
-    alternating updates (paper Sec. 3.4, "two different optimizers"):
-
-    1. **Knowledge step** (Eq. 9): `auxiliary_optimizer` (default the
-       paper's SGD(0.1, momentum 0.9)) updates the aggregators alone on
-       `KnowledgeRepresenting.helper_loss`.
-    2. **Student step** (Eq. 10): `optimizer` updates the student on
-       `w_s * CE + mu * prior + sum_i w_i * posterior_i`, the prior matched
-       to the knowledge of the updated aggregators, its gradient recoded by
-       SRP (`sparse=False`: KR-Dense; `recode="weights"`: SRP on the
-       gradient the prior sends to each student kernel instead).
-
-    With `mu=0` the prior term contributes nothing, so the student trains
-    exactly as the same distiller without KR: the student alone, or its
-    posterior's method (KD for `posterior=kr_keras.losses.KD()` with KD's
-    weights). That is the control of every KR comparison.
-
-    `call` returns the student's logits; `distiller.student` is the trained
-    student. Metrics: `loss`, `student_loss` (CE), `distillation_loss`
-    (`mu * prior + posterior terms`), `auxiliary_loss` (the helpers' own
-    objectives: Eq. 9, and a KDGAN discriminator's), `knowledge_loss`,
-    `prior_loss`, SRP's `tau`, `inactive_fraction`, `srp_cosine` and
-    `srp_norm_ratio`, and the compiled metrics.
+    Per batch the aggregators step on Eq. 9 (`auxiliary_optimizer`), then the
+    student on Eq. 10 (`optimizer`): docs/method.md. Metrics: `Distiller`'s,
+    `knowledge_loss`, `prior_loss`, SRP's `tau`, `inactive_fraction`,
+    `srp_cosine` and `srp_norm_ratio`.
 
     Args:
         teacher: A trained, built functional `keras.Model` returning logits.
         student: A built functional `keras.Model` returning logits.
-        mu: Weight of the prior (SRP) term in Eq. 10.
+        mu: Weight of the prior (SRP) term in Eq. 10; `0` trains the student
+            exactly as without KR (the control).
         posterior: `None`, a `keras.distillation.DistillationLoss` on the
             logits (e.g. `kr_keras.losses.KD()`) or a list of them.
-        distillation_loss_weights: Weight(s) of the posterior term(s);
-            default 1.0 each.
+        distillation_loss_weights: The posterior terms' weights; default 1.0 each.
         student_loss_weight: Weight of the cross-entropy term.
         sparse: `False` replaces SRP by the identity (KR-Dense).
         name: Model name.
-        **kr_arguments: `kr_keras.losses.KnowledgeRepresenting`'s arguments
-            (`teacher_layers`, `student_layers`, `group_size`, `gamma`,
-            `boost`, `floor`, `target_inactive`, `threshold_rate`,
-            `aggregation_momentum`, `prior_warmup_steps`,
-            `feature_normalization`, `refresh_knowledge`, `recode`).
+        **kr_arguments: `kr_keras.losses.KnowledgeRepresenting`'s arguments,
+            those of `KR_ARGUMENTS` (`teacher_layers`, `group_size`, `recode`, ...).
 
     Example:
 

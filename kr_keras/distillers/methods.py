@@ -1,10 +1,5 @@
-"""The registry's entries: every method by name, its losses and defaults.
-
-Methods of the generic `Distiller` are one line each: the method module's
-`build_losses` and `DEFAULTS` (and `stages`, where it has a stage before
-the main fit). The KR family builds `KRDistiller`s: KR's loss beside the
-same posterior `DistillationLoss`es, with those methods' weights.
-"""
+"""The registry's entries: every method by name, its losses and defaults
+(docs/methods.md, "Adding a method")."""
 
 from kr_keras.distillers.kr_distiller import KRDistiller
 from kr_keras.distillers.registry import register
@@ -19,9 +14,8 @@ for _name, _module in [("kd", kd), ("at", at), ("nst", nst), ("fitnet", fitnet),
     register_losses(_name, _module.build_losses, _module.DEFAULTS,
                     stages=getattr(_module, "stages", None))
 
-# The KR family: KR's prior term beside a posterior term keeps that term's
-# own weights (`kd.DEFAULTS`, `kdgan.DEFAULTS`), so `kr+kd` at mu = 0 is
-# `kd` and `kr` at mu = 0 is `ce`: the prior term is the only difference.
+# The KR family keeps its posterior's weights (`kd.DEFAULTS`), so at mu = 0 `kr+kd`
+# is `kd` and `kr` is `ce` (docs/method.md, "Controls by construction").
 KR_HYPERPARAMETERS = ("mu", "student_loss_weight", *kr.DEFAULTS)
 
 

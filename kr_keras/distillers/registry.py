@@ -1,9 +1,5 @@
-"""One registry mapping method names to distiller builders.
-
-Each entry declares its hyper-parameters explicitly. Binaries use
-`flags.DEFINE_enum("method", ..., names())`; nothing else branches on
-method names. `kr_keras.distillers.methods` holds the entries.
-"""
+"""The registry mapping method names to distiller builders, each with its
+declared hyper-parameters; `kr_keras.distillers.methods` holds the entries."""
 
 from kr_keras.distillers.distiller import Distiller
 from kr_keras.models.tap import inline_nested
@@ -36,17 +32,10 @@ def register_losses(name, build_losses, defaults, stages=None):
         build_losses: `build_losses(teacher, student, **hparams) ->
             (losses, weights)`, called with every key of `defaults` but
             `student_loss_weight`.
-        defaults: Dict of the method's hyper-parameters and their defaults
-            (the reference scripts' values); `student_loss_weight`, if
-            present, is the `Distiller`'s (default 1.0).
-        stages: Optional `stages(n_losses=..., **hparams) -> list` of stage
-            dicts that run before the main weights (see `Distiller`).
-
-    Example:
-
-    ```python
-    register_losses("kd", kd.build_losses, kd.DEFAULTS)
-    ```
+        defaults: Dict of the method's hyper-parameters and their defaults;
+            `student_loss_weight`, if present, is the `Distiller`'s (default 1.0).
+        stages: Optional `stages(n_losses=..., **hparams) -> list` of the
+            `Distiller`'s stage dicts.
     """
 
     def build(teacher, student, **hparams):
@@ -67,8 +56,7 @@ def _check(method):
 
 
 def hyperparameters(method):
-    """The keyword hyper-parameters `build_distiller(method, ...)` accepts,
-    as the method declared them."""
+    """The keyword hyper-parameters `build_distiller(method, ...)` accepts."""
     _check(method)
     return set(_HYPERPARAMETERS[method])
 
@@ -79,14 +67,7 @@ def names():
 
 
 def build_distiller(method, teacher, student, **hparams):
-    """Builds the distiller of `method` for `teacher` → `student`.
-
-    Every distiller is a `keras.Model` that `compile(optimizer=...,
-    auxiliary_optimizer=..., loss=..., metrics=...)`s and `fit(...)`s;
-    `distiller.student` is the trained student. `auxiliary_optimizer`
-    trains the helpers (KR's aggregators, FitNet's regressor, KDGAN's
-    discriminator) and defaults per method; methods without helpers warn
-    that they ignore it.
+    """Builds the `Distiller` of `method` for `teacher` → `student` (docs/methods.md).
 
     Args:
         method: A name from `names()`, e.g. `"kr"`, `"kd"`, `"ce"`.
@@ -96,8 +77,7 @@ def build_distiller(method, teacher, student, **hparams):
         **hparams: Method hyper-parameters (`hyperparameters(method)`).
 
     Raises:
-        ValueError: for an unknown method (listing the known ones) or a
-            hyper-parameter the method does not declare.
+        ValueError: for an unknown method or a hyper-parameter it does not declare.
     """
     _check(method)
     unknown = sorted(set(hparams) - _HYPERPARAMETERS[method])

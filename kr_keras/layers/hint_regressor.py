@@ -46,12 +46,8 @@ def regressor_conv(filters, kernel_size=1, strides=1, transpose=False, **kwargs)
 class HintRegressor(keras.layers.Layer):
     """Convolution + batch norm + ReLU from the guided layer to the hint.
 
-    RepDistiller's `ConvReg`, channels-last, its four cases: a 3x3 stride-2
-    convolution ("same" padding) where the student map is twice the
-    teacher's height, a 4x4 stride-2 transposed convolution where it is half
-    of it, else (student at least as large) a "valid" convolution of kernel
-    `(1 + s_h - t_h, 1 + s_w - t_w)`: 1x1 for equal sizes. The output has
-    the teacher map's channels. `for_shapes` picks the case from the shapes.
+    RepDistiller's `ConvReg`, channels-last (its cases: docs/methods.md,
+    "FitNet"); `for_shapes` picks the case from the shapes.
 
     Args:
         filters: Output channels (the teacher hint's).

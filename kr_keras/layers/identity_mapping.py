@@ -10,18 +10,14 @@ _METHODS = ("auto", "pool", "resize")
 class IdentityMapping(keras.layers.Layer):
     """Parameter-free map of a feature map onto a target spatial size.
 
-    The paper (Sec. 4, Fig. 3) puts an identity-mapping (ID) layer [Yu et al.
-    2018] where the teacher maps of one aggregation group have other spatial
-    scales than the student tap. The project's reading (paper Sec. 3.3, docs/method.md): the
-    identity when the sizes agree; strided average pooling when the input is
-    an integer multiple of the target; bilinear resizing otherwise.
-    Channels-last.
+    The paper's identity-mapping (ID) layer (Sec. 4, Fig. 3) for the teacher
+    maps of an aggregation group (docs/method.md). Channels-last.
 
     Args:
         target_size: `(height, width)` of the output.
-        method: `"auto"` (identity / pooling / resizing as above), `"pool"`
-            (require an integer down-sampling factor) or `"resize"` (always
-            bilinear resizing).
+        method: `"auto"` (the identity for equal sizes, strided average
+            pooling for an integer multiple, else bilinear resizing), `"pool"`
+            (require an integer factor) or `"resize"` (always bilinear).
         **kwargs: Base layer keyword arguments.
 
     Call arguments:

@@ -11,24 +11,18 @@ from kr_keras.layers.identity_mapping import IdentityMapping
 class KnowledgeAggregation(keras.layers.Layer):
     """Deep knowledge aggregation of `k` teacher maps (paper Sec. 3.3, Fig. 3).
 
-    Each teacher map of the group is brought to the student tap's spatial
-    size by an `IdentityMapping` layer, the maps are concatenated on
-    channels, and a 1x1 convolution (no bias) followed by batch
-    normalisation projects them to the student tap's channel count. The
-    result is the abstract knowledge map `K_j` that the student tap `s_j` is
-    matched against (docs/method.md, "Knowledge aggregation"). Channels-last.
-
-    `merge` and `project` split the call in two, so a caller that projects
-    the same group twice (KR's student step re-projects with the updated
-    weights) maps the teacher maps once.
+    `IdentityMapping` layers bring the maps to the student tap's size; a 1x1
+    convolution of their concatenation, then batch norm (else a bias), projects
+    them to its channels: the knowledge `K_j` (docs/method.md). Channels-last.
+    `merge` and `project` split the call: a group projected twice (with
+    updated weights) can be merged once.
 
     Args:
         filters: Channel count of the output (the student tap's channels).
         target_size: `(height, width)` of the output (the student tap's).
         use_batch_norm: Whether to normalise the projection.
-        momentum: Batch-normalisation momentum. 0.9 (not Keras' 0.99, which
-            needs thousands of steps before its moving statistics are
-            usable in inference mode) as in PyTorch's CIFAR references.
+        momentum: Batch-normalisation momentum; 0.9 as in PyTorch's CIFAR
+            references (Keras' 0.99 needs thousands of steps).
         kernel_initializer: Initializer of the 1x1 projection.
         **kwargs: Base layer keyword arguments.
 
@@ -98,14 +92,7 @@ class KnowledgeAggregation(keras.layers.Layer):
         return self.project(self.merge(inputs), training=training)
 
     def merge(self, inputs):
-        """The group's maps at the target size (no weights: identity
-        mappings are pooling or resizing), as a list.
-
-        They are not concatenated: `project` applies the 1x1 projection of
-        the concatenation as a sum of one matrix product per map, which is
-        the same linear map without writing the `k`-times wider tensor (on
-        2 CPU cores that concatenation cost as much as the projection).
-        """
+        """The group's maps at the target size, as a list (`project` needs no concatenation)."""
         return [layer(x) for layer, x in zip(self.id_layers, inputs)]
 
     def project(self, merged, training=None, update_statistics=True):
@@ -138,8 +125,7 @@ class KnowledgeAggregation(keras.layers.Layer):
 
     def _projection(self, maps):
         """`projection(concatenate(maps))` as `sum_i maps[i] @ W_i`, `W_i` the
-        kernel's rows of map i's channels (a 1x1 convolution is a matrix
-        product; on CPU also the faster kernel)."""
+        kernel's rows of map i's channels (on CPU also the faster kernel)."""
         dtype = self.projection.compute_dtype
         kernel = ops.cast(self.projection.kernel, dtype)
         kernel = ops.reshape(kernel, (kernel.shape[2], kernel.shape[3]))

@@ -11,23 +11,12 @@ from kr_keras.ops.sparse_recode import track_threshold
 class SparseRecoding(keras.layers.Layer):
     """Sparse recoding penalty with a learned threshold `tau`.
 
-    An identity in the forward pass. In the backward pass the gradient to `x`
-    is multiplied by `boost` where `|residual| > tau` (dominant neurons) and
-    by `floor` elsewhere (inactive neurons), see
-    `kr_keras.ops.sparse_recode`.
-
-    `tau` is a scalar weight named `tau`, initialised on the first call to
-    `mean(|residual|)` (the paper: "initialized with the mean value of
-    parameters distribution", Sec. 3.2) and then learned on every training
-    call by `kr_keras.ops.track_threshold`: `tau <- tau * exp(-rate * (f -
-    target_inactive))`, with `f` the batch's inactive fraction. This is
-    gradient descent on `log(tau)` of the quantile loss, so `tau` tracks the
-    `target_inactive` quantile of `|residual|` with relative steps of at most
-    `rate * max(target, 1 - target)`, whatever the residuals' scale, and
-    without the student's learning rate, momentum or weight decay (it is
-    not a trainable weight of any optimizer). Under `tf.distribute` the
-    fraction is averaged over replicas first, so every replica takes the
-    one-device step. `inactive_fraction` holds the last batch's `f`.
+    An identity whose backward pass multiplies the gradient to `x` by `boost`
+    where `|residual| > tau` and by `floor` elsewhere (`kr_keras.ops.sparse_recode`).
+    `tau`, a non-trainable scalar weight, starts at the first call's
+    `mean(|residual|)`, then takes a step of `kr_keras.ops.track_threshold`
+    per training call (docs/method.md, "The threshold rule").
+    `inactive_fraction` holds the last batch's fraction within `tau`.
 
     Args:
         boost: Gradient multiplier for dominant entries. Must be >= 0.
@@ -100,16 +89,13 @@ class SparseRecoding(keras.layers.Layer):
 
     def active(self, residual, training=None):
         """The mask `|residual| > tau` (the dominant entries), after the
-        threshold rule's step when training; what `call` recodes by, and
-        what a caller recoding a gradient directly multiplies it by."""
+        threshold rule's step when training; what `call` recodes by."""
         residual = tf.stop_gradient(tf.cast(residual, tf.float32))
-        # |residual| once: it serves tau's first value, the mask and the
-        # inactive fraction (the step's SRP cost is these elementwise passes).
+        # |residual| once, for tau's first value, the mask and the fraction.
         magnitude = tf.abs(residual)
-        # Initialise tau on the first call only. Unconditional writes of a
-        # `where` keep this graph- and MirroredStrategy-friendly (no assign
-        # or all-reduce inside a cond). The floor keeps an all-zero first
-        # residual from pinning the multiplicative rule at 0.
+        # tau's first value by an unconditional `where` (no assign or
+        # all-reduce in a cond); the floor keeps an all-zero first residual
+        # from pinning the multiplicative rule at 0.
         is_initialized = tf.convert_to_tensor(self.initialized) > 0.0
         local_first = tf.cond(is_initialized, lambda: tf.constant(0.0),
                               lambda: tf.reduce_mean(magnitude))

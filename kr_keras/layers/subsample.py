@@ -7,14 +7,9 @@ import keras
 class Subsample2D(keras.layers.Layer):
     """`x[:, ::stride, ::stride, :]`, channels-last, no weights.
 
-    Followed by a stride-1 1x1 convolution it computes exactly what a
-    stride-`stride` 1x1 convolution with `padding="same"` computes (a 1x1
-    kernel needs no padding, so both read rows and columns 0, s, 2s, ...).
-    The ResNets of `kr_keras.models` build their projection shortcuts this
-    way: TensorFlow 2.21's oneDNN kernel for the weight gradient of a
-    strided 1x1 convolution with few channels (3-12 in, up to 16 out)
-    corrupts the heap on AVX-512 CPUs (docs/reliability.md,
-    `kr_keras.models.strided_pointwise_convs`).
+    Before a stride-1 1x1 convolution it equals a strided 1x1 convolution;
+    the ResNets of `kr_keras.models` use it so in their projection shortcuts
+    to avoid a oneDNN heap corruption (docs/reliability.md).
 
     Args:
         stride: Positive int, the sub-sampling factor of both spatial axes.
@@ -24,8 +19,7 @@ class Subsample2D(keras.layers.Layer):
         inputs: A `[batch, height, width, channels]` tensor.
 
     Returns:
-        A `[batch, ceil(height / stride), ceil(width / stride), channels]`
-        tensor.
+        A `[batch, ceil(height / stride), ceil(width / stride), channels]` tensor.
 
     Example:
 

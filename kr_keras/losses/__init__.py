@@ -1,11 +1,4 @@
-"""Distillation losses, one module per method.
-
-Each method module holds its pure loss function, its
-`keras.distillation.DistillationLoss`, its paper, its `DEFAULTS` (the
-reference scripts' hyper-parameters) and `build_losses(teacher, student,
-**hparams) -> (losses, weights)`, which `kr_keras.distillers.methods`
-registers by name.
-"""
+"""Distillation losses, one module per method (docs/methods.md, "Design")."""
 
 from kr_keras.losses.ab import ActivationBoundaries
 from kr_keras.losses.ab import ab_loss

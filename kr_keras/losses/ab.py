@@ -1,18 +1,10 @@
 """Activation boundaries (AB): transfer which neurons fire, before training.
 
 Reference: Heo, Lee, Yun and Choi, "Knowledge Transfer via Distillation of
-Activation Boundaries Formed by Hidden Neurons", AAAI 2019 (hinge-like
-alternative loss; transfer as initialisation); RepDistiller `AB.py`
-(`ABLoss`), `models/util.py` (`Connector`), `helper/pretrain.py` and
-`train_student.py`: pre-activation stage ends (`feat[1:-1]`, `preact=True`:
-by default the layer feeding each stage end's activation,
-`kr_keras.models.feature_taps(model, "preactivation")`), layer `i` of
-`n` weighted `2**(i - n + 1) * 3 / 1000`. Defaults: joint
-`CE + 1 * AB` (`-b 1`, which RepDistiller's own run never applies: the
-joint form is our option, as FSP's); `ab_stage_epochs=N` gives the
-reference's two stages (its `--init_epochs 30`): a declared stage of N
-epochs on AB alone (connectors and student), then the cross-entropy alone
-(`loss_kd = 0`).
+Activation Boundaries Formed by Hidden Neurons", AAAI 2019; RepDistiller
+`distiller_zoo/AB.py` (`ABLoss`), `models/util.py` (`Connector`),
+`helper/pretrain.py` and `train_student.py`. Taps, scales and stages:
+docs/methods_zoo.md, "AB".
 """
 
 import keras
@@ -61,9 +53,7 @@ def _check(t_shape, s_shape):
 
 
 def _connector(s_shape, t_shape):
-    """RepDistiller's `Connector`: identity for equal shapes, else its
-    `ConvReg` without the ReLU (the convolution `HintRegressor.for_shapes`
-    picks, then batch norm)."""
+    """RepDistiller's `Connector` (docs/methods_zoo.md, "AB")."""
     if tuple(s_shape[1:]) == tuple(t_shape[1:]):
         return keras.layers.Identity(name="connector")
     arguments = regressor_arguments(s_shape, t_shape)
@@ -81,11 +71,8 @@ def _connector(s_shape, t_shape):
 class ActivationBoundaries(HelperLoss):
     """AB for one pair of pre-activation maps, owning its connector.
 
-    `compute_loss(teacher_map, student_map)` returns
-    `scale * ab_loss(connector(student_map), teacher_map, margin)` divided
-    by the replicas in sync. The connector (identity for equal shapes, else
-    convolution + batch norm) is a trainable helper; its batch norm follows
-    the `training` keyword (default True).
+    `compute_loss(teacher_map, student_map)` is
+    `scale * ab_loss(connector(student_map), teacher_map, margin)`.
 
     Args:
         teacher_layer_name: Teacher pre-activation layer (`*_add`).
@@ -98,7 +85,7 @@ class ActivationBoundaries(HelperLoss):
     Example:
 
     ```python
-    losses, _ = kr_keras.losses.ab.build_losses(teacher, student, 1.0, None, 1.0)
+    losses, _ = kr_keras.losses.ab.build_losses(teacher, student, None, None, 1.0, None, 1.0)
     init = keras.distillation.Distiller(teacher, student, losses,
                                         [1.0] * len(losses), student_loss_weight=0.0)
     ```
@@ -125,8 +112,7 @@ class ActivationBoundaries(HelperLoss):
 
 def build_losses(teacher, student, teacher_layers, student_layers, margin, ab_stage_epochs,
                  distillation_loss_weight):
-    """One `ActivationBoundaries` per tapped pair (default: the pre-activation
-    stage ends); weight 0 after the AB stage when `ab_stage_epochs` is set."""
+    """One `ActivationBoundaries` per tapped pair; weight 0 after an AB stage."""
     pairs = paired_taps("AB", teacher, student, teacher_layers, student_layers,
                         kind="preactivation", check=_check, sized=True)
     n = len(pairs)

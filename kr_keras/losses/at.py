@@ -3,9 +3,7 @@
 Reference: Zagoruyko and Komodakis, "Paying More Attention to Attention:
 Improving the Performance of Convolutional Neural Networks via Attention
 Transfer", ICLR 2017 (paper ref. [36]); RepDistiller `distiller_zoo/AT.py`
-(`Attention`), whose form is followed here. Defaults: RepDistiller's CIFAR
-run (`-a 0 -b 1000`, `p = 2`): `CE + 1000 * sum_i at_loss(s_i, t_i)` over
-the stage ends (RepDistiller's `feat[1:-1]`).
+(`Attention`), whose form is followed. Defaults: docs/methods.md, "Methods".
 """
 
 import keras
@@ -31,15 +29,10 @@ def attention_map(feature, p=2):
 def at_loss(student_feat, teacher_feat, p=2):
     """`mean((Q_s - Q_t)**2)` of the attention maps of two feature maps.
 
-    Channel counts may differ (the maps average over channels); the larger
-    map is average-pooled to the smaller one's height and width, as in
-    RepDistiller. The method weight beta (1000 in RepDistiller's CIFAR
-    runs, `-b 1000`, summed over the three stage ends) is applied by the
-    caller.
-
     Args:
         student_feat: `[batch, h, w, c_s]` student map.
-        teacher_feat: `[batch, h', w', c_t]` teacher map.
+        teacher_feat: `[batch, h', w', c_t]` teacher map; the larger map is
+            average-pooled to the other's height and width (RepDistiller).
         p: Exponent of the attention map (2, the paper's choice).
 
     Returns:
@@ -60,14 +53,7 @@ def at_loss(student_feat, teacher_feat, p=2):
 
 @keras.saving.register_keras_serializable(package="kr_keras")
 class AttentionTransfer(TappedLoss):
-    """Attention transfer as a `keras.distillation.DistillationLoss`.
-
-    Inside `keras.distillation.Distiller`, the named layers' outputs are
-    extracted and `compute_loss(teacher_map, student_map)` returns
-    `at_loss(student_map, teacher_map, p)` (divided by the replicas in
-    sync, `kr_keras.losses.common`). Give the paper's weight
-    through the distiller, e.g. `distillation_loss_weights=[1000.0]`, and
-    one instance per tapped pair of layers.
+    """`at_loss` of one tapped pair as a `keras.distillation.DistillationLoss`.
 
     Args:
         teacher_layer_name: Name of the teacher layer to tap.
@@ -97,8 +83,6 @@ class AttentionTransfer(TappedLoss):
 
 def build_losses(teacher, student, teacher_layers, student_layers, p,
                  distillation_loss_weight):
-    """One `AttentionTransfer` per tapped pair, each weighted
-    `distillation_loss_weight`; taps default to each network's stage ends
-    (`kr_keras.models.feature_taps`)."""
+    """One `AttentionTransfer` per tapped pair (default: the stage ends)."""
     return paired_losses(lambda t, s: AttentionTransfer(t, s, p), distillation_loss_weight,
                          "AT", teacher, student, teacher_layers, student_layers)

@@ -2,16 +2,9 @@
 
 Reference: Peng, Jin, Liu, Li, Wu, Liu, Zhou and Zhang, "Correlation
 Congruence for Knowledge Distillation", ICCV 2019; RepDistiller
-`distiller_zoo/CC.py` (`Correlation`, the authors' code as restructured
-there), whose form is followed here, with its `models/util.py`
-(`LinearEmbed`: a linear map of each pooled embedding to 128 dimensions,
-trained with the student) and `train_student.py` (tap `feat[-1]`;
-`-b 0.02`). Note that this reference form multiplies the absolute
-embedding differences of consecutive samples; it is not the paper's
-kernel-based correlation matrix between instances.
-Taps default to the pooled embedding (`kr_keras.models.feature_taps(
-model, "embedding")`: the last global pooling layer, else the layer feeding
-the logits); maps of any shapes pair up (flattened).
+`distiller_zoo/CC.py` (`Correlation`), `models/util.py` (`LinearEmbed`)
+and `train_student.py`, whose form (not the paper's kernel correlation
+matrix) is followed: docs/methods_zoo.md, "CC".
 """
 
 import keras
@@ -50,18 +43,12 @@ def cc_loss(f_s, f_t):
 
 @keras.saving.register_keras_serializable(package="kr_keras")
 class CorrelationCongruence(HelperLoss):
-    """CC as a `keras.distillation.DistillationLoss` that owns its embeddings.
-
-    Two `Dense(feat_dim)` embeddings (student's and teacher's, built in
-    `validate_model_compatibility` from the tapped layers' widths) map the
-    flattened taps; `compute_loss` returns `cc_loss` of the embeddings,
-    divided by the replicas in sync. Both embeddings are trainable helpers
-    (RepDistiller trains them with the student); the teacher stays frozen.
+    """`cc_loss` of two trainable embeddings of the taps, which it owns.
 
     Args:
         teacher_layer_name: Name of the teacher layer to tap.
         student_layer_name: Name of the student layer to tap.
-        feat_dim: Embedding width (128).
+        feat_dim: Width of the `Dense` embeddings (128).
         **kwargs: Base layer keyword arguments.
 
     Example:

@@ -1,11 +1,7 @@
 """What the method modules share: their taps and Keras' replica reduction.
 
-Every `DistillationLoss` of kr_keras returns from `compute_loss` its batch
-mean divided by the number of replicas in sync, as Keras' own reducing
-losses do (`keras.losses.Loss` under `tf.distribute`): the gradients that
-`tf.distribute` sums over replicas then equal the one-device gradient, in
-`keras.distillation.Distiller` as in `kr_keras.distillers.Distiller`. The
-pure loss functions (`kd_loss`, `at_loss`, ...) return plain batch means.
+Every `compute_loss` returns its batch mean divided by the replicas in sync,
+as Keras' reducing losses do (docs/methods.md, "Replicas and precision").
 """
 
 import math
@@ -30,10 +26,8 @@ def scale_for_replicas(value):
 
 def global_batch(x):
     """`x` of every replica in sync, concatenated in replica order (`x` on
-    one device): losses that relate a batch's samples to each other (SP, CC,
-    RKD, PKT) take it so that each replica computes the global batch's loss,
-    as one device does; `all_gather`'s gradient returns each replica its
-    own samples' part."""
+    one device), for the losses relating a batch's samples (SP, CC, RKD,
+    PKT): docs/methods_zoo.md, "Taps"."""
     ctx = tf.distribute.get_replica_context()
     if ctx is None or tf.distribute.get_strategy().num_replicas_in_sync == 1:
         return x
@@ -98,14 +92,7 @@ def paired_taps(method, teacher, student, teacher_layers, student_layers, kind="
                 rank=4, check=None, sized=False):
     """`[(teacher layer, student layer), ...]`: the taps of every feature method.
 
-    A `None` side gets `kr_keras.models.feature_taps(model, kind)`;
-    when both do and their counts differ, the deepest `min` of each pair
-    up. Each pair must exist, have outputs of `rank` (None: any) and pass
-    `check(teacher_shape, student_shape)` (a problem string or None). When
-    both sides are defaults and a pair does not pass (e.g. FitNet's hint at
-    another resolution in a deeper teacher), the teacher's unused tap of
-    that kind (for `"middle"` and `"last"`: stage end) nearest the default
-    that passes is taken instead.
+    Defaults, pairing and fallbacks: docs/methods_zoo.md, "Taps".
 
     Args:
         method: The method's name, for the errors.
@@ -114,7 +101,8 @@ def paired_taps(method, teacher, student, teacher_layers, student_layers, kind="
             `None` for the default.
         kind: The default's kind (`feature_taps`).
         rank: Required rank of the tapped outputs (`None`: any).
-        check: Optional `check(teacher_shape, student_shape)`.
+        check: Optional `check(teacher_shape, student_shape)`, returning a
+            problem string or None.
         sized: Whether the method needs the maps' height and width
             (`require_known_sizes`).
 

@@ -2,21 +2,9 @@
 
 Reference: Tian, Krishnan and Isola, "Contrastive Representation
 Distillation", ICLR 2020; RepDistiller `crd/criterion.py`, `crd/memory.py`
-(`ContrastMemory`), `train_student.py` (tap `feat[-1]`; 128-d embeddings,
-16384 negatives, T 0.07, momentum 0.5; `-b 0.8`; `n_data` = training set).
-Taps default to the pooled embeddings (`feature_taps(model, "embedding")`).
-
-Simplifications (docs/methods_zoo.md):
-* Memory row `i` follows sample `i` with `sample_indices=` (RepDistiller's
-  data set yields them). Without, the memory is a ring buffer: the batch's
-  embeddings (no gradient or momentum) are written to the next rows first:
-  each positive is the other network's current embedding.
-* Negatives: uniform over the rows but the anchor's (`ContrastMemory` may
-  draw it), with replacement, not only other classes (its `mode="exact"`);
-  or `contrast_indices=` (positive first). `nce_k` is cut to `n_data - 1`.
-* Under `tf.distribute` the replicas gather the global batch and write the
-  same rows, draw negatives per global row from the step's seed and take
-  `z` from the global mean: as on one device.
+(`ContrastMemory`) and `train_student.py`. Defaults and simplifications
+(memory without `sample_indices=`, negatives, `tf.distribute`):
+docs/methods_zoo.md, "CRD".
 """
 
 import math
@@ -60,16 +48,19 @@ class ContrastiveRepresentationDistillation(HelperLoss):
     """CRD owning its embeddings (trainable) and memory bank (not trainable).
 
     `compute_loss(t, s, sample_indices=None, contrast_indices=None,
-    training=True)` embeds both taps (`Dense(feat_dim)` + L2 norm), scores
-    each against `1 + nce_k` rows of the other network's memory and returns
-    the two `contrast_loss`es, divided by the replicas in sync; when
-    training it writes the batch to the memory (module docstring). The
-    constants `z / N` are set once, at the first call, to `mean(scores)`.
+    training=True)` sums both anchors' `contrast_loss` against `1 + nce_k`
+    rows of the other network's memory; when training, it writes the batch
+    to the memories.
 
     Args:
-        teacher_layer_name, student_layer_name: Taps (pooled embeddings).
-        feat_dim: Embedding width (128). nce_k: Negatives (16384). nce_t: Temp.
-            (0.07). nce_m: Memory momentum (0.5). n_data: Rows: the training images.
+        teacher_layer_name: Teacher tap (pooled embedding).
+        student_layer_name: Student tap (pooled embedding).
+        feat_dim: Embedding width (128).
+        nce_k: Negatives per anchor (16384; at most `n_data - 1`).
+        nce_t: Temperature (0.07).
+        nce_m: Memory momentum (0.5).
+        n_data: Memory rows: the training images (50000).
+        **kwargs: Base layer keyword arguments.
     """
 
     CONFIG = ("feat_dim", "nce_k", "nce_t", "nce_m", "n_data")

@@ -1,13 +1,8 @@
 """Decoupled KD (DKD): target-class and non-target-class KL, weighed apart.
 
 Reference: Zhao, Cui, Song, Qiu and Liang, "Decoupled Knowledge
-Distillation", CVPR 2022 (KD = TCKD + (1 - p_t) NCKD, with p_t the
-teacher's target probability; DKD = alpha TCKD + beta NCKD); mdistiller
-`mdistiller/distillers/DKD.py`, whose form is followed here (alpha 1,
-beta 8, T 4, CE weight 1; warm-up `min(epoch / 20, 1)` on the DKD term
-over 240 epochs, counted from 1). The warm-up defaults to the same share of
-the run: `max(1, round(epochs * 20 / 240))` of the `epochs` given to `fit`.
-Logits only: DKD takes no taps.
+Distillation", CVPR 2022; mdistiller `mdistiller/distillers/DKD.py`, whose
+form is followed. Logits only. Defaults and warm-up: docs/methods_zoo.md, "DKD".
 """
 
 import keras
@@ -27,12 +22,7 @@ def _kl(p, log_q):
 
 def dkd_loss(student_logits, teacher_logits, labels, alpha=1.0, beta=8.0,
              temperature=4.0):
-    """`alpha * TCKD + beta * NCKD`, each `KL * T**2`, averaged over the batch.
-
-    TCKD: KL between the binary distributions `[p_gt, 1 - p_gt]` of the
-    softened teacher and student. NCKD: KL between their distributions over
-    the non-target classes, taken as softmaxes with the target logit
-    lowered by 1000 (mdistiller's masking). No warm-up factor here.
+    """`alpha * TCKD + beta * NCKD`, each `KL * T**2`, batch mean; no warm-up.
 
     Args:
         student_logits: `[batch, classes]` student logits.
@@ -73,16 +63,14 @@ def dkd_loss(student_logits, teacher_logits, labels, alpha=1.0, beta=8.0,
 class DecoupledKnowledgeDistillation(keras.distillation.DistillationLoss):
     """DKD on the logits as a `keras.distillation.DistillationLoss`.
 
-    `compute_loss(teacher_logits, student_logits, labels=y, epoch=None)`
-    returns `warm-up * dkd_loss(...)` divided by the replicas in sync, with
-    mdistiller's warm-up factor `min(epoch / warmup, 1)` when the caller
-    passes the (1-based) `epoch`, else 1. It needs the labels; kr_keras'
-    generic `Distiller` passes both (`labels=y`, `epoch=`) and, through
-    `set_run_epochs`, fit's `epochs`; `keras.distillation.Distiller` none.
+    `compute_loss(teacher_logits, student_logits, labels=y, epoch=None)` is
+    `min(epoch / warmup, 1) * dkd_loss(...)` (1-based `epoch`; factor 1
+    without it). kr_keras' `Distiller` passes `labels=`, `epoch=` and, to
+    `set_run_epochs`, fit's `epochs`.
 
     Args:
         alpha: TCKD weight (1).
-        beta: NCKD weight (8; mdistiller uses 2 for ResNet-56/110 teachers).
+        beta: NCKD weight (8).
         temperature: `T` (4).
         warmup_epochs: Epochs of the linear warm-up (an int; 0: none), or a
             fraction in (0, 1) of the run (default 20 / 240: 20 epochs of

@@ -3,11 +3,7 @@
 Reference: Romero, Ballas, Kahou, Chassang, Gatta and Bengio, "FitNets:
 Hints for Thin Deep Nets", ICLR 2015 (paper ref. [26]); RepDistiller
 `distiller_zoo/FitNet.py` (`HintLoss`) with `models/util.py` (`ConvReg`).
-Defaults: RepDistiller's single-stage CIFAR run (`-a 0 -b 100`,
-`--hint_layer 2`): `CE + 100 * fitnet_loss`, hint and guided layers at the
-end of the middle stage (`kr_keras.models.feature_taps(model, "middle")`;
-the student map needs at least the hint's size, or half of it). Romero et al.'s original is two-stage (hint
-pre-training, then KD); not done here.
+Defaults and reading: docs/methods.md, "Methods".
 """
 
 import keras
@@ -26,9 +22,6 @@ DEFAULTS = {"teacher_layers": None, "student_layers": None, "student_loss_weight
 def fitnet_loss(student_hint, teacher_hint):
     """`mean((r(s) - t)**2)`, the student map already passed through the
     learned regressor `r` (`kr_keras.layers.HintRegressor`).
-
-    The method weight (100 in RepDistiller's CIFAR runs, `-b 100`) is
-    applied by the caller.
 
     Args:
         student_hint: Regressed student map, the teacher hint's shape.
@@ -57,16 +50,9 @@ def fitnet_loss(student_hint, teacher_hint):
 class FitNetDistillation(HelperLoss):
     """FitNet as a `keras.distillation.DistillationLoss` that owns its regressor.
 
-    It is also a `keras.layers.Layer`, so a distiller tracks its
-    `HintRegressor` (built in `validate_model_compatibility`, which
-    distillers call with both models) and trains it on the student's
-    objective (RepDistiller's joint update): `keras.distillation.Distiller`
-    with the student's optimizer, `kr_keras.distillers.Distiller` with its
-    auxiliary optimizer (by default a copy of the student's); `.keras` files
-    save it. The regressor's batch norm follows `compute_loss`'s `training`
-    keyword, which `keras.distillation.Distiller` does not pass (then batch
-    statistics always). The value is divided by the replicas in sync
-    (`kr_keras.losses.common`).
+    `compute_loss(teacher_map, student_map)` is `fitnet_loss(regressor(
+    student_map), teacher_map)`; the regressor trains on the student's
+    objective (docs/methods.md, "Inside keras.distillation.Distiller").
 
     Args:
         teacher_layer_name: Name of the teacher's hint layer.
@@ -100,8 +86,7 @@ def _check(t_shape, s_shape):
 
 def build_losses(teacher, student, teacher_layers, student_layers,
                  distillation_loss_weight):
-    """One `FitNetDistillation` per (hint, guided) pair; by default one, at
-    the end of each network's middle stage."""
+    """One `FitNetDistillation` per (hint, guided) pair (default: the middle stage ends)."""
     return paired_losses(FitNetDistillation, distillation_loss_weight, "FitNet", teacher,
                          student, teacher_layers, student_layers, kind="middle",
                          check=_check, sized=True)

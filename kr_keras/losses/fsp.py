@@ -3,13 +3,7 @@
 Reference: Yim, Joo, Bae and Kim, "A Gift from Knowledge Distillation: Fast
 Optimization, Network Minimization and Transfer Learning", CVPR 2017 (paper
 ref. [34]); RepDistiller `distiller_zoo/FSP.py` (`FSP`), whose form is
-followed here. Defaults: taps at the section boundaries (the stem output and
-the stage ends, RepDistiller's `feat[:-1]`: `kr_keras.models.feature_taps(
-model, "boundaries")`; paired maps need equal channel counts), joint `CE + 50 * FSP` (`-b 50`,
-which RepDistiller's own two-stage run never applies: the joint form is our
-option); `fsp_stage_epochs=N` gives the paper's two stages (RepDistiller's
-`--init_epochs`): a declared stage of N epochs on the FSP loss alone, then
-the cross-entropy alone.
+followed. Taps, defaults and the optional FSP stage: docs/methods.md, "Methods".
 """
 
 import keras
@@ -28,12 +22,10 @@ DEFAULTS = {"teacher_layers": None, "student_layers": None, "fsp_stage_epochs": 
 def fsp_matrix(f1, f2):
     """The FSP matrix `G[b, i, j] = mean_{h,w} f1[b,h,w,i] * f2[b,h,w,j]`.
 
-    The larger map is average-pooled to the smaller one's size first (the
-    paper pairs maps of equal size; RepDistiller pools across a stride).
-
     Args:
         f1: `[batch, h, w, c1]` map at the start of a section.
-        f2: `[batch, h', w', c2]` map at its end.
+        f2: `[batch, h', w', c2]` map at its end; the larger map is average
+            pooled to the other's size (RepDistiller; the paper pairs equal sizes).
 
     Returns:
         A `[batch, c1, c2]` float32 tensor.
@@ -58,16 +50,13 @@ def check_fsp_channels(student_channels, teacher_channels):
 
 
 def fsp_loss(student_features, teacher_features):
-    """Sum over consecutive pairs of `mean((G_s - G_t)**2)`.
-
-    `student_features[i]`, `student_features[i + 1]` give the student's
-    `i`-th FSP matrix (likewise for the teacher): pass the section
-    boundaries in order. The paper sums squared entries; RepDistiller
-    (followed here) averages them. Paired maps need equal channel counts.
+    """Sum over consecutive pairs of maps of `mean((G_s - G_t)**2)`.
 
     Args:
-        student_features: List of >= 2 student maps.
-        teacher_features: List of as many teacher maps.
+        student_features: List of >= 2 student maps, the section boundaries
+            in order.
+        teacher_features: List of as many teacher maps, with equal channel
+            counts.
 
     Returns:
         A scalar float32 tensor.
@@ -97,10 +86,7 @@ def fsp_loss(student_features, teacher_features):
 
 @keras.saving.register_keras_serializable(package="kr_keras")
 class FSPDistillation(TappedLoss):
-    """FSP as a `DistillationLoss` over lists of taps (the section
-    boundaries, in order): `kr_keras.distillers.Distiller` passes lists of
-    maps (`keras.distillation.Distiller` taps one layer per loss).
-    `compute_loss` returns `fsp_loss` divided by the replicas in sync.
+    """`fsp_loss` over lists of taps, for `kr_keras.distillers.Distiller`.
 
     Args:
         teacher_layer_name: List of teacher layer names (>= 2).
@@ -128,8 +114,7 @@ def _check(t_shape, s_shape):
 
 def build_losses(teacher, student, teacher_layers, student_layers, fsp_stage_epochs,
                  distillation_loss_weight):
-    """One `FSPDistillation` over the tapped boundaries (>= 2, by default the
-    stem and stage ends); weight 0 after the FSP stage if `fsp_stage_epochs`."""
+    """One `FSPDistillation` over the tapped boundaries; weight 0 after an FSP stage."""
     pairs = paired_taps("FSP", teacher, student, teacher_layers, student_layers,
                         kind="boundaries", check=_check)
     if len(pairs) < 2:

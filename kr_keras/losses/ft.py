@@ -1,23 +1,11 @@
 """Factor transfer (FT): match paraphrased teacher factors by translation.
 
 Reference: Kim, Park and Kwak, "Paraphrasing Complex Network: Network
-Compression via Factor Transfer", NeurIPS 2018 (the paraphraser, an
-autoencoder of the teacher map trained first on reconstruction; the
-translator and the L1 factor loss, p = 1); RepDistiller `distiller_zoo/FT.py`
-(`FactorTransfer`: factor = L2-normalised channel mean of the squared map),
-`models/util.py` (`Paraphraser`, k = 0.5, no batch norm; `Translator`, with
-batch norm), `helper/pretrain.py`, `train_student.py` (tap `feat[-2]`: by
-default the last stage ends, `feature_taps(model, "last")`; 30 paraphraser
-epochs at lr 0.01 for ResNet students; `-b 200`), whose forms are followed.
-
-The paraphraser is trained first, then frozen (a fixed target), within
-`fit`'s epochs and by the helpers' optimizer (default: the reference's SGD
-lr 0.01, momentum 0.9; the translator shares it): by default in
-the first `paraphraser_epochs` (30 / 240 of fit's epochs, at least 1) while
-the student trains on CE alone (FT weight 0), then `CE + 200 * FT`;
-`ft_stage_epochs=N` (first if given) is the reference's N epochs of the
-paraphraser alone (either an int or a fraction in (0, 1) of the run); with
-`paraphraser_epochs=0` it trains with the student, a moving target.
+Compression via Factor Transfer", NeurIPS 2018; RepDistiller
+`distiller_zoo/FT.py` (`FactorTransfer`), `models/util.py` (`Paraphraser`,
+`Translator`), `helper/pretrain.py` and `train_student.py`, whose forms are
+followed. The paraphraser's stage and the defaults: docs/methods_zoo.md,
+"FT" and "Stages (AB, FT)".
 """
 
 import keras
@@ -77,20 +65,14 @@ def _convs(channels, filters, batch_norm, name, transpose=False):
 class FactorTransfer(HelperLoss):
     """FT for one pair of maps, owning the paraphraser and the translator.
 
-    Built in `validate_model_compatibility` (`c_t`, `c_s`: the tapped
-    channels; `c_f = int(rate * c_t)`): the paraphraser encoder
-    (3x3 convolutions `c_t, c_f, c_f`) and decoder (3x3 transposed ones
-    `c_f, c_t, c_t`), LeakyReLU 0.1 after each, and the translator
-    (`c_s, c_f, c_f`, batch norm + LeakyReLU). `helper_loss` is the
-    paraphraser's reconstruction MSE of the teacher map, its own objective
-    (`helper_layers`: a distiller trains the paraphraser on it alone);
-    `compute_loss` is `ft_loss(translator(s), encoder(t))`, the teacher's
-    factor carrying no gradient, so the translator trains with the student.
-    Both are divided by the replicas in sync.
+    `helper_loss` is the paraphraser's reconstruction MSE of the teacher map
+    (its own objective, `helper_layers`); `compute_loss` is
+    `ft_loss(translator(s), encoder(t))`, no gradient through the teacher's.
 
     Args:
         teacher_layer_name, student_layer_name: The tapped layers' names.
-        rate: Paraphrase rate `k` (0.5).
+        rate: Paraphrase rate `k` (0.5): the factor has `int(rate * c_t)`
+            channels, `c_t` the teacher map's.
         p1, p2: Powers inside the factor (2) and of the distance (1).
         **kwargs: Base layer keyword arguments.
 
@@ -104,9 +86,8 @@ class FactorTransfer(HelperLoss):
 
     CONFIG = ("rate", "p1", "p2")
     helper_layers = ("paraphraser_encoder", "paraphraser_decoder")
-    # The reference's paraphraser optimizer for ResNet students (RepDistiller
-    # helper/pretrain.py), when compile() is given no auxiliary_optimizer: at
-    # a student rate of 0.05 the reconstruction diverged on 2 of 5 seeds.
+    # The reference's paraphraser SGD for ResNet students (helper/pretrain.py),
+    # used without an auxiliary_optimizer (docs/methods_zoo.md, "Stages").
     default_helper_optimizer = {"class_name": "SGD",
                                 "config": {"learning_rate": 0.01, "momentum": 0.9}}
 
@@ -143,7 +124,7 @@ def build_losses(teacher, student, teacher_layers, student_layers, rate, ft_stag
 
 
 def stages(ft_stage_epochs, paraphraser_epochs=None, n_losses=1, **hparams):
-    """The paraphraser's stage (module docstring), then it stays frozen."""
+    """The paraphraser's stage, then it stays frozen (docs/methods_zoo.md)."""
     stage = {"distillation_loss_weights": [0.0] * n_losses, "freeze_after": True}
     if ft_stage_epochs:
         return [{**stage, "epochs": ft_stage_epochs, "student_loss_weight": 0.0,

@@ -2,8 +2,7 @@
 
 Reference: Hinton, Vinyals and Dean, "Distilling the Knowledge in a Neural
 Network", 2015 (paper ref. [11]); RepDistiller `distiller_zoo/KD.py`
-(`DistillKL`). Defaults: RepDistiller's CIFAR run (`-r 0.1 -a 0.9`,
-`--kd_T 4`): `0.1 * CE + 0.9 * KD`, `T = 4`; the `T**2` factor is Hinton's.
+(`DistillKL`). Defaults: docs/methods.md, "Methods".
 """
 
 import keras
@@ -48,23 +47,12 @@ def kd_loss(teacher_logits, student_logits, temperature=4.0):
 
 @keras.saving.register_keras_serializable(package="kr_keras")
 class KD(keras.distillation.LogitsDistillation):
-    """Hinton KD as a `keras.distillation.DistillationLoss`.
+    """Hinton KD as a `keras.distillation.LogitsDistillation`.
 
-    A `keras.distillation.LogitsDistillation` with KL divergence and the
-    temperature RepDistiller uses on CIFAR (T = 4), so it plugs into
-    `keras.distillation.Distiller(distillation_losses=...)`,
-    `kr_keras.distillers.Distiller` and `kr_keras.KRDistiller(posterior=...)`.
-    `compute_loss` takes the logits in float32 and returns
-    `kd_loss(teacher_logits, student_logits, temperature)` (up to Keras'
-    probability clipping, 1e-7) divided by the replicas in sync, as Keras'
-    reducing losses are (`kr_keras.losses.common`).
-
-    Note: `keras.distillation.LogitsDistillation(loss="kl_divergence")` (its
-    default) resolves the string to the *function* `keras.losses.kl_divergence`,
-    so its KL special case (softmax, then `T**2`) is skipped and the KL is
-    taken of the raw scaled logits (Keras 3.12-3.15). `KD` passes a
-    `keras.losses.KLDivergence(reduction="none")` instance, which takes the
-    intended path without a second replica scaling.
+    `compute_loss` is `kd_loss` of the float32 logits, up to Keras'
+    probability clipping (1e-7). The default loss is a `KLDivergence`
+    instance: the string "kl_divergence" skips the softmax and `T**2`
+    (docs/methods.md, "Inside keras.distillation.Distiller").
 
     Args:
         temperature: Softening temperature (default 4.0, RepDistiller's).

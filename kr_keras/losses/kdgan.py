@@ -1,25 +1,11 @@
 """KDGAN-style adversarial posterior distillation (simplified).
 
 Reference: Wang, Zhang, Sun and Qi, "KDGAN: Knowledge Distillation with
-Generative Adversarial Networks", NeurIPS 2018 (paper ref. [30]).
-
-KDGAN is a three-player game: a classifier (student), a teacher trained
-alongside it, and a discriminator of (input, label) pairs that sees
-Gumbel-softmax samples of both posteriors. kr_keras implements a two-player
-simplification suited to a *frozen, pre-trained* teacher:
-
-* the discriminator `D` (`kr_keras.layers.PosteriorDiscriminator`) sees
-  temperature-softened class posteriors only, the teacher's as "real"
-  and the student's as "fake" (no input, no label, no Gumbel sampling);
-* `D` minimises `discriminator_loss`; the student minimises
-  `w_ce * CE + w_kd * KD_T + w_adv * adversarial_loss` (KD: Hinton's term,
-  which KDGAN also distils through);
-* per batch, `D` is updated first, then the student against the updated
-  `D` (alternating, one step each).
-
-Defaults: KD's (`T = 4`, `0.1 * CE + 0.9 * (KD + 0.1 * adversarial)`);
-`adversarial_weight = 0.1` and 64 hidden units are our choices, not the
-paper's (its three-player game has other parameters).
+Generative Adversarial Networks", NeurIPS 2018 (paper ref. [30]), reduced
+to two players for a frozen teacher: the student, with Hinton's KD term
+(which KDGAN also distils through), and a discriminator of softened
+posteriors (`kr_keras.layers.PosteriorDiscriminator`). The simplification
+and the defaults: docs/methods.md, "Methods".
 """
 
 import keras
@@ -68,21 +54,17 @@ def adversarial_loss(fake_logits):
 class KDGANDistillation(keras.layers.Layer, keras.distillation.DistillationLoss):
     """The adversarial posterior term; owns the discriminator `D`.
 
-    `compute_loss(teacher_logits, student_logits)` is the student's
-    `adversarial_loss`; `helper_loss` is `D`'s `discriminator_loss`, which a
-    `kr_keras` distiller minimises over `D` with its helper optimizer in a
-    step before the student's. Both are divided by the replicas in sync.
-    Not for `keras.distillation.Distiller`: its one optimizer cannot take
-    `D`'s opposite-sign step.
+    `compute_loss` is the student's `adversarial_loss`, `helper_loss` `D`'s
+    `discriminator_loss`, which `kr_keras.distillers.Distiller` minimises in
+    a step before the student's (`keras.distillation.Distiller` cannot).
 
     Args:
-        temperature: Softening of the posteriors `D` sees.
-        units: Hidden width of `D`.
+        temperature: Softening of the posteriors `D` sees (4).
+        units: Hidden width of `D` (64).
         **kwargs: Base layer keyword arguments.
     """
 
-    # The discriminator trains with a copy of the student's optimizer, also
-    # beside KR's aggregators (whose auxiliary_optimizer has the knowledge lr).
+    # A copy of the student's optimizer, also beside KR's aggregators.
     helper_optimizer = "student"
 
     def __init__(self, temperature=4.0, units=64, **kwargs):

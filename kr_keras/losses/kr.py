@@ -2,8 +2,7 @@
 
 Reference: Liu et al., "Knowledge Representing: Efficient, Sparse
 Representation of Prior Knowledge for Knowledge Distillation" (Sec. 3.1-3.4).
-The paper's text lost its equations; docs/method.md states the project's
-reading of Eq. 9 (knowledge step) and Eq. 10 (student step), and why.
+The reading of its lost Eq. 9 and 10: docs/method.md.
 """
 
 import keras
@@ -60,9 +59,7 @@ def to_measure(feature, normalization):
 
 def residual_spread(residual, student):
     """Eq. 9's `sigma_j`: `std(residual) / rms(student)` of matched maps, no
-    gradient. Independent of the maps' size and norm (for unit-norm maps
-    about the per-example residual norm, in [0, 2]), so `1 + gamma * sigma`
-    weighs more the groups whose knowledge is farther from the student.
+    gradient (docs/method.md, "The σ weighting").
 
     Example:
 
@@ -115,37 +112,16 @@ def default_kr_taps(teacher, student, teacher_layers=None, student_layers=None):
 class KnowledgeRepresenting(keras.layers.Layer, keras.distillation.DistillationLoss):
     """KR's prior term (Eq. 10) and its aggregators' objective (Eq. 9).
 
-    Teacher taps are split into one group of `group_size` consecutive maps
-    per student tap `s_j`; the group's `KnowledgeAggregation` `A_j` merges
-    it into the knowledge map `K_j`. The aggregators are this loss's helpers
-    and `helper_loss` is their objective, which `kr_keras.distillers.
-    Distiller` steps (with its own optimizer) before the student's:
-
-    * `helper_loss` (Eq. 9): `sum_j (1 + gamma * sigma_j) * d(K_j, sg(s_j))`,
-      `sigma_j = sg(std(K_j - s_j) / rms(s_j))` (the residual's spread
-      relative to the map's own scale);
-    * `compute_loss` (Eq. 10's prior, weighted by the distiller's `mu`):
-      `sum_j d(SRP(s_j), sg(K_j))` against the knowledge of the *updated*
-      aggregators, where SRP (`kr_keras.layers.SparseRecoding`) filters the
-      gradient of residuals within its threshold `tau` to `floor` and boosts
-      the others by `boost`; `sparse=False` is KR-Dense. With
-      `recode="weights"` (the paper's other reading of Sec. 3.2 and 4.1:
-      SRP penalises the gradients of a parameter tensor) the residual's
-      gradient stays dense and SRP instead recodes the gradient this term
-      sends to each student kernel `W` (rank >= 2), by `|W| > tau_W`
-      (`recode_student_gradients`, which the distiller calls).
-
-    `d` is the squared distance of maps scaled to unit L2 norm per example
-    (`feature_normalization="l2"`) or of raw maps (`"none"`). Metrics in the
-    distiller's logs: `knowledge_loss`, `prior_loss`, and with SRP `tau` and
-    `inactive_fraction` (means over the recoded tensors), `srp_cosine` and
-    `srp_norm_ratio` (the recoded gradient against the dense one: at the
-    residuals, or at the kernels with `recode="weights"`).
+    One `KnowledgeAggregation` per student tap merges its group of teacher
+    taps into the knowledge `K_j`. These helpers train on `helper_loss`
+    (Eq. 9) in `kr_keras.distillers.Distiller`'s step before the student's
+    on `compute_loss` (Eq. 10's prior with SRP, `kr_keras.layers.SparseRecoding`).
+    The reading: docs/method.md. Logged: `knowledge_loss`, `prior_loss` and,
+    with SRP, `tau`, `inactive_fraction`, `srp_cosine`, `srp_norm_ratio`.
 
     Args:
         teacher_layers: Teacher layer names, in order (a name or a list);
-            default `default_kr_taps`: the residual block outputs
-            (`*block<i>_out`), or on other models the stage ends.
+            default `default_kr_taps`.
         student_layers: Student layer names; default as the teacher's.
         group_size: Teacher taps per student tap (paper's k); `None` infers.
         gamma: Transport weight of Eq. 9's residual re-weighting.
@@ -157,13 +133,13 @@ class KnowledgeRepresenting(keras.layers.Layer, keras.distillation.DistillationL
         aggregation_momentum: Batch-norm momentum of the aggregators.
         prior_warmup_steps: Ramps the term linearly from 0 over this many
             training steps (0: none).
-        feature_normalization: `"l2"` or `"none"` (see above).
+        feature_normalization: `"l2"` (each example's maps matched at unit
+            L2 norm) or `"none"` (raw maps).
         refresh_knowledge: `False` matches the student to the knowledge from
             before the aggregators' step (both steps from one forward).
-        recode: What SRP recodes: `"residual"` (the gradient of each
-            residual `s_j - K_j`, decided by `|s_j - K_j| > tau_j`) or
-            `"weights"` (the term's gradient to each student kernel,
-            decided by `|W| > tau_W`).
+        recode: What SRP recodes: `"residual"` (each residual's gradient,
+            by `|s_j - K_j| > tau_j`) or `"weights"` (the term's gradient to
+            each student kernel, by `|W| > tau_W`).
         **kwargs: Base layer keyword arguments.
 
     Example:
@@ -175,8 +151,7 @@ class KnowledgeRepresenting(keras.layers.Layer, keras.distillation.DistillationL
     ```
     """
 
-    # The paper's CIFAR knowledge optimizer (Sec. 4.1), when compile() is
-    # given no auxiliary_optimizer.
+    # Sec. 4.1's CIFAR knowledge optimizer, when compile() gets no auxiliary_optimizer.
     default_helper_optimizer = {"class_name": "SGD",
                                 "config": {"learning_rate": 0.1, "momentum": 0.9}}
 
@@ -210,8 +185,7 @@ class KnowledgeRepresenting(keras.layers.Layer, keras.distillation.DistillationL
 
     @property
     def recodes_student_gradients(self):
-        """Whether the distiller passes this term's student gradients
-        through `recode_student_gradients` (SRP on the weights)."""
+        """Whether the distiller calls `recode_student_gradients` (SRP on the weights)."""
         return self.sparse and self.recode == "weights"
 
     def validate_model_compatibility(self, teacher, student):
@@ -342,10 +316,8 @@ class KnowledgeRepresenting(keras.layers.Layer, keras.distillation.DistillationL
         return recoded
 
     def _track_recoding(self, gradients, actives, recoders=None):
-        """Logs tau and the inactive fraction, and SRP's cosine and norm
-        ratio over `gradients` (none when evaluating SRP on the weights: no
-        gradient reaches them then, and the `val_srp_*` logs read 0), over
-        `recoders` (default all; on the weights, those the term reaches)."""
+        """Logs the mean tau and inactive fraction of `recoders` (default all)
+        and SRP's cosine and norm ratio over `gradients`."""
         recoders = self.recoders if recoders is None else recoders
         for name, values in (("tau", [r.tau for r in recoders]),
                              ("inactive_fraction", [r.inactive_fraction for r in recoders])):

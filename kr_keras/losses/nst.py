@@ -2,10 +2,8 @@
 
 Reference: Huang and Wang, "Like What You Like: Knowledge Distill via Neuron
 Selectivity Transfer", 2017 (paper ref. [12]); RepDistiller
-`distiller_zoo/NST.py` (`NSTLoss`, full loss), whose form is followed here.
-Defaults: RepDistiller's CIFAR run (`-a 0 -b 50`, polynomial kernel d=2,
-c=0): `CE + 50 * sum_i nst_loss(s_i, t_i)` over the stage ends. (Huang and
-Wang also combine NST with KD; add `kr_keras.losses.KD` for that.)
+`distiller_zoo/NST.py` (`NSTLoss`, full loss), whose form is followed.
+Defaults: docs/methods.md, "Methods".
 """
 
 import keras
@@ -39,13 +37,12 @@ def nst_loss(student_feat, teacher_feat):
     Each channel's spatial map, L2-normalised, is one sample; the loss is
     `mean k(t, t) + mean k(s, s) - 2 mean k(s, t)` over channel pairs,
     averaged over the batch (RepDistiller's "full" loss, the `k(t, t)` term
-    carrying no gradient). Channel counts may differ; the larger map is
-    average-pooled to the smaller one's size. The method weight (50 in
-    RepDistiller's CIFAR runs, `-b 50`) is applied by the caller.
+    carrying no gradient).
 
     Args:
         student_feat: `[batch, h, w, c_s]` student map.
-        teacher_feat: `[batch, h', w', c_t]` teacher map.
+        teacher_feat: `[batch, h', w', c_t]` teacher map; the larger map is
+            average-pooled to the other's size.
 
     Returns:
         A scalar float32 tensor (>= 0 up to rounding).
@@ -68,13 +65,7 @@ def nst_loss(student_feat, teacher_feat):
 
 @keras.saving.register_keras_serializable(package="kr_keras")
 class NeuronSelectivityTransfer(TappedLoss):
-    """NST as a `keras.distillation.DistillationLoss`.
-
-    `compute_loss(teacher_map, student_map)` returns
-    `nst_loss(student_map, teacher_map)` of the named layers' outputs
-    (divided by the replicas in sync, `kr_keras.losses.common`). Give
-    the weight (RepDistiller: 50) through the distiller's
-    `distillation_loss_weights`, one instance per tapped pair.
+    """`nst_loss` of one tapped pair as a `keras.distillation.DistillationLoss`.
 
     Args:
         teacher_layer_name: Name of the teacher layer to tap.
@@ -94,8 +85,6 @@ class NeuronSelectivityTransfer(TappedLoss):
 
 def build_losses(teacher, student, teacher_layers, student_layers,
                  distillation_loss_weight):
-    """One `NeuronSelectivityTransfer` per tapped pair, each weighted
-    `distillation_loss_weight`; taps default to each network's stage ends
-    (`kr_keras.models.feature_taps`)."""
+    """One `NeuronSelectivityTransfer` per tapped pair (default: the stage ends)."""
     return paired_losses(NeuronSelectivityTransfer, distillation_loss_weight, "NST",
                          teacher, student, teacher_layers, student_layers)

@@ -1,13 +1,9 @@
 """Probabilistic knowledge transfer (PKT): match similarity distributions.
 
 Reference: Passalis and Tefas, "Learning Deep Representations with
-Probabilistic Knowledge Transfer", ECCV 2018 (with the cosine-similarity
-kernel); RepDistiller `distiller_zoo/PKT.py` (the authors' code),
-whose form is followed here, and its `train_student.py` (tap `feat[-1]`, the
-pooled embedding; `-b 30000`).
-Taps default to the pooled embedding (`kr_keras.models.feature_taps(
-model, "embedding")`: the last global pooling layer, else the layer feeding
-the logits); maps of any shapes pair up (flattened).
+Probabilistic Knowledge Transfer", ECCV 2018; RepDistiller
+`distiller_zoo/PKT.py` (the authors' code) and `train_student.py`, whose
+form is followed: docs/methods_zoo.md, "PKT".
 """
 
 import keras
@@ -35,9 +31,8 @@ def _conditional(feature):
 def pkt_loss(f_s, f_t):
     """`mean(P_t * log((P_t + eps) / (P_s + eps)))`, `eps = 1e-7`.
 
-    `P[i, j]` is the cosine similarity of samples `i` and `j` shifted to
-    `[0, 1]` and normalised per row (a distribution over the batch); the
-    mean runs over all `batch**2` entries, as the reference's.
+    `P[i, j]`: the cosine similarity of samples `i` and `j` shifted to
+    `[0, 1]`, normalised per row; the mean runs over all `batch**2` entries.
 
     Args:
         f_s: `[batch, ...]` student embedding.
@@ -58,12 +53,7 @@ def pkt_loss(f_s, f_t):
 
 @keras.saving.register_keras_serializable(package="kr_keras")
 class ProbabilisticKnowledgeTransfer(TappedLoss):
-    """PKT as a `keras.distillation.DistillationLoss`.
-
-    `compute_loss(teacher_embedding, student_embedding)` returns
-    `pkt_loss(student_embedding, teacher_embedding)` divided by the
-    replicas in sync; the method weight (30000, `DEFAULTS`) is given
-    through the distiller.
+    """`pkt_loss` of one tapped pair as a `keras.distillation.DistillationLoss`.
 
     Args:
         teacher_layer_name: The teacher's pooled embedding layer.

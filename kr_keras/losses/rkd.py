@@ -1,13 +1,8 @@
 """Relational KD (RKD): match pairwise distances and triplet angles.
 
 Reference: Park, Kim, Lu and Cho, "Relational Knowledge Distillation",
-CVPR 2019 (its distance-wise and angle-wise losses);
-RepDistiller `distiller_zoo/RKD.py` (`RKDLoss`, w_d = 25, w_a = 50), whose
-form is followed here, and its `train_student.py` (tap `feat[-1]`, the
-pooled embedding; `-b 1`).
-Taps default to the pooled embedding (`kr_keras.models.feature_taps(
-model, "embedding")`: the last global pooling layer, else the layer feeding
-the logits); maps of any shapes pair up (flattened).
+CVPR 2019; RepDistiller `distiller_zoo/RKD.py` (`RKDLoss`) and
+`train_student.py`, whose form is followed: docs/methods_zoo.md, "RKD".
 """
 
 import keras
@@ -52,10 +47,9 @@ def _smooth_l1(a, b):
 def rkd_loss(f_s, f_t, distance_weight=25.0, angle_weight=50.0):
     """`w_d * huber(psi_D(s), psi_D(t)) + w_a * huber(psi_A(s), psi_A(t))`.
 
-    `psi_D`: pairwise distances over the batch, each divided by the mean
-    non-zero distance; `psi_A`: cosines of all triplet angles, from the
-    L2-normalised difference vectors. Both terms use the smooth L1 (Huber,
-    delta 1) mean. The teacher side carries no gradient.
+    `psi_D`: the batch's pairwise distances over their non-zero mean;
+    `psi_A`: cosines of all triplet angles; Huber delta 1. No gradient
+    through the teacher side.
 
     Args:
         f_s: `[batch, ...]` student embedding.
@@ -80,12 +74,7 @@ def rkd_loss(f_s, f_t, distance_weight=25.0, angle_weight=50.0):
 
 @keras.saving.register_keras_serializable(package="kr_keras")
 class RelationalKnowledgeDistillation(TappedLoss):
-    """RKD as a `keras.distillation.DistillationLoss`.
-
-    `compute_loss(teacher_embedding, student_embedding)` returns
-    `rkd_loss(student_embedding, teacher_embedding, w_d, w_a)` divided by
-    the replicas in sync; the method weight (1, `DEFAULTS`) is given
-    through the distiller.
+    """`rkd_loss` of one tapped pair as a `keras.distillation.DistillationLoss`.
 
     Args:
         teacher_layer_name: Name of the teacher layer to tap.

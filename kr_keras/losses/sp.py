@@ -1,11 +1,8 @@
 """Similarity-preserving KD (SP): match the batch's pairwise similarities.
 
 Reference: Tung and Mori, "Similarity-Preserving Knowledge Distillation",
-ICCV 2019; RepDistiller `distiller_zoo/SP.py`
-(`Similarity`), whose form is followed here, and its `train_student.py`
-(tap `feat[-2]`, the last stage's output; `-b 3000`). Taps default to the
-last stage end (`kr_keras.models.feature_taps(model, "last")`); maps of
-any shape pair up.
+ICCV 2019; RepDistiller `distiller_zoo/SP.py` (`Similarity`) and
+`train_student.py`, whose form is followed: docs/methods_zoo.md, "SP".
 """
 
 import keras
@@ -31,8 +28,7 @@ def _gram(feature):
 def sp_loss(f_s, f_t):
     """`sum((G_t - G_s)**2) / batch**2` of the row-normalised batch Grams.
 
-    `G = f f^T` of the flattened maps (`[batch, batch]`), each row
-    L2-normalised, so maps of any shape and channel count compare.
+    `G = f f^T` of the flattened maps, so maps of any shape compare.
 
     Args:
         f_s: `[batch, ...]` student map.
@@ -54,12 +50,7 @@ def sp_loss(f_s, f_t):
 
 @keras.saving.register_keras_serializable(package="kr_keras")
 class SimilarityPreserving(TappedLoss):
-    """SP as a `keras.distillation.DistillationLoss`.
-
-    `compute_loss(teacher_map, student_map)` returns
-    `sp_loss(student_map, teacher_map)` divided by the replicas in sync
-    (`kr_keras.losses.common`); the method weight (3000, `DEFAULTS`) is
-    given through the distiller.
+    """`sp_loss` of one tapped pair as a `keras.distillation.DistillationLoss`.
 
     Args:
         teacher_layer_name: The teacher map's layer (any shape).
@@ -79,7 +70,6 @@ class SimilarityPreserving(TappedLoss):
 
 
 def build_losses(teacher, student, teacher_layers, student_layers, distillation_loss_weight):
-    """One `SimilarityPreserving` per tapped pair; by default RepDistiller's
-    one, on the last stage ends (`feat[-2]`)."""
+    """One `SimilarityPreserving` per tapped pair (default: the last stage ends)."""
     return paired_losses(SimilarityPreserving, distillation_loss_weight, "SP", teacher,
                          student, teacher_layers, student_layers, kind="last", rank=None)

@@ -1,13 +1,9 @@
 """Variational information distillation (VID): a Gaussian likelihood bound.
 
 Reference: Ahn, Hu, Damianou, Lawrence and Dai, "Variational Information
-Distillation for Knowledge Transfer", CVPR 2019 (the
-teacher map's negative log-likelihood under a Gaussian whose mean a small
-network regresses from the student map, with one learned variance per
-channel); RepDistiller `distiller_zoo/VID.py` (`VIDLoss`, the authors'
-code), whose form is followed here, and its `train_student.py` (one loss
-per stage end, `feat[1:-1]`, middle width = the teacher's channels; `-b 1`).
-Taps default to the stage ends (`kr_keras.models.feature_taps`).
+Distillation for Knowledge Transfer", CVPR 2019; RepDistiller
+`distiller_zoo/VID.py` (`VIDLoss`, the authors' code) and `train_student.py`,
+whose form is followed: docs/methods_zoo.md, "VID".
 """
 
 import math
@@ -51,13 +47,8 @@ def vid_loss(pred_mean, target, log_scale, eps=1e-5):
 class VariationalInformationDistillation(HelperLoss):
     """VID for one pair of maps, owning its regressor and variances.
 
-    Built in `validate_model_compatibility`: a regressor of three 1x1
-    convolutions without bias (student channels -> teacher channels ->
-    teacher channels -> teacher channels, ReLU between) and one variance
-    per teacher channel (`softplus(log_scale) + eps`, starting at
-    `init_pred_var`), both trainable helpers. The larger map is average
-    pooled to the smaller one's size first; the value is divided by the
-    replicas in sync.
+    `compute_loss` is `vid_loss(regressor(s), t, log_scale, eps)`, the
+    larger map average pooled to the other's size first.
 
     Args:
         teacher_layer_name: Name of the teacher layer to tap.
@@ -105,8 +96,7 @@ class VariationalInformationDistillation(HelperLoss):
 
 def build_losses(teacher, student, teacher_layers, student_layers, init_pred_var, eps,
                  distillation_loss_weight):
-    """One VID per tapped pair, summed; by default RepDistiller's, one per
-    stage end (`feat[1:-1]`)."""
+    """One VID per tapped pair, summed (default: the stage ends)."""
     return paired_losses(
         lambda t, s: VariationalInformationDistillation(t, s, init_pred_var, eps),
         distillation_loss_weight, "VID", teacher, student, teacher_layers, student_layers)

@@ -16,25 +16,17 @@ def cifar_resnet(
 ):
     """Builds the CIFAR ResNet-`depth` (ResNet-8/14/20/26/32/...), logits out.
 
-    Three stages of `n = (depth - 2) / 6` basic blocks with 16, 32 and 64
-    filters (times `width_multiplier`), stride 2 at the start of stages 2 and
-    3, a projection (1x1 conv + BN, `ResNetLayers.block`) shortcut where the
-    shape changes, global
-    average pooling and a dense layer that returns logits. This is the
-    architecture of the paper's teachers and students (ResNet-26/32 →
-    ResNet-8/14; "reduce about the number of filters" is `width_multiplier`).
-
-    Every block output is a named ReLU layer `stage{s}_block{b}_out`, so
-    `kr_keras.models.tap(model)` finds them; the stem output is `stem_out`.
+    Three stages of `(depth - 2) / 6` basic blocks with 16, 32 and 64 filters
+    (times `width_multiplier`), stride 2 opening stages 2 and 3. Block outputs
+    are the ReLU layers `stage{s}_block{b}_out`; the stem output is `stem_out`.
 
     Args:
         depth: Total depth, `6n + 2` (8, 14, 20, 26, 32, 44, 56, 110, ...).
         width_multiplier: Scales the filter counts (rounded, at least 1).
         num_classes: Number of logits.
         input_shape: Channels-last image shape.
-        bn_momentum: Batch-normalisation momentum; 0.9 (PyTorch's 0.1) so
-            moving statistics settle in short runs (Keras' 0.99 needs thousands
-            of steps before inference-mode statistics are usable).
+        bn_momentum: Batch-normalisation momentum; 0.9 (PyTorch's 0.1) so moving
+            statistics settle in short runs (Keras' 0.99 needs thousands of steps).
         weight_decay: Optional L2 factor for conv/dense kernels.
         name: Model name; defaults to `resnet{depth}` (+ width suffix).
 

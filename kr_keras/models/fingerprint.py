@@ -10,9 +10,7 @@ def weights_fingerprint(model):
     """The SHA-256 (hex) of `model.weights`, in order: each weight's dtype,
     shape and bytes (batch-norm statistics included, optimizer state not).
 
-    Two models share the fingerprint exactly when they hold the same weights
-    in the same layout, so a saved model can be checked after loading, and a
-    result can name the teacher it used.
+    Equal exactly when two models hold the same weights in the same layout.
 
     Example:
 

@@ -38,33 +38,15 @@ def stage_output_names(model):
 def imagenet_pairing(teacher, student, group_size=4):
     """KR taps for an ImageNet teacher/student pair with `k = group_size`.
 
-    The paper sets the aggregation number to 4 on ILSVRC 2012 (Sec. 4.2.3)
-    and says it alleviates the over-regularisation of a shallow student by a
-    very deep teacher. The project's reading (paper Sec. 3.3, docs/method.md):
-
-    * **student taps** = the output of each of the student's 4 stages
-      (`stage{s}_block{last}_out`): one knowledge map per resolution
-      (56, 28, 14, 7 at 224x224), which is what a ResNet-18 student
-      (8 blocks) can match without every block being pinned to the teacher;
-    * **teacher taps** = every residual block output of the teacher, in
-      order. ResNet-34 and ResNet-50 have 3+4+6+3 = 16 blocks, so
-      16 / 4 stages = 4 = k: consecutive groups of 4 blocks are aggregated
-      into each student stage output. The groups follow the graph order, not
-      the stage boundaries (group 1 = stage-1 blocks 1-3 and stage-2 block 1,
-      group 2 = stage-2 blocks 2-4 and stage-3 block 1, group 3 = stage-3
-      blocks 2-5, group 4 = stage-3 block 6 and stage 4); the
-      `IdentityMapping` of each aggregator brings the odd map to the student
-      tap's size (average pooling down, bilinear resizing up).
-
-    A ResNet-18 teacher has only 8 blocks (k = 2 against 4 student stages),
-    so it gets an error that names the counts; pass explicit layer lists to
-    `KRDistiller` for other choices.
+    Student taps: the output of each of the student's stages; teacher taps:
+    every residual block output, in order, `group_size` per student tap
+    (paper Sec. 3.3, 4.2.3). The reading: docs/method.md, "ImageNet pairing".
 
     Args:
         teacher: A functional ResNet (`imagenet_resnet(34)`, `(50)`, or a
             `keras.applications` ResNet).
         student: A functional ResNet (e.g. `imagenet_resnet(18)`).
-        group_size: Teacher taps per student tap (the paper's k).
+        group_size: Teacher taps per student tap (the paper's k; 4 on ILSVRC).
 
     Returns:
         A dict with `teacher_layers`, `student_layers` and `group_size`,

@@ -23,20 +23,10 @@ def imagenet_resnet(
 ):
     """Builds the ImageNet ResNet-18, -34 (basic blocks) or -50 (bottleneck), logits out.
 
-    A 7x7/2 convolution with 64 filters (times `width_multiplier`), batch
-    normalisation, ReLU and a 3x3/2 max pooling, then four stages of
-    `(2, 2, 2, 2)` (ResNet-18) or `(3, 4, 6, 3)` (ResNet-34/50) residual
-    blocks with 64/128/256/512 filters (bottleneck blocks output 4x that),
-    stride 2 at the start of stages 2-4 (on the 3x3 convolution of a
-    bottleneck, as torchvision's "ResNet v1.5"), a projection (1x1 conv +
-    BN) shortcut where the shape changes, global average pooling and a dense
-    layer returning logits. At `width_multiplier=1` and 1000 classes the
-    trainable parameter counts are the published 11.7M / 21.8M / 25.6M.
-
-    Every block output is a named ReLU layer `stage{s}_block{b}_out`
-    (`s` = 1..4), so `kr_keras.models.tap(model)` and
-    `kr_keras.models.imagenet_pairing` find them (the same convention as
-    `cifar_resnet`); the stem output is `stem_out` (after the max pooling).
+    A bottleneck's stride is on its 3x3 convolution (torchvision's "ResNet v1.5");
+    at width 1 and 1000 classes, 11.7M / 21.8M / 25.6M trainable parameters.
+    Block outputs are the ReLU layers `stage{s}_block{b}_out` (`s` = 1..4); the
+    stem output (after the max pooling) is `stem_out`.
 
     Args:
         depth: 18, 34 or 50.
@@ -48,10 +38,9 @@ def imagenet_resnet(
         bn_momentum: Batch-normalisation momentum; 0.9 (PyTorch's 0.1, what
             the reference ImageNet recipes use).
         weight_decay: Optional L2 factor for conv/dense kernels.
-        weights: `None` (random initialisation) or the path of a `.keras`
-            file (or `.weights.h5`) holding the weights of the same
-            architecture, e.g. a teacher you trained and saved with
-            `model.save("resnet34.keras")`. Nothing is downloaded.
+        weights: `None` (random initialisation) or the path of a `.keras` (or
+            `.weights.h5`) file of the same architecture, e.g. a teacher you
+            trained and saved. Nothing is downloaded.
         name: Model name; defaults to `resnet{depth}` (+ width suffix).
 
     Returns:

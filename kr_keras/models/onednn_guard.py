@@ -1,22 +1,8 @@
 """A guard against a TensorFlow kernel that corrupts memory on some CPUs.
 
-TensorFlow 2.21's oneDNN kernel for the weight gradient of a 1x1
-convolution with stride > 1 and few channels corrupts the heap on AVX-512
-CPUs ("malloc assertion failure", SIGSEGV, bus error). Reproducer, plain
-TensorFlow, checked here on an Intel Xeon with AVX-512 (docs/reliability.md
-has the map of shapes):
-
-```python
-x = tf.random.normal((4, 56, 56, 4))
-w = tf.Variable(tf.random.normal((1, 1, 4, 8)))
-with tf.GradientTape() as tape:
-    loss = tf.reduce_sum(tf.nn.conv2d(x, w, strides=2, padding="SAME") ** 2)
-tape.gradient(loss, w)  # crashes; x[:, ::2, ::2, :] with strides=1 runs
-```
-
-`kr_keras.models`' ResNets avoid the op (`kr_keras.layers.Subsample2D`
-before a stride-1 conv: the same map); a user's own model is checked by the
-distillers, which warn with the fix.
+TensorFlow 2.21's oneDNN weight gradient of a strided 1x1 convolution with few
+channels corrupts the heap on AVX-512 CPUs; the distillers warn about a model
+with one (docs/reliability.md, "A TensorFlow kernel that corrupts memory").
 """
 
 import os
@@ -29,9 +15,8 @@ MAX_RISKY_CHANNELS = 15
 
 
 def strided_pointwise_convs(model):
-    """Names of the `Conv2D` layers of `model` (nested models included)
-    with a 1x1 kernel, a stride > 1 and at most `MAX_RISKY_CHANNELS` input
-    channels.
+    """Names of the 1x1 `Conv2D` layers of `model` (nested models included)
+    with a stride > 1 and at most `MAX_RISKY_CHANNELS` input channels.
 
     Example:
 
@@ -49,9 +34,8 @@ def strided_pointwise_convs(model):
 
 
 def onednn_on_avx512():
-    """Whether TensorFlow runs oneDNN kernels (`TF_ENABLE_ONEDNN_OPTS` is not
-    "0") on a CPU with AVX-512 (read from /proc/cpuinfo; `False` where it
-    cannot be read)."""
+    """Whether oneDNN is on (`TF_ENABLE_ONEDNN_OPTS` is not "0") on an AVX-512
+    CPU (from /proc/cpuinfo; `False` where it cannot be read)."""
     if os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1") == "0":
         return False
     try:

@@ -50,15 +50,10 @@ class ResNetLayers:
         return layers.ReLU(name=relu_name)(x) if relu_name else x
 
     def block(self, x, filters, strides, prefix, bottleneck=False):
-        """A basic (two 3x3) or bottleneck (1x1, 3x3, 1x1 with 4x the
-        filters, stride on the 3x3) block, its output the ReLU layer
-        `{prefix}_out`.
-
-        Where the shape changes the shortcut is a projection: 1x1 conv + BN,
-        the stride taken by a `Subsample2D` before a stride-1 conv (the same
-        map as a strided 1x1 conv, whose oneDNN weight gradient corrupts
-        memory for few channels on AVX-512 CPUs).
-        """
+        """A basic (two 3x3) or bottleneck (1x1, 3x3 with the stride, 1x1 with 4x
+        the filters) block, output the ReLU layer `{prefix}_out`. Where the shape
+        changes the shortcut is a 1x1 conv + BN projection, its stride a
+        `Subsample2D` before a stride-1 conv (docs/reliability.md)."""
         out_filters = 4 * filters if bottleneck else filters
         if bottleneck:
             y = self.conv_bn(x, filters, 1, 1, f"{prefix}_conv1", f"{prefix}_bn1",

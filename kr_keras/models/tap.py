@@ -11,10 +11,7 @@ _BLOCK_OUTPUT = re.compile(r"block\d+_out$")
 
 
 def default_tap_names(model):
-    """Names of the residual block outputs of `model`, in graph order.
-
-    Layers whose name ends in `block<i>_out` are taken (kr_keras' CIFAR and
-    ImageNet ResNets, `keras.applications` ResNets).
+    """Names of the residual block outputs (`*block<i>_out`) of `model`, in graph order.
 
     Raises:
         ValueError: if the model has no such layer (pass names explicitly).
@@ -32,8 +29,7 @@ def default_tap_names(model):
 
 
 def _graph(model):
-    """The functional graph of a functional or built Sequential model (`None`
-    for a subclassed one)."""
+    """The functional graph of `model` (`None` for a subclassed model)."""
     if isinstance(model, keras.Sequential):
         return getattr(model, "_functional", None)
     if getattr(model, "inputs", None) is None or not hasattr(model, "_run_through_graph"):
@@ -42,8 +38,7 @@ def _graph(model):
 
 
 def _inline(graph, inputs):
-    """Runs `graph` on `inputs`, calling the layers of nested functional models
-    one by one instead of the nested model."""
+    """Runs `graph` on `inputs`, calling nested functional models layer by layer."""
     def operation(op):
         inner = _graph(op) if isinstance(op, keras.Model) else None
         if inner is None:
@@ -54,9 +49,8 @@ def _inline(graph, inputs):
 
 
 def model_io(model, role="model"):
-    """`(input shape without the batch axis, output units)` of a built model:
-    from its graph, or, for a subclassed model, from the shape it was built
-    or first called on.
+    """`(input shape without the batch axis, output units)` of a built model
+    (of a subclassed one: from the shape it was built or first called on).
 
     Raises:
         ValueError: naming the fix, when the model is not built.
@@ -93,9 +87,7 @@ def require_graph(model, role, method):
 
 
 def _output_in(model, name):
-    """The output of layer `name` in `model`'s own graph (a layer also called
-    elsewhere, as `inline_nested` calls a nested model's layers, has other
-    outputs too)."""
+    """Layer `name`'s output in `model`'s own graph (`inline_nested` calls it elsewhere too)."""
     layer = model.get_layer(name)
     if len(layer._inbound_nodes) > 1:
         for nodes in _graph(model)._nodes_by_depth.values():
@@ -109,14 +101,11 @@ _FLAT = weakref.WeakKeyDictionary()  # functional graph -> its inline_nested mod
 
 
 def inline_nested(model):
-    """`model` with its nested functional models' layers called in its own
-    graph, so that their layers can be tapped by name.
+    """`model` with the layers of its nested functional models called in one
+    flat graph (the same layer objects), so that they can be tapped by name.
 
-    The transfer-learning pattern `keras.Sequential([backbone, pooling,
-    head])` hides the backbone's layers inside one layer; the returned
-    functional model calls the same layer objects (same weights, nothing
-    copied) in one flat graph. A model without nested functional models, or
-    whose flat graph would repeat a layer name, is returned as it is.
+    A model without nested functional models, or whose flat graph would
+    repeat a layer name, is returned as it is (docs/methods_zoo.md, "Taps").
 
     Example:
 
@@ -129,9 +118,8 @@ def inline_nested(model):
     if graph is None or not any(isinstance(layer, keras.Model) and _graph(layer) is not None
                                 for layer in model.layers):
         return model
-    # One flat graph per graph (a Sequential that grows gets a new one): the
-    # registry's builders and the Distiller tap the same, and the model's
-    # layers are not called again on every build.
+    # One flat model per graph (a Sequential that grows gets a new graph), so that
+    # the builders and the Distiller share it and layers are not called per build.
     if graph not in _FLAT:
         inputs = [keras.Input(batch_shape=t.shape, dtype=t.dtype) for t in graph.inputs]
         inputs = inputs[0] if len(inputs) == 1 else inputs
@@ -178,7 +166,6 @@ def tap(model, layer_names=None):
     return keras.Model(inputs, [model.outputs[0], *features], name=f"{model.name}_tapped")
 
 
-# ------------------------------------------------ the feature methods' taps
 FEATURE_TAP_KINDS = ("stages", "preactivation", "boundaries", "middle", "last", "embedding")
 _ACTIVATIONS = (keras.layers.ReLU, keras.layers.Activation, keras.layers.LeakyReLU,
                 keras.layers.ELU, keras.layers.PReLU)
@@ -201,28 +188,21 @@ def _feature_maps(model):
 
 
 def feature_taps(model, kind="stages"):
-    """Default feature taps of a functional classifier: the one rule of
-    every feature method of `kr_keras.losses`.
+    """Default feature taps of a functional classifier (every feature method).
 
-    The stage ends are, for each spatial resolution of the network's 4D
-    feature maps, the last layer (in graph order) that outputs it: the
-    outputs where the resolution is about to change, the last one being
-    the last map before global pooling (RepDistiller's `feat[1:-1]` on its
-    ResNets: `stage{s}_block{n}_out` of kr_keras' CIFAR ResNets,
-    `conv{s}_block{n}_out` (and `conv1_relu`) of `keras.applications`
-    ResNets, `block_{i}_expand_relu` and `out_relu` of MobileNetV2).
+    The stage ends are, for each spatial resolution of the 4D feature maps,
+    the last layer (in graph order) that outputs it; RepDistiller's
+    equivalents: docs/methods_zoo.md, "Taps".
 
     Args:
         model: A functional `keras.Model` (channels-last maps).
         kind: `"stages"`: the stage ends; `"preactivation"`: the layer
-            feeding each stage end that is an activation layer (the sum
-            before the ReLU, RepDistiller's `preact=True`), else the end
+            feeding each stage end that is an activation layer, else the end
             itself; `"boundaries"`: the first activation at the first stage
-            end's resolution (the stem, `stem_out`) and the stage ends;
-            `"middle"`: the middle stage end (`ends[(n - 1) // 2]`);
-            `"last"`: the last stage end (`feat[-2]`); `"embedding"`: the
-            last global pooling layer, else the layer feeding the logits
-            layer (`feat[-1]`).
+            end's resolution (the stem) and the stage ends; `"middle"`: the
+            middle stage end (`ends[(n - 1) // 2]`); `"last"`: the last stage
+            end; `"embedding"`: the last global pooling layer, else the layer
+            feeding the logits layer.
 
     Returns:
         A list of layer names, in graph order.

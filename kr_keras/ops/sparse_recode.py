@@ -1,14 +1,8 @@
-"""The sparse recoding penalty (SRP) as a gradient-recoding identity.
+"""The sparse recoding penalty (SRP) as a gradient-recoding identity, and its threshold rule.
 
-Paper: Liu et al., "Knowledge Representing: Efficient, Sparse Representation
+Reference: Liu et al., "Knowledge Representing: Efficient, Sparse Representation
 of Prior Knowledge for Knowledge Distillation", Sec. 3.2 and 4.1 (Eq. 3-4).
-The project's reading of the lost equations (docs/method.md, "Sparse
-recoding penalty"): SRP is an identity in the forward pass whose backward
-pass *recodes* the gradient, boosting it where the residual is large
-(dominant neurons) and filtering it to `floor` where the residual is within
-a learned threshold `tau` (inactive neurons get the "equal reward").
-`track_threshold` is the rule that learns `tau`: a multiplicative quantile
-tracker, free of the residuals' scale and of the student's optimizer.
+The reading: docs/method.md, "Sparse recoding penalty" and "The threshold rule".
 """
 
 import tensorflow as tf
@@ -17,10 +11,8 @@ import tensorflow as tf
 def sparse_recode(x, residual, tau, boost=2.0, floor=0.0):
     """Identity on `x` whose gradient is recoded by `|residual| > tau`.
 
-    Forward: `y = x`. Backward: `dL/dx = dL/dy * where(|residual| > tau,
-    boost, floor)`, no gradient to `residual` or `tau` (`track_threshold`
-    moves `tau`). The mask is computed in float32, so the op is safe under
-    mixed precision; the recoded gradient keeps `dy`'s dtype.
+    Backward: `dy * where(|residual| > tau, boost, floor)` (mask in float32), no
+    gradient to `residual` or `tau`.
 
     Args:
         x: Tensor to pass through.
@@ -49,9 +41,7 @@ def sparse_recode(x, residual, tau, boost=2.0, floor=0.0):
 def recode_by_mask(x, active, boost=2.0, floor=0.0):
     """Identity on `x` whose gradient is `dy * where(active, boost, floor)`.
 
-    `sparse_recode` with the mask `|residual| > tau` already computed (by
-    `kr_keras.layers.SparseRecoding`, which also needs it for its threshold
-    rule).
+    `sparse_recode` with the mask computed (`kr_keras.layers.SparseRecoding.active`).
 
     Args:
         x: Tensor to pass through.
@@ -86,8 +76,7 @@ def recode_by_mask(x, active, boost=2.0, floor=0.0):
 
 
 def recode_gradient(dy, active, boost=2.0, floor=0.0):
-    """SRP's backward pass: `dy` times `boost` where `active`, else `floor`
-    (what KR applies directly to a kernel's gradient with `recode="weights"`).
+    """SRP's backward pass: `dy` times `boost` where `active`, else `floor`.
 
     Example:
 
@@ -100,9 +89,7 @@ def recode_gradient(dy, active, boost=2.0, floor=0.0):
 def recoding_alignment(gradients, actives, boost=2.0, floor=0.0):
     """`(cosine, norm_ratio)` of SRP's recoded gradient against the dense one.
 
-    Over all entries of `gradients` (a tensor or a list), the recoded
-    gradient being `g * where(active, boost, floor)`: how far SRP turns the
-    gradient (cosine 1: a pure rescaling) and how much it scales it.
+    Over all entries of `gradients` (a tensor or a list); cosine 1 is a pure rescaling.
 
     Example:
 
@@ -128,11 +115,7 @@ def inactive_fraction(residual, tau):
 def track_threshold(tau, fraction_inactive, target_inactive=0.5, rate=0.05):
     """One step of SRP's threshold rule: `tau * exp(-rate * (f - target))`.
 
-    Gradient descent on `log(tau)` of the pinball (quantile) loss: its fixed
-    point is the `target_inactive` quantile of `|residual|`; the relative
-    step is bounded whatever the residuals' scale, `tau` stays positive, and
-    no optimizer of the student reaches it (docs/method.md, "The threshold
-    rule").
+    Gradient descent on `log(tau)` of the quantile loss (docs/method.md, "The threshold rule").
 
     Args:
         tau: Current threshold (positive scalar tensor).
