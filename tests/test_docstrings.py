@@ -68,3 +68,29 @@ def test_every_kr_keras_name_the_docs_give_resolves():
         except (AttributeError, ImportError):
             unresolved.append(f"{name} ({os.path.relpath(path, root)})")
     assert not unresolved, unresolved
+
+
+def test_every_docs_section_a_docstring_points_to_exists():
+    """`docs/<file>.md, "<section>"` in the code names a heading or a bold
+    lead-in (`**<section>.**` opening a line or
+    bullet) of that file: docstrings send readers there."""
+    import glob
+    import os
+    import re
+
+    root = os.path.join(os.path.dirname(__file__), "..")
+    pointers = []
+    for pattern in ("kr_keras/**/*.py", "experiments/**/*.py"):
+        for path in glob.glob(os.path.join(root, pattern), recursive=True):
+            pointers += [(os.path.relpath(path, root), *m.groups()) for m in re.finditer(
+                r'(docs/\w+\.md),\s+"([^"]+)"', open(path).read())]
+    assert len(pointers) > 20
+    missing = []
+    for path, doc, section in pointers:
+        text = open(os.path.join(root, doc)).read() if os.path.exists(
+            os.path.join(root, doc)) else ""
+        anchors = [line.lstrip("#").strip() for line in text.splitlines()
+                   if line.startswith("#")] + re.findall(r"^(?:\* )?\*\*([^*]+)\*\*", text, re.M)
+        if not any(a.replace("`", "").startswith(section.replace("`", "")) for a in anchors):
+            missing.append(f"{path}: {doc}, {section!r}")
+    assert not missing, missing
