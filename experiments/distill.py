@@ -52,7 +52,7 @@ _TARGET_INACTIVE = flags.DEFINE_float("target_inactive", None, "KR: fraction SRP
                                       lower_bound=0.0, upper_bound=1.0)
 _STUDENT_LR = flags.DEFINE_float("student_lr", None, "Initial student learning rate (> 0).")
 _KNOWLEDGE_LR = flags.DEFINE_float("knowledge_lr", None, "Initial learning rate (> 0) of KR's aggregators (Eq. 9) only; other "
-    "distillers' helpers keep their own default (FT: SGD 0.01) or copy the student optimizer.")
+    "distillers' helpers keep their own default (FT: SGD 0.01) or the student's.")
 _WD = flags.DEFINE_float("weight_decay", None, "Decoupled weight decay (Keras SGD subtracts lr*wd*w each step, outside the "
     "momentum). RepDistiller's coupled 5e-4 with momentum 0.9 corresponds to 5e-3 here.",
     lower_bound=0.0)

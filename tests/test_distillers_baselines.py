@@ -9,6 +9,7 @@ import warnings
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import kr_keras
 from conftest import snapshot
@@ -42,7 +43,8 @@ def test_every_method_fits_and_reloads_with_one_compile_signature(method, tmp_pa
         distiller.compile(optimizer=sgd(), auxiliary_optimizer=auxiliary,
                           loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                           metrics=["accuracy"])
-    helpers = [v for l in distiller.helper_losses() for v in l.trainable_variables]
+    helpers = [v for l in distiller.distillation_losses
+               if isinstance(l, keras.layers.Layer) for v in l.trainable_variables]
     uses_auxiliary = any(getattr(l, "helper_optimizer", "auxiliary") == "auxiliary"
                          for l in distiller.helper_losses())
     assert any("ignores auxiliary_optimizer" in str(w.message)
@@ -82,16 +84,57 @@ def test_every_method_fits_and_reloads_with_one_compile_signature(method, tmp_pa
 
 
 def test_knowledge_lr_reaches_kr_aggregators_alone():
-    """The binaries' knowledge optimizer trains KR's aggregators; every other
-    helper copies the student optimizer's config (issue 16 item 2)."""
+    """The binaries' knowledge optimizer trains KR's aggregators; KDGAN's
+    discriminator copies the student optimizer's config (issue 16 item 2), and
+    FitNet's regressor steps with the student optimizer itself."""
     for method in ("fitnet", "kdgan", "kr", "kr+kdgan"):
         distiller = build(method)
         distiller_lib.compile_distiller(distiller, keras.optimizers.SGD(0.01),
                                         keras.optimizers.SGD(0.5))
         rate = lambda o: pytest.approx(float(o.learning_rate))  # noqa: E731
+        if method == "fitnet":
+            assert distiller.auxiliary_optimizer is None
+            continue
         assert rate(distiller.auxiliary_optimizer) == (0.5 if method.startswith("kr") else 0.01)
         if method == "kr+kdgan":  # the discriminator: a copy of the student's
             assert rate(distiller.helper_optimizers[1]) == 0.01
+
+
+@pytest.mark.parametrize("method", ["fitnet", "cc", "vid", "ft"])
+def test_helpers_on_the_students_objective_step_with_the_student_optimizer(method):
+    """RepDistiller trains regressors, embeddings and FT's translator in the
+    student's optimizer (`trainable_list`); only helpers with their own
+    objective (FT's paraphraser) get a helper optimizer. One SGD step without
+    momentum: each joint helper moves by exactly -lr * its gradient."""
+    distiller = build(method, **CHEAP.get(method, {}))
+    distiller.compile(optimizer=keras.optimizers.SGD(0.3))
+    joint = kr_keras.distillers.distiller.helper_variables(
+        distiller.distillation_losses, adversarial=False)
+    own = kr_keras.distillers.distiller.helper_variables(
+        distiller.distillation_losses, adversarial=True)
+    assert joint and len(distiller.helper_optimizers) == (1 if own else 0)
+    student_paths = {v.path for v in distiller.student.trainable_variables}
+    for optimizer in distiller.helper_optimizers:  # never a joint helper
+        assert not {v.path for v in joint} & {v.path for v in optimizer._trainable_variables}
+    x, y = data(duplicate_halves=False, batches=1)
+    x, y = tf.constant(x[:8]), tf.constant(y[:8])
+    distiller.stage_mode = (True, True)  # main objective: the paraphraser stays
+    if distiller.stages:
+        distiller.stage_weights.assign(distiller.weights_at_epoch(10**6))
+    with tf.GradientTape() as tape:
+        teacher = distiller.teacher_forward(x)
+        student = distiller.student_forward(x, training=True)
+        weights = distiller.weights_at_epoch(10**6)
+        objective = distiller.distillation(distiller.distillation_losses, weights[1:],
+                                           teacher, student, y, True)
+        objective += weights[0] * distiller.student_loss(y, student[0], None)[0]
+    gradients = tape.gradient(objective, joint)
+    before = [v.numpy() for v in joint]
+    distiller.train_step((x, y))
+    for variable, start, gradient in zip(joint, before, gradients):
+        assert variable.path not in student_paths
+        np.testing.assert_allclose(variable.numpy(), start - 0.3 * gradient.numpy(),
+                                   rtol=1e-4, atol=1e-6, err_msg=variable.path)
 
 
 def test_ft_paraphraser_trains_at_the_reference_rate_unless_told():
@@ -299,15 +342,15 @@ def test_fsp_rejects_unequal_widths():
 
 def test_compile_config_records_the_auxiliary_optimizer_whichever_loss_takes_it():
     """The discriminator (a copy of the student's optimizer) comes first here;
-    the recorded auxiliary optimizer is still the one the regressor trains with."""
+    the recorded auxiliary optimizer is still the one FT's paraphraser trains with."""
     teacher, student = models()
     losses = [kr_keras.losses.KDGANDistillation(4.0),
-              kr_keras.losses.FitNetDistillation("stage2_block1_out", "stage2_block1_out")]
+              kr_keras.losses.FactorTransfer("stage2_block1_out", "stage2_block1_out")]
     distiller = kr_keras.distillers.Distiller(teacher, student, losses, [0.1, 1.0])
     auxiliary = keras.optimizers.SGD(0.3)
     distiller.compile(optimizer=sgd(0.01), auxiliary_optimizer=auxiliary)
-    discriminator, regressor = distiller.helper_optimizers
-    assert regressor is auxiliary and discriminator is not auxiliary
+    discriminator, paraphraser = distiller.helper_optimizers
+    assert paraphraser is auxiliary and discriminator is not auxiliary
     config = keras.saving.deserialize_keras_object(
         distiller.get_compile_config()["auxiliary_optimizer"])
     assert float(config.learning_rate) == pytest.approx(0.3)

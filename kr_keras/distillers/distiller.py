@@ -177,9 +177,9 @@ class Distiller(keras.Model):
         return [stage["student_loss_weight"], *stage["distillation_loss_weights"]]
 
     def helper_losses(self):
-        """The losses that own trainable helpers, one optimizer each."""
+        """The losses whose helpers train on their own `helper_loss`, one optimizer each."""
         return [l for l in self.distillation_losses
-                if isinstance(l, keras.layers.Layer) and l.trainable_variables]
+                if hasattr(l, "helper_loss") and helper_variables([l], adversarial=True)]
 
     def compile(self, optimizer=None, loss=None, metrics=None,
                 auxiliary_optimizer=None, **kwargs):
@@ -191,8 +191,10 @@ class Distiller(keras.Model):
             loss: Student loss on `(y, logits)`; default sparse categorical
                 cross-entropy from logits.
             metrics: Metrics of the student logits, e.g. `["accuracy"]`.
-            auxiliary_optimizer: Optimizer of the losses' trainable helpers,
-                taken like `optimizer`, one instance per loss. Default per
+            auxiliary_optimizer: Optimizer of the helpers trained on their loss's
+                own `helper_loss` (KR's aggregators, FT's paraphraser), taken like
+                `optimizer`, one instance per loss; helpers trained on the student's
+                objective step with the student optimizer. Default per
                 loss: its `default_helper_optimizer`, else a copy of the
                 student optimizer's config (docs/methods.md, "Optimizers").
                 Ignored, with a warning, when no loss uses it.
@@ -206,7 +208,7 @@ class Distiller(keras.Model):
         used = []
         self.helper_optimizers = [
             build_optimizer(helper_optimizer(l, optimizer, auxiliary_optimizer, used),
-                            l.trainable_variables, f"helper_optimizer_{i}")
+                            helper_variables([l], adversarial=True), f"helper_optimizer_{i}")
             for i, l in enumerate(self.helper_losses())]
         if auxiliary_optimizer is not None and not used:
             warnings.warn(f"{self.name} has no helpers trained by auxiliary_optimizer; it "
@@ -242,8 +244,10 @@ class Distiller(keras.Model):
                         for k, v in config.items()})
 
     def student_variables(self):
-        """The variables the student optimizer trains."""
-        return list(self.student.trainable_variables)
+        """The variables the student optimizer trains: the student's and the helpers
+        trained on its objective (RepDistiller's `trainable_list`)."""
+        return [*self.student.trainable_variables,
+                *helper_variables(self.distillation_losses, adversarial=False)]
 
     def call(self, inputs, training=None):
         return self.student(inputs, training=training)
@@ -339,26 +343,21 @@ class Distiller(keras.Model):
         against the updated helpers (docs/methods.md, "Helpers belong to their loss")."""
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         losses, (train_student, frozen) = self.distillation_losses, self.stage_mode
-        groups = list(zip(self.helper_losses(), self.helper_optimizers))
         teacher = self.teacher_forward(x) if losses else None
-        joint = {id(l): helper_variables([l], adversarial=False) if training and train_student
-                 else [] for l, _ in groups}
         # Terms whose student gradients a loss recodes itself (SRP on the weights).
         recoding = [i for i, l in enumerate(losses) if training and train_student
                     and getattr(l, "recodes_student_gradients", False)]
-        with tf.GradientTape(persistent=any(joint.values()) or bool(recoding)) as tape:
+        with tf.GradientTape(persistent=bool(recoding)) as tape:
             student = self.student_forward(x, training=training and train_student)
-            auxiliary, pending = [], {}
+            auxiliary = []
             with tape.stop_recording():
-                for loss, optimizer in groups:
+                for loss, optimizer in zip(self.helper_losses(), self.helper_optimizers):
                     value, gradients, variables = self._helper_objective(
                         loss, optimizer, teacher, student, y, training and not frozen)
                     if value is not None:
                         auxiliary.append(value)
-                    if gradients and not joint[id(loss)]:
+                    if gradients:
                         optimizer.apply(gradients, variables)
-                    elif gradients:
-                        pending[id(loss)] = (gradients, variables)
             weights = ([self.stage_weights[i] for i in range(len(losses) + 1)]
                        if self.stages else [self.student_loss_weight, *self.distillation_loss_weights])
             student_loss, regularisers = self.student_loss(y, student[0], sample_weight)
@@ -376,7 +375,6 @@ class Distiller(keras.Model):
             distillation += sum(recoded)
             scaled = self.optimizer.scale_loss(dense)
             recoded = [self.optimizer.scale_loss(term) for term in recoded]
-            joint_scaled = {id(l): o.scale_loss(total) for l, o in groups if joint[id(l)]}
         if training and train_student:
             variables = self.student_variables()
             gradients = tape.gradient(scaled, variables)
@@ -385,13 +383,6 @@ class Distiller(keras.Model):
                 gradients = [n if g is None else g if n is None else g + n
                              for g, n in zip(gradients, new)]
             self.optimizer.apply(gradients, variables)
-        for loss, optimizer in groups:
-            gradients, variables = pending.get(id(loss), ([], []))
-            if joint[id(loss)]:
-                gradients = [*gradients, *tape.gradient(joint_scaled[id(loss)], joint[id(loss)])]
-                variables = [*variables, *joint[id(loss)]]
-            if gradients:  # joint gradients, and this loss's own-objective ones kept for them
-                optimizer.apply(gradients, variables)
         return self.update_metrics(x, y, sample_weight, student[0], total, [
             (self.student_loss_tracker, student_loss),
             (self.distillation_loss_tracker, distillation),
