@@ -3,8 +3,11 @@ runs and prints what it shows (illustrative examples use ```python blocks;
 the binaries, which define absl flags on import, hold none)."""
 
 import doctest
+import glob
 import importlib
+import os
 import pkgutil
+import re
 
 import keras
 import numpy as np
@@ -46,27 +49,30 @@ def _resolve(dotted):
     return obj
 
 
+ROOT = os.path.join(os.path.dirname(__file__), "..")
+CODE = ("kr_keras/**/*.py", "experiments/**/*.py")
+
+
+def _texts(*patterns):
+    """`[(path relative to the repository, text)]` of the files `patterns` match."""
+    return [(os.path.relpath(path, ROOT), open(path).read()) for pattern in patterns
+            for path in sorted(glob.glob(os.path.join(ROOT, pattern), recursive=True))]
+
+
 def test_every_kr_keras_name_the_docs_give_resolves():
     """Every `kr_keras.<...>` the docs, README, BUILD.md and docstrings name
     exists under that name (`kr_keras.losses.KnowledgeRepresenting` did not,
     nor `kr_keras.models.tap.feature_taps`: `tap` is also a function)."""
-    import glob
-    import os
-    import re
-
-    root = os.path.join(os.path.dirname(__file__), "..")
-    paths = [os.path.join(root, p) for p in ("README.md", "BUILD.md")] + [
-        p for pattern in ("docs/*.md", "kr_keras/**/*.py", "experiments/**/*.py")
-        for p in glob.glob(os.path.join(root, pattern), recursive=True)]
-    names = {m.group(0): path for path in paths for m in re.finditer(
-        r"\bkr_keras(?:\.[A-Za-z_]\w*)+", open(path).read())}
+    names = {m.group(0): path for path, text in _texts("README.md", "BUILD.md", "docs/*.md",
+                                                       *CODE)
+             for m in re.finditer(r"\bkr_keras(?:\.[A-Za-z_]\w*)+", text)}
     assert len(names) > 50
     unresolved = []
     for name, path in sorted(names.items()):
         try:
             _resolve(name)
         except (AttributeError, ImportError):
-            unresolved.append(f"{name} ({os.path.relpath(path, root)})")
+            unresolved.append(f"{name} ({path})")
     assert not unresolved, unresolved
 
 
@@ -74,21 +80,12 @@ def test_every_docs_section_a_docstring_points_to_exists():
     """`docs/<file>.md, "<section>"` in the code names a heading or a bold
     lead-in (`**<section>.**` opening a line or
     bullet) of that file: docstrings send readers there."""
-    import glob
-    import os
-    import re
-
-    root = os.path.join(os.path.dirname(__file__), "..")
-    pointers = []
-    for pattern in ("kr_keras/**/*.py", "experiments/**/*.py"):
-        for path in glob.glob(os.path.join(root, pattern), recursive=True):
-            pointers += [(os.path.relpath(path, root), *m.groups()) for m in re.finditer(
-                r'(docs/\w+\.md),\s+"([^"]+)"', open(path).read())]
+    pointers = [(path, *m.groups()) for path, text in _texts(*CODE)
+                for m in re.finditer(r'(docs/\w+\.md),\s+"([^"]+)"', text)]
     assert len(pointers) > 20
     missing = []
     for path, doc, section in pointers:
-        text = open(os.path.join(root, doc)).read() if os.path.exists(
-            os.path.join(root, doc)) else ""
+        text = dict(_texts(doc)).get(doc, "")
         anchors = [line.lstrip("#").strip() for line in text.splitlines()
                    if line.startswith("#")] + re.findall(r"^(?:\* )?\*\*([^*]+)\*\*", text, re.M)
         if not any(a.replace("`", "").startswith(section.replace("`", "")) for a in anchors):

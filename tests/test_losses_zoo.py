@@ -286,7 +286,7 @@ def test_ft_matches_reference_and_freezes_paraphraser(pair):
     assert all(g is None for g in tape.gradient(init, loss.translator.trainable_variables))
 
 
-def test_ft_default_freezes_a_trained_paraphraser_and_steps_helpers_once(pair):
+def test_ft_default_freezes_a_trained_paraphraser_and_trains_the_translator_on(pair):
     """The student trains on CE in the first epoch while the paraphraser
     learns; then the paraphraser is a fixed target and its optimizer stops,
     while the translator (joint) trains on with the student's optimizer."""
