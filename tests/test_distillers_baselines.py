@@ -255,8 +255,7 @@ def test_hyperparameters_are_declared_explicitly():
         build("hint")
     kr = {"mu", "student_loss_weight", "teacher_layers", "student_layers", "group_size",
           "gamma", "boost", "floor", "target_inactive", "threshold_rate",
-          "aggregation_momentum", "prior_warmup_steps", "feature_normalization",
-          "refresh_knowledge", "recode"}
+          "prior_warmup_steps", "feature_normalization", "refresh_knowledge", "recode"}
     assert registry.hyperparameters("kr") == registry.hyperparameters("kr_dense") == kr
     assert registry.hyperparameters("kr_weights") == kr
     assert registry.hyperparameters("kr+kd") == kr | {"temperature", "distillation_loss_weight"}

@@ -3,21 +3,18 @@
 import keras
 from keras import ops
 
-_METHODS = ("auto", "pool", "resize")
-
 
 @keras.saving.register_keras_serializable(package="kr_keras")
 class IdentityMapping(keras.layers.Layer):
     """Parameter-free map of a feature map onto a target spatial size.
 
     The paper's identity-mapping (ID) layer (Sec. 4, Fig. 3) for the teacher
-    maps of an aggregation group (docs/method.md). Channels-last.
+    maps of an aggregation group (docs/method.md): the identity for equal
+    sizes, strided average pooling for an integer multiple, else bilinear
+    resizing. Channels-last.
 
     Args:
         target_size: `(height, width)` of the output.
-        method: `"auto"` (the identity for equal sizes, strided average
-            pooling for an integer multiple, else bilinear resizing), `"pool"`
-            (require an integer factor) or `"resize"` (always bilinear).
         **kwargs: Base layer keyword arguments.
 
     Call arguments:
@@ -33,20 +30,15 @@ class IdentityMapping(keras.layers.Layer):
     TensorShape([2, 8, 8, 3])
     """
 
-    def __init__(self, target_size, method="auto", **kwargs):
+    def __init__(self, target_size, **kwargs):
         target_size = tuple(int(s) for s in target_size)
         if len(target_size) != 2 or min(target_size) < 1:
             raise ValueError(
                 "`target_size` must be a (height, width) pair of positive "
                 f"ints. Received: target_size={target_size}"
             )
-        if method not in _METHODS:
-            raise ValueError(
-                f"`method` must be one of {_METHODS}. Received: method={method}"
-            )
         super().__init__(**kwargs)
         self.target_size = target_size
-        self.method = method
 
     def build(self, input_shape):
         if len(input_shape) != 4:
@@ -57,19 +49,12 @@ class IdentityMapping(keras.layers.Layer):
         height, width = input_shape[1], input_shape[2]
         th, tw = self.target_size
         self._mode, self._pool_size = "resize", None
-        if height is None or width is None or self.method == "resize":
+        if height is None or width is None:
             return
         if (height, width) == (th, tw):
             self._mode = "identity"
         elif height % th == 0 and width % tw == 0:
             self._mode, self._pool_size = "pool", (height // th, width // tw)
-        elif self.method == "pool":
-            raise ValueError(
-                "IdentityMapping(method='pool') needs the input size to be an "
-                f"integer multiple of target_size={self.target_size}. "
-                f"Received: input_shape={input_shape}. Use method='auto' or "
-                "'resize'."
-            )
 
     def call(self, inputs):
         if self._mode == "identity":
@@ -89,6 +74,6 @@ class IdentityMapping(keras.layers.Layer):
         return (input_shape[0], *self.target_size, input_shape[-1])
 
     def get_config(self):
-        config = {"target_size": list(self.target_size), "method": self.method}
+        config = {"target_size": list(self.target_size)}
         base_config = super().get_config()
         return {**base_config, **config}

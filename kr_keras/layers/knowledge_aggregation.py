@@ -12,15 +12,14 @@ class KnowledgeAggregation(keras.layers.Layer):
     """Deep knowledge aggregation of `k` teacher maps (paper Sec. 3.3, Fig. 3).
 
     `IdentityMapping` layers bring the maps to the student tap's size; a 1x1
-    convolution of their concatenation, then batch norm (else a bias), projects
-    them to its channels: the knowledge `K_j` (docs/method.md). Channels-last.
+    convolution of their concatenation, then batch norm, projects them to its
+    channels: the knowledge `K_j` (docs/method.md). Channels-last.
     `merge` and `project` split the call: a group projected twice (with
     updated weights) can be merged once.
 
     Args:
         filters: Channel count of the output (the student tap's channels).
         target_size: `(height, width)` of the output (the student tap's).
-        use_batch_norm: Whether to normalise the projection.
         momentum: Batch-normalisation momentum; 0.9 as in PyTorch's CIFAR
             references (Keras' 0.99 needs thousands of steps).
         kernel_initializer: Initializer of the 1x1 projection.
@@ -41,21 +40,13 @@ class KnowledgeAggregation(keras.layers.Layer):
     TensorShape([2, 7, 7, 12])
     """
 
-    def __init__(
-        self,
-        filters,
-        target_size,
-        use_batch_norm=True,
-        momentum=0.9,
-        kernel_initializer="he_normal",
-        **kwargs,
-    ):
+    def __init__(self, filters, target_size, momentum=0.9, kernel_initializer="he_normal",
+                 **kwargs):
         if int(filters) < 1:
             raise ValueError(f"`filters` must be >= 1. Received: filters={filters}")
         super().__init__(**kwargs)
         self.filters = int(filters)
         self.target_size = tuple(int(s) for s in target_size)
-        self.use_batch_norm = bool(use_batch_norm)
         self.momentum = float(momentum)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
 
@@ -73,20 +64,11 @@ class KnowledgeAggregation(keras.layers.Layer):
             layer.build(shape)
             self.id_layers.append(layer)
         channels = sum(int(shape[-1]) for shape in input_shapes)
-        self.projection = keras.layers.Conv2D(
-            self.filters,
-            1,
-            use_bias=not self.use_batch_norm,
-            kernel_initializer=self.kernel_initializer,
-            name="projection",
-        )
+        self.projection = keras.layers.Conv2D(self.filters, 1, use_bias=False, name="projection",
+                                              kernel_initializer=self.kernel_initializer)
         self.projection.build((None, *self.target_size, channels))
-        self.batch_norm = None
-        if self.use_batch_norm:
-            self.batch_norm = keras.layers.BatchNormalization(
-                momentum=self.momentum, name="batch_norm"
-            )
-            self.batch_norm.build((None, *self.target_size, self.filters))
+        self.batch_norm = keras.layers.BatchNormalization(momentum=self.momentum, name="batch_norm")
+        self.batch_norm.build((None, *self.target_size, self.filters))
 
     def call(self, inputs, training=None):
         return self.project(self.merge(inputs), training=training)
@@ -99,21 +81,16 @@ class KnowledgeAggregation(keras.layers.Layer):
         """The 1x1 projection and batch norm of a `merge`d group.
 
         Args:
-            merged: Output of `merge` (a list of maps at the target size),
-                or one map holding all the group's channels.
+            merged: Output of `merge` (a list of maps at the target size).
             training: Batch-norm mode.
             update_statistics: With `training`, `False` normalises with the
                 batch statistics without moving the moving averages, for a
                 second forward of the same batch in one training step.
         """
-        outputs = self._projection(merged if isinstance(merged, (list, tuple)) else [merged])
-        return self.normalize(outputs, training, update_statistics)
+        return self.normalize(self._projection(merged), training, update_statistics)
 
     def normalize(self, outputs, training=None, update_statistics=True):
-        """The batch norm after the projection (identity without one);
-        `update_statistics` as in `project`."""
-        if self.batch_norm is None:
-            return outputs
+        """The batch norm after the projection; `update_statistics` as in `project`."""
         if training and not update_statistics:
             bn = self.batch_norm
             values = ops.cast(outputs, "float32")
@@ -141,8 +118,6 @@ class KnowledgeAggregation(keras.layers.Layer):
                                  kernel[offset:offset + width])
             total = product if total is None else total + product
             offset += width
-        if self.projection.use_bias:
-            total = total + ops.cast(self.projection.bias, dtype)
         return ops.reshape(total, (-1, *self.target_size, self.filters))
 
     def compute_output_shape(self, input_shapes):
@@ -152,7 +127,6 @@ class KnowledgeAggregation(keras.layers.Layer):
         config = {
             "filters": self.filters,
             "target_size": list(self.target_size),
-            "use_batch_norm": self.use_batch_norm,
             "momentum": self.momentum,
             "kernel_initializer": keras.initializers.serialize(
                 self.kernel_initializer

@@ -16,8 +16,8 @@ from kr_keras.losses.common import scale_for_replicas
 from kr_keras.losses.kd import KD
 from kr_keras.models.tap import model_io
 
-DEFAULTS = {"temperature": 4.0, "adversarial_weight": 0.1, "discriminator_units": 64,
-            "student_loss_weight": 0.1, "distillation_loss_weight": 0.9}
+DEFAULTS = {"temperature": 4.0, "adversarial_weight": 0.1, "student_loss_weight": 0.1,
+            "distillation_loss_weight": 0.9}
 
 
 def _bce(logits, label):
@@ -97,13 +97,12 @@ class KDGANDistillation(keras.layers.Layer, keras.distillation.DistillationLoss)
         return {**super().get_config(), "temperature": self.temperature, "units": self.units}
 
 
-def build_losses(teacher, student, temperature, adversarial_weight, discriminator_units,
-                 distillation_loss_weight):
+def build_losses(teacher, student, temperature, adversarial_weight, distillation_loss_weight):
     """`[KD(T), KDGANDistillation(T)]` weighted `w_d` and `w_d * w_adv`; the
     logits alone, so "kdgan" takes no tap arguments."""
     del teacher, student
     if adversarial_weight < 0:
         raise ValueError(f"`adversarial_weight` must be >= 0. "
                          f"Received: adversarial_weight={adversarial_weight}")
-    return ([KD(temperature), KDGANDistillation(temperature, discriminator_units)],
+    return ([KD(temperature), KDGANDistillation(temperature)],
             [distillation_loss_weight, distillation_loss_weight * adversarial_weight])

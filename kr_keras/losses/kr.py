@@ -21,8 +21,8 @@ from kr_keras.ops.sparse_recode import recoding_alignment
 
 DEFAULTS = {"teacher_layers": None, "student_layers": None, "group_size": None,
             "gamma": 1.0, "boost": 2.0, "floor": 0.0, "target_inactive": 0.5,
-            "threshold_rate": 0.05, "aggregation_momentum": 0.9, "prior_warmup_steps": 0,
-            "feature_normalization": "l2", "refresh_knowledge": True, "recode": "residual"}
+            "threshold_rate": 0.05, "prior_warmup_steps": 0, "feature_normalization": "l2",
+            "refresh_knowledge": True, "recode": "residual"}
 
 
 def group_taps(teacher_taps, student_taps, group_size=None):
@@ -130,7 +130,6 @@ class KnowledgeRepresenting(keras.layers.Layer, keras.distillation.DistillationL
         floor: SRP gradient factor for residuals within `tau`.
         target_inactive: The fraction of residuals SRP's `tau` keeps within.
         threshold_rate: Step of `tau`'s rule in log space.
-        aggregation_momentum: Batch-norm momentum of the aggregators.
         prior_warmup_steps: Ramps the term linearly from 0 over this many
             training steps (0: none).
         feature_normalization: `"l2"` (each example's maps matched at unit
@@ -157,8 +156,8 @@ class KnowledgeRepresenting(keras.layers.Layer, keras.distillation.DistillationL
 
     def __init__(self, teacher_layers=None, student_layers=None, group_size=None, gamma=1.0,
                  sparse=True, boost=2.0, floor=0.0, target_inactive=0.5, threshold_rate=0.05,
-                 aggregation_momentum=0.9, prior_warmup_steps=0, feature_normalization="l2",
-                 refresh_knowledge=True, recode="residual", **kwargs):
+                 prior_warmup_steps=0, feature_normalization="l2", refresh_knowledge=True,
+                 recode="residual", **kwargs):
         if recode not in ("residual", "weights"):
             raise ValueError("`recode` must be 'residual' or 'weights'. "
                              f"Received: recode={recode!r}")
@@ -174,7 +173,6 @@ class KnowledgeRepresenting(keras.layers.Layer, keras.distillation.DistillationL
         self.group_size, self.gamma, self.sparse = group_size, float(gamma), bool(sparse)
         self.boost, self.floor = float(boost), float(floor)
         self.target_inactive, self.threshold_rate = float(target_inactive), float(threshold_rate)
-        self.aggregation_momentum = float(aggregation_momentum)
         self.prior_warmup_steps = int(prior_warmup_steps)
         self.feature_normalization = feature_normalization
         self.refresh_knowledge, self.recode = bool(refresh_knowledge), recode
@@ -214,9 +212,7 @@ class KnowledgeRepresenting(keras.layers.Layer, keras.distillation.DistillationL
                 raise ValueError(
                     "KR taps must be 4D channels-last feature maps. Received: student "
                     f"{name}{tuple(s_shape)}, teacher {list(zip(group, map(tuple, t_shapes)))}")
-            aggregator = KnowledgeAggregation(s_shape[-1], s_shape[1:3],
-                                              momentum=self.aggregation_momentum,
-                                              name=f"aggregation_{j}")
+            aggregator = KnowledgeAggregation(s_shape[-1], s_shape[1:3], name=f"aggregation_{j}")
             aggregator.build(t_shapes)
             self.aggregators.append(aggregator)
             if self.sparse and self.recode == "residual":
@@ -334,8 +330,8 @@ class KnowledgeRepresenting(keras.layers.Layer, keras.distillation.DistillationL
 
     def get_config(self):
         keys = ("group_size", "gamma", "sparse", "boost", "floor", "target_inactive",
-                "threshold_rate", "aggregation_momentum", "prior_warmup_steps",
-                "feature_normalization", "refresh_knowledge", "recode")
+                "threshold_rate", "prior_warmup_steps", "feature_normalization",
+                "refresh_knowledge", "recode")
         return {**super().get_config(), "teacher_layers": self.teacher_layer_name,
                 "student_layers": self.student_layer_name,
                 **{k: getattr(self, k) for k in keys}}
