@@ -148,8 +148,7 @@ class Distiller(keras.Model):
         self.distillation_loss_tracker = (
             keras.metrics.Mean(name="distillation_loss") if losses else None)
         self.auxiliary_loss_tracker = (
-            keras.metrics.Mean(name="auxiliary_loss")
-            if helper_variables(losses, adversarial=True) else None)
+            keras.metrics.Mean(name="auxiliary_loss") if self.helper_losses() else None)
         self.stage_weights = self.add_weight(
             shape=(len(losses) + 1,), trainable=False, name="stage_weights",
             initializer=keras.initializers.Constant(self.weights_at_epoch(0))) if stages else None
@@ -323,9 +322,7 @@ class Distiller(keras.Model):
 
     def _helper_objective(self, loss, optimizer, teacher, student, y, training):
         """`(value, gradients, variables)` of `loss.helper_loss` on the stop-gradient
-        student outputs; `None, [], []` without one, no gradients unless `training`."""
-        if not hasattr(loss, "helper_loss"):
-            return None, [], []
+        student outputs; no gradients unless `training`."""
         student = tf.nest.map_structure(tf.stop_gradient, student)
         variables = helper_variables([loss], adversarial=True)
         with tf.GradientTape() as tape:
@@ -354,8 +351,7 @@ class Distiller(keras.Model):
                 for loss, optimizer in zip(self.helper_losses(), self.helper_optimizers):
                     value, gradients, variables = self._helper_objective(
                         loss, optimizer, teacher, student, y, training and not frozen)
-                    if value is not None:
-                        auxiliary.append(value)
+                    auxiliary.append(value)
                     if gradients:
                         optimizer.apply(gradients, variables)
             weights = ([self.stage_weights[i] for i in range(len(losses) + 1)]

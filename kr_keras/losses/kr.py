@@ -329,12 +329,10 @@ class KnowledgeRepresenting(keras.layers.Layer, keras.distillation.DistillationL
         self.trackers[name].update_state(value, sample_weight=batch)
 
     def get_config(self):
-        keys = ("group_size", "gamma", "sparse", "boost", "floor", "target_inactive",
-                "threshold_rate", "prior_warmup_steps", "feature_normalization",
-                "refresh_knowledge", "recode")
+        # The taps are stored as `*_layer_name`; every other default under its own name.
         return {**super().get_config(), "teacher_layers": self.teacher_layer_name,
-                "student_layers": self.student_layer_name,
-                **{k: getattr(self, k) for k in keys}}
+                "student_layers": self.student_layer_name, "sparse": self.sparse,
+                **{k: getattr(self, k) for k in DEFAULTS if not k.endswith("_layers")}}
 
 
 def _occurrences(paths):
